@@ -1,0 +1,221 @@
+//! Both directions of one TCP connection: upgrade first, then frames.
+//!
+//! The two directions are linked: the server's answer decides whether the
+//! client's later bytes are frames or plain HTTP. Bytes the client sends
+//! after its request but before the server has answered are held (at most
+//! [`MAX_HELD`]) and decoded once the answer is known.
+//!
+//! Anything that is not a WebSocket upgrade, or a head that never ends,
+//! turns the rest of that direction into [`Event::Raw`] with a reason:
+//! every byte is accounted for, so the stream can be rebuilt exactly.
+
+use super::{Direction, Event, FrameDecoder, Head, MAX_HEAD_LEN, Negotiated, accept_key};
+use super::{Violation, ViolationKind, find_head_end};
+
+/// Most bytes held from the client while the server has not answered.
+pub const MAX_HELD: usize = 1024 * 1024;
+
+#[derive(Debug)]
+enum Stage {
+    Head(Vec<u8>),
+    Held(Vec<u8>),
+    Frames(Box<FrameDecoder>),
+    Raw(String),
+}
+
+/// Decoder state for one connection.
+#[derive(Debug)]
+pub struct ConnectionDecoder {
+    stages: [Stage; 2],
+    offsets: [u64; 2],
+    request: Option<Head>,
+    negotiated: Negotiated,
+}
+
+impl Default for ConnectionDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConnectionDecoder {
+    /// A decoder expecting an HTTP upgrade from the client.
+    pub fn new() -> ConnectionDecoder {
+        ConnectionDecoder {
+            stages: [Stage::Head(Vec::new()), Stage::Head(Vec::new())],
+            offsets: [0, 0],
+            request: None,
+            negotiated: Negotiated::default(),
+        }
+    }
+
+    /// A decoder that skips the upgrade and decodes frames from the first byte
+    /// (for captures that start mid-connection).
+    pub fn mid_stream(negotiated: Negotiated) -> ConnectionDecoder {
+        let rsv = negotiated.allowed_rsv();
+        let frames = |d| Stage::Frames(Box::new(FrameDecoder::new(d, 0, rsv)));
+        ConnectionDecoder {
+            stages: [frames(Direction::ClientToServer), frames(Direction::ServerToClient)],
+            offsets: [0, 0],
+            request: None,
+            negotiated,
+        }
+    }
+
+    /// What the server accepted (empty until the 101 has been decoded).
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    /// Bytes seen so far in `dir`.
+    pub fn offset(&self, dir: Direction) -> u64 {
+        self.offsets[dir.index()]
+    }
+
+    /// Decodes bytes that travelled in `dir`.
+    pub fn push<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, data: &[u8], sink: &mut F) {
+        let start = self.offsets[dir.index()];
+        self.offsets[dir.index()] += data.len() as u64;
+        match &mut self.stages[dir.index()] {
+            Stage::Frames(dec) => dec.push(data, &mut |e| sink(dir, e)),
+            Stage::Raw(reason) => sink(dir, Event::Raw { offset: start, bytes: data, reason }),
+            Stage::Held(buf) => {
+                buf.extend_from_slice(data);
+                if buf.len() > MAX_HELD {
+                    let why = format!("client sent over {MAX_HELD} bytes before the server answered the upgrade");
+                    self.to_raw(dir, why, sink);
+                }
+            }
+            Stage::Head(buf) => {
+                buf.extend_from_slice(data);
+                self.try_head(dir, sink);
+            }
+        }
+    }
+
+    /// `dir` reached end of stream: reports whatever was left undecoded.
+    pub fn finish<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, sink: &mut F) {
+        let why = match &mut self.stages[dir.index()] {
+            Stage::Frames(dec) => return dec.finish(&mut |e| sink(dir, e)),
+            Stage::Raw(_) => return,
+            Stage::Head(buf) if buf.is_empty() => return,
+            Stage::Head(_) => "stream ended inside the HTTP head",
+            Stage::Held(_) => "connection ended before the server answered the upgrade",
+        };
+        self.to_raw(dir, why.to_string(), sink);
+    }
+
+    fn try_head<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, sink: &mut F) {
+        let Stage::Head(buf) = &mut self.stages[dir.index()] else { return };
+        let Some(end) = find_head_end(buf) else {
+            if buf.len() > MAX_HEAD_LEN {
+                self.to_raw(dir, format!("no end of HTTP head within {MAX_HEAD_LEN} bytes"), sink);
+            } else if looks_wrong(dir, buf) {
+                self.to_raw(dir, "not HTTP: does not start like an HTTP head".to_string(), sink);
+            }
+            return;
+        };
+        let mut buf = std::mem::take(buf);
+        let rest = buf.split_off(end);
+        let head_offset = self.offsets[dir.index()] - (end + rest.len()) as u64;
+        sink(dir, Event::Head { offset: head_offset, bytes: &buf });
+        match dir {
+            Direction::ClientToServer => self.after_request(&buf, rest, sink),
+            Direction::ServerToClient => self.after_response(&buf, head_offset, rest, sink),
+        }
+    }
+
+    fn after_request<F: FnMut(Direction, Event<'_>)>(&mut self, head: &[u8], rest: Vec<u8>, sink: &mut F) {
+        let dir = Direction::ClientToServer;
+        match Head::parse_request(head) {
+            Ok(req) if req.is_websocket_request() => {
+                self.request = Some(req);
+                self.stages[dir.index()] = Stage::Held(rest);
+                if matches!(self.stages[1], Stage::Head(ref b) if !b.is_empty()) {
+                    self.try_head(Direction::ServerToClient, sink);
+                }
+            }
+            Ok(_) => self.raw_with(dir, "not a WebSocket upgrade request".into(), rest, sink),
+            Err(e) => self.raw_with(dir, e, rest, sink),
+        }
+    }
+
+    fn after_response<F: FnMut(Direction, Event<'_>)>(
+        &mut self,
+        head: &[u8],
+        head_offset: u64,
+        rest: Vec<u8>,
+        sink: &mut F,
+    ) {
+        let dir = Direction::ServerToClient;
+        let response = match Head::parse_response(head) {
+            Ok(r) => r,
+            Err(e) => return self.raw_with(dir, e, rest, sink),
+        };
+        let Some(request) = self.request.as_ref().filter(|_| response.is_websocket_response()) else {
+            let why = match self.request {
+                Some(_) => format!("upgrade refused: HTTP status {}", response.status),
+                None => "not a WebSocket connection".to_string(),
+            };
+            sink(dir, Event::Upgrade { upgraded: false, negotiated: &self.negotiated });
+            self.raw_with(dir, why.clone(), rest, sink);
+            return self.to_raw(Direction::ClientToServer, why, sink);
+        };
+        let key = request.header("sec-websocket-key").unwrap_or_default();
+        if response.header("sec-websocket-accept").as_deref() != Some(accept_key(&key).as_str()) {
+            let v = Violation { offset: head_offset, kind: ViolationKind::BadAcceptKey };
+            sink(dir, Event::Violation(v));
+        }
+        self.negotiated = Negotiated::from_response(&response);
+        sink(dir, Event::Upgrade { upgraded: true, negotiated: &self.negotiated });
+        let rsv = self.negotiated.allowed_rsv();
+        let offset = head_offset + head.len() as u64;
+        self.stages[dir.index()] = Stage::Frames(Box::new(FrameDecoder::new(dir, offset, rsv)));
+        self.replay_into_frames(dir, rest, sink);
+        let client = Direction::ClientToServer;
+        if let Stage::Held(held) = &mut self.stages[client.index()] {
+            let held = std::mem::take(held);
+            let at = self.offsets[client.index()] - held.len() as u64;
+            self.stages[client.index()] = Stage::Frames(Box::new(FrameDecoder::new(client, at, rsv)));
+            self.replay_into_frames(client, held, sink);
+        }
+    }
+
+    /// Feeds bytes already counted in `offsets` to the new stage of `dir`.
+    fn replay_into_frames<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, bytes: Vec<u8>, sink: &mut F) {
+        if let Stage::Frames(dec) = &mut self.stages[dir.index()] {
+            dec.push(&bytes, &mut |e| sink(dir, e));
+        }
+    }
+
+    fn raw_with<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, why: String, rest: Vec<u8>, sink: &mut F) {
+        let offset = self.offsets[dir.index()] - rest.len() as u64;
+        if !rest.is_empty() {
+            sink(dir, Event::Raw { offset, bytes: &rest, reason: &why });
+        }
+        self.stages[dir.index()] = Stage::Raw(why);
+    }
+
+    /// Turns `dir` raw, first reporting anything it was still holding.
+    fn to_raw<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, why: String, sink: &mut F) {
+        let pending = match std::mem::replace(&mut self.stages[dir.index()], Stage::Raw(String::new())) {
+            Stage::Head(buf) | Stage::Held(buf) => buf,
+            Stage::Frames(mut dec) => {
+                dec.finish(&mut |e| sink(dir, e));
+                Vec::new()
+            }
+            Stage::Raw(_) => Vec::new(),
+        };
+        self.raw_with(dir, why, pending, sink);
+    }
+}
+
+/// A head that cannot become valid HTTP, judged on its first bytes.
+fn looks_wrong(dir: Direction, buf: &[u8]) -> bool {
+    let probe = &buf[..buf.len().min(16)];
+    let mut storage = [httparse::EMPTY_HEADER; 4];
+    match dir {
+        Direction::ClientToServer => httparse::Request::new(&mut storage).parse(probe).is_err(),
+        Direction::ServerToClient => httparse::Response::new(&mut storage).parse(probe).is_err(),
+    }
+}
