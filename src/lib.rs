@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
+//! - [`session`]: the data model every feature shares (recordings, events, summary).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod session;
 pub mod wire;

@@ -78,4 +78,4 @@ impl Direction {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

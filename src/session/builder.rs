@@ -1,0 +1,284 @@
+//! Turning bytes into session events: the one path from the wire decoder to
+//! the data model, shared by the recording proxy, replay and pcap import.
+//!
+//! [`SessionBuilder`] is sans-IO apart from its [`PayloadStore`]: it takes
+//! timestamped reads and TCP endings, runs the [`ConnectionDecoder`], and
+//! queues [`Event`]s for the caller to drain. Payloads larger than
+//! [`INLINE_MAX`] are streamed to the store piece by piece as they arrive
+//! and never held in memory; the event keeps their length and SHA-256.
+
+use super::data::{Data, Hasher, INLINE_MAX, SidecarRef, hex};
+use super::{Event, EventKind, Frame, Message, TcpEnd};
+use crate::wire::{self, ConnectionDecoder, Direction, FrameHeader, Negotiated};
+use std::io;
+
+/// Where large payloads go.
+pub trait PayloadStore {
+    /// Appends `bytes` to the store for `dir`; returns the offset of the first.
+    fn append(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<u64>;
+    /// The file name that sidecar references for `dir` carry.
+    fn file_name(&self, dir: Direction) -> String;
+}
+
+/// A store that keeps payloads in memory (tests and small imports).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// The bytes stored for each direction, indexed by [`Direction::index`].
+    pub bytes: [Vec<u8>; 2],
+}
+
+impl PayloadStore for MemoryStore {
+    fn append(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<u64> {
+        let buf = &mut self.bytes[dir.index()];
+        let at = buf.len() as u64;
+        buf.extend_from_slice(bytes);
+        Ok(at)
+    }
+
+    fn file_name(&self, dir: Direction) -> String {
+        format!("memory.{}.bin", dir.short())
+    }
+}
+
+#[derive(Default)]
+struct FrameAcc {
+    in_message: bool,
+    inline: Vec<u8>,
+    sidecar: Option<(u64, Hasher)>,
+    received: u64,
+}
+
+struct MessageAcc {
+    inline: Option<Vec<u8>>,
+    hasher: Hasher,
+}
+
+/// The state the decoder callback writes into.
+struct Acc<S> {
+    store: S,
+    now: u64,
+    frames: [Option<FrameAcc>; 2],
+    messages: [Option<MessageAcc>; 2],
+    out: Vec<Event>,
+    error: Option<io::Error>,
+}
+
+/// Builds session events from a connection's bytes.
+pub struct SessionBuilder<S: PayloadStore> {
+    decoder: ConnectionDecoder,
+    acc: Acc<S>,
+    ended: [bool; 2],
+}
+
+impl<S: PayloadStore> SessionBuilder<S> {
+    /// A builder for a connection that starts with the HTTP upgrade.
+    pub fn new(store: S) -> Self {
+        Self::with_decoder(ConnectionDecoder::new(), store)
+    }
+
+    /// A builder for a connection joined mid-stream (frames from byte 0).
+    pub fn mid_stream(negotiated: Negotiated, store: S) -> Self {
+        Self::with_decoder(ConnectionDecoder::mid_stream(negotiated), store)
+    }
+
+    fn with_decoder(decoder: ConnectionDecoder, store: S) -> Self {
+        let acc = Acc { store, now: 0, frames: [None, None], messages: [None, None], out: Vec::new(), error: None };
+        SessionBuilder { decoder, acc, ended: [false; 2] }
+    }
+
+    /// Records one TCP read of `bytes` in `dir` at `at` microseconds.
+    pub fn read(&mut self, at: u64, dir: Direction, bytes: &[u8]) -> io::Result<()> {
+        self.acc.now = at;
+        self.acc.push(at, dir, EventKind::Read { len: bytes.len() as u64 });
+        let acc = &mut self.acc;
+        self.decoder.push(dir, bytes, &mut |d, e| acc.on_event(d, e));
+        self.take_error()
+    }
+
+    /// Records that `dir`'s sender ended TCP (FIN, or a reset with its error).
+    pub fn end(&mut self, at: u64, dir: Direction, how: TcpEnd, error: Option<String>) -> io::Result<()> {
+        self.acc.now = at;
+        self.finish_dir(dir);
+        let kind = match how {
+            TcpEnd::Fin => EventKind::Fin,
+            TcpEnd::Rst => EventKind::Rst { error },
+        };
+        self.acc.push(at, dir, kind);
+        self.take_error()
+    }
+
+    /// Flushes whatever is undecoded in directions that never ended.
+    pub fn finish(&mut self) -> io::Result<()> {
+        for dir in Direction::BOTH {
+            self.finish_dir(dir);
+        }
+        self.take_error()
+    }
+
+    /// Takes the events produced so far.
+    pub fn drain(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.acc.out)
+    }
+
+    /// The payload store.
+    pub fn store(&self) -> &S {
+        &self.acc.store
+    }
+
+    /// Gives back the payload store.
+    pub fn into_store(self) -> S {
+        self.acc.store
+    }
+
+    fn finish_dir(&mut self, dir: Direction) {
+        if !std::mem::replace(&mut self.ended[dir.index()], true) {
+            let acc = &mut self.acc;
+            self.decoder.finish(dir, &mut |d, e| acc.on_event(d, e));
+        }
+    }
+
+    fn take_error(&mut self) -> io::Result<()> {
+        self.acc.error.take().map_or(Ok(()), Err)
+    }
+}
+
+impl<S: PayloadStore> Acc<S> {
+    fn push(&mut self, at: u64, dir: Direction, kind: EventKind) {
+        self.out.push(Event { at, dir, kind });
+    }
+
+    fn on_event(&mut self, dir: Direction, event: wire::Event<'_>) {
+        let at = self.now;
+        match event {
+            wire::Event::Head { offset, bytes } => self.push(at, dir, EventKind::Http { offset, data: Data::inline(bytes) }),
+            wire::Event::Upgrade { upgraded, negotiated } => self.push(at, dir, upgrade_event(upgraded, negotiated)),
+            wire::Event::FrameStart { header, .. } => self.start_frame(dir, &header),
+            wire::Event::Payload(piece) => self.payload(dir, piece),
+            wire::Event::FrameEnd { offset, header, close, cut } => {
+                let frame = self.end_frame(dir, offset, &header, close, cut);
+                self.push(at, dir, EventKind::Frame(frame));
+            }
+            wire::Event::MessageEnd { offset, opcode, len, frames, compressed } => {
+                let payload = self.end_message(dir);
+                let msg = Message { offset, opcode: opcode.value(), len, frames, compressed, payload };
+                self.push(at, dir, EventKind::Message(msg));
+            }
+            wire::Event::Violation(v) => {
+                let kind = EventKind::Violation { offset: v.offset, kind: v.kind.name().into(), detail: v.kind.to_string() };
+                self.push(at, dir, kind);
+            }
+            wire::Event::Raw { offset, bytes, reason } => {
+                self.push(at, dir, EventKind::Raw { offset, reason: reason.into(), data: Data::inline(bytes) })
+            }
+        }
+    }
+
+    fn start_frame(&mut self, dir: Direction, header: &FrameHeader) {
+        let mut acc = FrameAcc { in_message: !header.opcode.is_control(), ..FrameAcc::default() };
+        if header.len > INLINE_MAX as u64 {
+            match self.store.append(dir, &[]) {
+                Ok(at) => acc.sidecar = Some((at, Hasher::default())),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        if header.opcode.starts_message() {
+            self.messages[dir.index()] = Some(MessageAcc { inline: Some(Vec::new()), hasher: Hasher::default() });
+        }
+        self.frames[dir.index()] = Some(acc);
+    }
+
+    fn payload(&mut self, dir: Direction, piece: &[u8]) {
+        let Some(frame) = self.frames[dir.index()].as_mut() else { return };
+        frame.received += piece.len() as u64;
+        match frame.sidecar.as_mut() {
+            Some((_, hasher)) => {
+                hasher.update(piece);
+                if let Err(e) = self.store.append(dir, piece) {
+                    self.error.get_or_insert(e);
+                }
+            }
+            None => frame.inline.extend_from_slice(piece),
+        }
+        if let Some(msg) = self.messages[dir.index()].as_mut().filter(|_| frame.in_message) {
+            msg.add(piece);
+        }
+    }
+
+    fn end_frame(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        header: &FrameHeader,
+        close: Option<wire::ClosePayload>,
+        cut: bool,
+    ) -> Frame {
+        let acc = self.frames[dir.index()].take().unwrap_or_default();
+        let payload = match acc.sidecar {
+            Some((start, hasher)) => Data::Sidecar(SidecarRef {
+                file: self.store.file_name(dir),
+                offset: start,
+                len: acc.received,
+                sha256: hasher.finish(),
+            }),
+            None => Data::inline(&acc.inline),
+        };
+        let close_reason = close.as_ref().and_then(|c| c.reason_text().filter(|t| !t.is_empty()).map(str::to_string));
+        Frame {
+            offset,
+            fin: header.fin,
+            rsv: header.rsv,
+            opcode: header.opcode.value(),
+            mask: header.mask.map(|m| hex(&m)),
+            len: header.len,
+            len_bits: (!header.is_minimal()).then(|| header.len_form.bits()),
+            close_code: close.as_ref().and_then(|c| c.code),
+            close_reason,
+            cut,
+            payload,
+        }
+    }
+
+    fn end_message(&mut self, dir: Direction) -> Data {
+        match self.messages[dir.index()].take() {
+            Some(MessageAcc { inline: Some(bytes), .. }) => Data::inline(&bytes),
+            Some(MessageAcc { hasher, .. }) => Data::Sha256(hasher.finish()),
+            None => Data::Text(String::new()),
+        }
+    }
+}
+
+impl MessageAcc {
+    fn add(&mut self, piece: &[u8]) {
+        self.hasher.update(piece);
+        if let Some(buf) = self.inline.as_mut() {
+            if buf.len() + piece.len() > INLINE_MAX {
+                self.inline = None;
+            } else {
+                buf.extend_from_slice(piece);
+            }
+        }
+    }
+}
+
+fn upgrade_event(upgraded: bool, negotiated: &Negotiated) -> EventKind {
+    let extensions = (!negotiated.extensions.is_empty()).then(|| {
+        negotiated
+            .extensions
+            .iter()
+            .map(|e| {
+                let mut s = e.name.clone();
+                for (k, v) in &e.params {
+                    s.push_str("; ");
+                    s.push_str(k);
+                    if let Some(v) = v {
+                        s.push('=');
+                        s.push_str(v);
+                    }
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    EventKind::Upgrade { upgraded, extensions, protocol: negotiated.protocol.clone() }
+}
