@@ -17,6 +17,7 @@ pub mod builder;
 pub mod closing;
 pub mod data;
 pub mod streams;
+pub mod time;
 
 pub use builder::{MemoryStore, PayloadStore, SessionBuilder};
 pub use closing::{CloseInfo, Side, Summary, TcpEnd};

@@ -1,0 +1,14 @@
+//! Recording files on disk: the streaming YAML writer, its sidecar payload
+//! files, and the loader.
+//!
+//! A recording is one YAML file per connection, written as the session goes:
+//! the header, then `events:` with one list item appended (and flushed) per
+//! batch, then `summary:` when the connection is finalised. Large payloads
+//! go to `<name>.c2s.bin` / `<name>.s2c.bin` beside it. A writer killed
+//! mid-session leaves a file whose every complete event loads.
+
+pub mod load;
+pub mod writer;
+
+pub use load::{LoadError, load};
+pub use writer::{FileStore, RecordingWriter, recording_file_name};

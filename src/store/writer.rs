@@ -1,0 +1,136 @@
+//! Writing a recording as it happens.
+
+use crate::session::{Direction, Event, PayloadStore, Recording, Summary};
+use serde::Serialize;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The file name for connection number `seq` started at `micros`:
+/// `20261124T100000.000123Z-000042.yaml`. Sorts by time; never built from
+/// anything a peer sent.
+pub fn recording_file_name(micros: u64, seq: u64) -> String {
+    format!("{}-{seq:06}.yaml", crate::session::time::file_stamp(micros))
+}
+
+/// Sidecar files for payloads too large to inline, created on first use.
+#[derive(Debug)]
+pub struct FileStore {
+    stem: PathBuf,
+    files: [Option<(BufWriter<File>, u64)>; 2],
+}
+
+impl FileStore {
+    /// Sidecars named after the recording at `yaml_path`.
+    pub fn new(yaml_path: &Path) -> FileStore {
+        FileStore { stem: yaml_path.with_extension(""), files: [None, None] }
+    }
+
+    /// Flushes both sidecars.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.files.iter_mut().flatten().try_for_each(|(f, _)| f.flush())
+    }
+
+    fn path(&self, dir: Direction) -> PathBuf {
+        let mut name = self.stem.file_name().unwrap_or_default().to_os_string();
+        name.push(format!(".{}.bin", dir.short()));
+        self.stem.with_file_name(name)
+    }
+}
+
+impl PayloadStore for FileStore {
+    fn append(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<u64> {
+        let path = self.path(dir);
+        let slot = &mut self.files[dir.index()];
+        if slot.is_none() {
+            *slot = Some((BufWriter::with_capacity(256 * 1024, File::create(path)?), 0));
+        }
+        let (file, len) = slot.as_mut().expect("just created");
+        file.write_all(bytes)?;
+        let at = *len;
+        *len += bytes.len() as u64;
+        Ok(at)
+    }
+
+    fn file_name(&self, dir: Direction) -> String {
+        self.path(dir).file_name().unwrap_or_default().to_string_lossy().into_owned()
+    }
+}
+
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    wstap_recording: u32,
+    started: &'a str,
+    client: &'a str,
+    server: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SummaryOut<'a> {
+    summary: &'a Summary,
+}
+
+/// Appends a recording to a YAML file, event by event.
+#[derive(Debug)]
+pub struct RecordingWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+    events: u64,
+}
+
+fn to_io(e: serde_yaml::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+impl RecordingWriter {
+    /// Creates the file and writes the header from `header` (its events and
+    /// summary are ignored).
+    pub fn create(path: &Path, header: &Recording) -> io::Result<RecordingWriter> {
+        let mut out = BufWriter::with_capacity(64 * 1024, File::create(path)?);
+        let head = HeaderOut {
+            wstap_recording: header.wstap_recording,
+            started: &header.started,
+            client: &header.client,
+            server: &header.server,
+            source: header.source.as_deref(),
+        };
+        writeln!(out, "# wstap recording; the format is described in docs/recording-format.md")?;
+        out.write_all(serde_yaml::to_string(&head).map_err(to_io)?.as_bytes())?;
+        out.write_all(b"events:\n")?;
+        Ok(RecordingWriter { out, path: path.to_path_buf(), events: 0 })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Events written so far.
+    pub fn events_written(&self) -> u64 {
+        self.events
+    }
+
+    /// Appends events. They reach the file when [`flush`](Self::flush) is called.
+    pub fn append(&mut self, events: &[Event]) -> io::Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.out.write_all(serde_yaml::to_string(events).map_err(to_io)?.as_bytes())?;
+        self.events += events.len() as u64;
+        Ok(())
+    }
+
+    /// Pushes everything appended so far to the file.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Writes the summary and closes the file.
+    pub fn finish(mut self, summary: &Summary) -> io::Result<()> {
+        self.out.write_all(serde_yaml::to_string(&SummaryOut { summary }).map_err(to_io)?.as_bytes())?;
+        self.out.flush()?;
+        self.out.get_ref().sync_data()
+    }
+}
