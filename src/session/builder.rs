@@ -125,6 +125,16 @@ impl<S: PayloadStore> SessionBuilder<S> {
         &self.acc.store
     }
 
+    /// The payload store, mutably (to flush it).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.acc.store
+    }
+
+    /// True once `dir` has ended (FIN, reset, or [`finish`](Self::finish)).
+    pub fn has_ended(&self, dir: Direction) -> bool {
+        self.ended[dir.index()]
+    }
+
     /// Gives back the payload store.
     pub fn into_store(self) -> S {
         self.acc.store

@@ -94,20 +94,24 @@ impl Summary {
     /// Computes the summary from the events.
     pub fn from_events(events: &[Event]) -> Summary {
         let mut s = Summary::default();
-        for event in events {
-            s.duration_us = s.duration_us.max(event.at);
-            let side = Side::sender(event.dir);
-            match &event.kind {
-                EventKind::Upgrade { upgraded, .. } => s.upgraded = *upgraded,
-                EventKind::Frame(f) => s.note_frame(side, f),
-                EventKind::Violation { .. } => s.violations += 1,
-                EventKind::Fin => s.note_end(side, TcpEnd::Fin),
-                EventKind::Rst { .. } => s.note_end(side, TcpEnd::Rst),
-                _ => {}
-            }
-        }
-        s.clean = s.client_close.is_some() && s.server_close.is_some();
+        events.iter().for_each(|e| s.observe(e));
         s
+    }
+
+    /// Updates the summary with one more event, so a recorder can keep it
+    /// current without holding the events.
+    pub fn observe(&mut self, event: &Event) {
+        self.duration_us = self.duration_us.max(event.at);
+        let side = Side::sender(event.dir);
+        match &event.kind {
+            EventKind::Upgrade { upgraded, .. } => self.upgraded = *upgraded,
+            EventKind::Frame(f) => self.note_frame(side, f),
+            EventKind::Violation { .. } => self.violations += 1,
+            EventKind::Fin => self.note_end(side, TcpEnd::Fin),
+            EventKind::Rst { .. } => self.note_end(side, TcpEnd::Rst),
+            _ => {}
+        }
+        self.clean = self.client_close.is_some() && self.server_close.is_some();
     }
 
     fn note_frame(&mut self, side: Side, f: &super::Frame) {

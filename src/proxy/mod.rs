@@ -1,0 +1,125 @@
+//! The recording proxy: accept, connect upstream, relay, record.
+//!
+//! Every accepted connection gets its own upstream connection, a
+//! [`relay`](relay::relay) and a [`recorder`] thread writing one recording.
+//! On shutdown the listener stops, open connections are closed, and every
+//! recorder finalises its file before [`Proxy::run`] returns.
+
+pub mod recorder;
+pub mod relay;
+
+use crate::session::{FORMAT_VERSION, Recording, time};
+use recorder::{Recorded, TAP_CAPACITY};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+/// What the proxy needs to run.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Where the real server listens.
+    pub upstream: SocketAddr,
+    /// Directory for recordings (created if missing).
+    pub out_dir: PathBuf,
+    /// `source` written into each recording.
+    pub source: String,
+}
+
+/// A bound, not yet running, recording proxy.
+pub struct Proxy {
+    listener: TcpListener,
+    config: ProxyConfig,
+}
+
+impl Proxy {
+    /// Binds the listener and creates the output directory.
+    pub async fn bind(listen: SocketAddr, config: ProxyConfig) -> io::Result<Proxy> {
+        std::fs::create_dir_all(&config.out_dir)?;
+        let listener = TcpListener::bind(listen).await?;
+        Ok(Proxy { listener, config })
+    }
+
+    /// The address clients should connect to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts and records connections until `shutdown` completes, then
+    /// closes open connections and waits for every recording to be final.
+    /// Returns what was recorded, in order of completion.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+        let (stop, stop_rx) = watch::channel(false);
+        let seq = AtomicU64::new(0);
+        let mut conns = JoinSet::new();
+        let mut done = Vec::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((client, peer)) => {
+                        let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                        conns.spawn(connection(client, peer, n, self.config.clone(), stop_rx.clone()));
+                    }
+                    Err(e) => tracing::warn!("accept failed: {e}"),
+                },
+                Some(finished) = conns.join_next(), if !conns.is_empty() => collect(finished, &mut done),
+                _ = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        let _ = stop.send(true);
+        while let Some(finished) = conns.join_next().await {
+            collect(finished, &mut done);
+        }
+        done
+    }
+}
+
+fn collect(finished: Result<io::Result<Recorded>, tokio::task::JoinError>, done: &mut Vec<Recorded>) {
+    match finished {
+        Ok(Ok(rec)) => done.push(rec),
+        Ok(Err(e)) => tracing::error!("recording failed: {e}"),
+        Err(e) => tracing::error!("connection task failed: {e}"),
+    }
+}
+
+async fn connection(
+    client: TcpStream,
+    peer: SocketAddr,
+    seq: u64,
+    config: ProxyConfig,
+    stop: watch::Receiver<bool>,
+) -> io::Result<Recorded> {
+    let t0 = Instant::now();
+    let started = time::unix_micros(SystemTime::now());
+    let path = config.out_dir.join(crate::store::recording_file_name(started, seq));
+    let header = Recording {
+        wstap_recording: FORMAT_VERSION,
+        started: time::rfc3339_micros(started),
+        client: peer.to_string(),
+        server: config.upstream.to_string(),
+        source: Some(config.source.clone()),
+        ..Recording::default()
+    };
+    let (tx, rx) = mpsc::channel(TAP_CAPACITY);
+    let recorder = tokio::task::spawn_blocking(move || recorder::run(rx, header, path));
+    match TcpStream::connect(config.upstream).await {
+        Ok(server) => relay::relay(client, server, tx, t0, stop).await,
+        Err(e) => {
+            tracing::warn!("connection {seq} from {peer}: upstream {} refused: {e}", config.upstream);
+            let error = Some(format!("upstream connect failed: {e}"));
+            let end = recorder::Tap::End { dir: crate::session::Direction::ServerToClient, at: 0, how: crate::session::TcpEnd::Rst, error };
+            let _ = tx.send(end).await;
+            drop(tx);
+        }
+    }
+    let recorded = recorder.await.map_err(io::Error::other)??;
+    tracing::info!("recorded {} ({} events)", recorded.path.display(), recorded.events);
+    Ok(recorded)
+}
