@@ -61,7 +61,12 @@ async fn pump(
     loop {
         let read = tokio::select! {
             r = from.read(&mut buf) => r,
-            _ = abort.notified() => return,
+            _ = abort.notified() => {
+                // The other side was reset: no FIN from us, the socket's
+                // zero-linger close sends the reset.
+                to.forget();
+                return;
+            }
         };
         let at = micros(t0);
         match read {
@@ -79,6 +84,7 @@ async fn pump(
                     let _ = tap.send(Tap::End { dir: dir.reverse(), at: micros(t0), how: TcpEnd::Rst, error }).await;
                     reset(from.as_ref());
                     abort.notify_one();
+                    to.forget();
                     return;
                 }
             }
@@ -86,6 +92,7 @@ async fn pump(
                 let _ = tap.send(Tap::End { dir, at, how: TcpEnd::Rst, error: Some(e.to_string()) }).await;
                 reset(to.as_ref());
                 abort.notify_one();
+                to.forget();
                 return;
             }
         }

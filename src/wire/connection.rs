@@ -30,6 +30,8 @@ pub struct ConnectionDecoder {
     offsets: [u64; 2],
     request: Option<Head>,
     negotiated: Negotiated,
+    /// The client ended its side while its bytes were held for the answer.
+    client_ended: bool,
 }
 
 impl Default for ConnectionDecoder {
@@ -46,6 +48,7 @@ impl ConnectionDecoder {
             offsets: [0, 0],
             request: None,
             negotiated: Negotiated::default(),
+            client_ended: false,
         }
     }
 
@@ -59,6 +62,7 @@ impl ConnectionDecoder {
             offsets: [0, 0],
             request: None,
             negotiated,
+            client_ended: false,
         }
     }
 
@@ -94,18 +98,42 @@ impl ConnectionDecoder {
     }
 
     /// `dir` reached end of stream: reports whatever was left undecoded.
+    ///
+    /// A client that half-closes while its bytes are held still gets them
+    /// decoded once the server answers; they turn raw only if the server's
+    /// side ends without an answer.
     pub fn finish<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, sink: &mut F) {
+        let client = Direction::ClientToServer;
         let why = match &mut self.stages[dir.index()] {
             Stage::Frames(dec) => return dec.finish(&mut |e| sink(dir, e)),
-            Stage::Raw(_) => return,
-            Stage::Head(buf) if buf.is_empty() => return,
-            Stage::Head(_) => "stream ended inside the HTTP head",
-            Stage::Held(_) => "connection ended before the server answered the upgrade",
+            Stage::Raw(_) => None,
+            Stage::Held(_) => {
+                self.client_ended = true;
+                return;
+            }
+            Stage::Head(buf) if buf.is_empty() => None,
+            Stage::Head(_) => Some("stream ended inside the HTTP head"),
         };
-        self.to_raw(dir, why.to_string(), sink);
+        if let Some(why) = why {
+            self.to_raw(dir, why.to_string(), sink);
+        }
+        match dir {
+            Direction::ClientToServer => self.try_head(Direction::ServerToClient, sink),
+            Direction::ServerToClient if matches!(self.stages[client.index()], Stage::Held(_)) => {
+                let why = "connection ended before the server answered the upgrade";
+                self.to_raw(client, why.to_string(), sink);
+            }
+            Direction::ServerToClient => {}
+        }
     }
 
     fn try_head<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, sink: &mut F) {
+        // A server may answer before the request has fully arrived (or been
+        // read); its head is judged only once the request is known.
+        let request_pending = matches!(self.stages[0], Stage::Head(_)) && !self.client_ended;
+        if dir == Direction::ServerToClient && request_pending {
+            return;
+        }
         let Stage::Head(buf) = &mut self.stages[dir.index()] else { return };
         let Some(end) = find_head_end(buf) else {
             if buf.len() > MAX_HEAD_LEN {
@@ -178,6 +206,9 @@ impl ConnectionDecoder {
             let at = self.offsets[client.index()] - held.len() as u64;
             self.stages[client.index()] = Stage::Frames(Box::new(FrameDecoder::new(client, at, rsv)));
             self.replay_into_frames(client, held, sink);
+            if self.client_ended {
+                self.finish(client, sink);
+            }
         }
     }
 

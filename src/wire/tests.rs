@@ -140,6 +140,30 @@ fn non_websocket_traffic_is_raw_with_reason() {
 }
 
 #[test]
+fn a_response_read_before_the_request_waits_for_it() {
+    let frame = FrameHeader::new(OpCode::TEXT, 2).encode_frame(b"hi");
+    let mut response = RESPONSE.to_vec();
+    response.extend(&frame);
+    let ev = collect(&[(S2C, &response), (C2S, REQUEST)], true);
+    assert!(ev.contains(&Owned::Upgrade(S2C, true)), "{ev:?}");
+    assert!(ev.contains(&Owned::Message(S2C, RESPONSE.len() as u64, OpCode::TEXT, 2, 1)));
+}
+
+#[test]
+fn a_client_that_half_closes_before_the_answer_is_still_decoded() {
+    let frame = masked(2, true, b"bye");
+    let mut dec = ConnectionDecoder::new();
+    let mut kinds = Vec::new();
+    let mut sink = |d: Direction, e: Event<'_>| kinds.push(format!("{}:{e:?}", d.short()).chars().take(40).collect::<String>());
+    dec.push(C2S, REQUEST, &mut sink);
+    dec.push(C2S, &frame, &mut sink);
+    dec.finish(C2S, &mut sink);
+    dec.push(S2C, RESPONSE, &mut sink);
+    assert!(kinds.iter().any(|k| k.starts_with("c2s:MessageEnd")), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k.contains("Raw")), "{kinds:?}");
+}
+
+#[test]
 fn client_bytes_before_the_answer_are_held_then_decoded() {
     let frame = masked(2, true, b"early");
     let ev = collect(&[(C2S, REQUEST), (C2S, &frame), (S2C, RESPONSE)], true);

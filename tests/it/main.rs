@@ -1,1 +1,10 @@
+//! wstap's integration tests, in one binary (faster to link).
+//!
+//! Every test uses real peers on loopback port 0: tokio-tungstenite clients
+//! and servers, raw TCP peers for malformed traffic, and the real `wstap`
+//! binary where signals or exit codes matter.
 
+mod util;
+
+mod cli;
+mod proxy;

@@ -1,0 +1,124 @@
+//! The real binary: exit codes, signals, bad input.
+
+use crate::util::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Starts `wstap record` on port 0 and returns it with the proxy address it printed.
+fn spawn_record(out: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(wstap_bin())
+        .args(["record", "--listen", "127.0.0.1:0", "--out"])
+        .arg(out)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let line = lines.next().expect("record prints its address").unwrap();
+    let url = line.split("connect to ").nth(1).unwrap_or_else(|| panic!("no URL in {line:?}")).trim().to_string();
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").args([sig, &child.id().to_string()]).status().unwrap().success();
+    assert!(ok, "kill {sig}");
+}
+
+async fn talk(url: &str, close: bool) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = within("connect", tokio_tungstenite::connect_async(url)).await.unwrap();
+    for i in 0..3 {
+        ws.send(Message::text(format!("m{i}"))).await.unwrap();
+        within("echo", ws.next()).await.unwrap().unwrap();
+    }
+    if close {
+        ws.close(None).await.unwrap();
+        while let Some(Ok(_)) = within("close", ws.next()).await {}
+    } else {
+        std::mem::forget(ws); // keep the connection open
+    }
+}
+
+#[tokio::test]
+async fn sigint_finalises_open_recordings_and_exits_0() {
+    let out = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn_record(out.path());
+    talk(&url, false).await;
+    signal(&child, "-INT");
+    let status = within("exit", tokio::task::spawn_blocking(move || child.wait())).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let files = yaml_files(out.path());
+    assert_eq!(files.len(), 1);
+    let rec = wstap::store::load(&files[0]).unwrap();
+    assert!(rec.summary.is_some(), "SIGINT writes the summary");
+    assert!(rec.warnings.is_empty());
+    assert_eq!(rec.frames().count(), 6);
+}
+
+#[tokio::test]
+async fn sigkill_leftover_loads_up_to_the_last_event() {
+    let out = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn_record(out.path());
+    talk(&url, false).await;
+    // Wait until the recording holds the third echo, frame and message both
+    // ways (the recorder flushes whenever it is idle).
+    let file = within("recording on disk", async {
+        loop {
+            if let Some(f) = yaml_files(out.path()).pop() {
+                if std::fs::read_to_string(&f).unwrap().matches("text: m2").count() == 4 {
+                    return f;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rec = wstap::store::load(&file).unwrap();
+    assert!(rec.summary.is_none());
+    assert!(!rec.warnings.is_empty());
+    assert_eq!(rec.frames().count(), 6);
+    assert!(rec.summary().upgraded);
+}
+
+fn show(path: &std::path::Path) -> std::process::Output {
+    Command::new(wstap_bin()).arg("show").arg(path).output().unwrap()
+}
+
+#[test]
+fn bad_recordings_get_located_errors_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("version.yaml", "wstap_recording: 9\nstarted: x\nclient: a\nserver: b\nevents:\n", ":1: recording format version 9"),
+        ("notyaml.yaml", "wstap_recording: 1\nstarted: [unclosed\n", ":2:"),
+        ("field.yaml", "wstap_recording: 1\nstarted: x\nclient: a\nserver: b\nevents:\n- at: soon\n  dir: c2s\n  type: fin\nsummary: {}\n", ":6: events[0]"),
+        ("other.yaml", "name: not a recording\n", ":1: not a wstap recording"),
+    ];
+    for (name, text, expect) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = show(&path);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(expect), "{name}: {stderr:?} should contain {expect:?}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+    let out = show(&dir.path().join("missing.yaml"));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn demo_runs_with_nothing_outside_and_writes_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(wstap_bin()).args(["demo", "--out"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let files = yaml_files(dir.path());
+    assert_eq!(files.len(), 1);
+    let rec = wstap::store::load(&files[0]).unwrap();
+    let s = rec.summary();
+    assert_eq!(s.client_close.unwrap().reason.as_deref(), Some(wstap::demo::CLOSE_REASON));
+    assert_eq!(s.violations, 0);
+}
