@@ -380,3 +380,101 @@ fn push_continuations(
         text: format!("{indent}{chunk}"),
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::wirelog::TxFrameSpec;
+
+    fn lines_of(entries: Vec<WireLogEntry>, dropped_by_me: bool) -> Vec<WireLine> {
+        let mut report = CaseReport::new("a");
+        report.wirelog = entries;
+        report.dropped_by_me = dropped_by_me;
+        wirelog_lines(&report)
+    }
+
+    #[test]
+    fn tx_frame_payload_wraps_under_the_header() {
+        // 7.3.5: close(1000, 123 × '*') sent chopped.
+        let mut payload = vec![0x03, 0xe8];
+        payload.extend([b'*'; 123]);
+        let spec = TxFrameSpec {
+            payload: &payload,
+            opcode: 8,
+            fin: true,
+            chopsize: Some(1),
+            ..Default::default()
+        };
+        let lines = lines_of(vec![WireLogEntry::tx_frame(&spec)], false);
+        let body = format!("0x03e8{} ...", "2a".repeat(62));
+        let indent = " ".repeat(15);
+        assert_eq!(
+            lines,
+            vec![
+                WireLine {
+                    class: "wirelog_tx_frame_sync",
+                    text: "000 TX FRAME : OPCODE=8, FIN=True, RSV=0, PAYLOAD-LEN=125, MASK=None, \
+                           PAYLOAD-REPEAT-LEN=None, CHOPSIZE=1, SYNC=False"
+                        .into(),
+                },
+                WireLine {
+                    class: "wirelog_tx_frame_sync",
+                    text: format!("{indent}{}", &body[..100])
+                },
+                WireLine {
+                    class: "wirelog_tx_frame_sync",
+                    text: format!("{indent}{}", &body[100..])
+                },
+                WireLine {
+                    class: "wirelog_tcp_closed_by_peer",
+                    text: "001 TCP DROPPED BY PEER".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn timer_and_mode_entries_use_one_number_each() {
+        let entries = vec![
+            WireLogEntry::CloseAfter(0.5),
+            WireLogEntry::CloseAfterFired,
+            WireLogEntry::Continue(1.0, Some("A".into())),
+            WireLogEntry::ContinueFired(None),
+            WireLogEntry::WirelogMode(false),
+            WireLogEntry::KillAfterFired,
+            WireLogEntry::tx_octets(&[0x89, 0x00], true),
+        ];
+        let texts: Vec<(&str, String)> = lines_of(entries, true)
+            .into_iter()
+            .map(|l| (l.class, l.text))
+            .collect();
+        let want = [
+            (
+                "wirelog_kill_after",
+                "000 CLOSE CONNECTION AFTER 0.500000 sec",
+            ),
+            ("wirelog_kill_after", "001 CLOSING CONNECTION"),
+            ("wirelog_delay", "002 DELAY 1.000000 sec for TAG A"),
+            ("wirelog_delay", "003 DELAY TIMEOUT on TAG None"),
+            ("wirelog_delay", "004 WIRELOG DISABLED"),
+            ("wirelog_kill_after", "005 FAILING CONNECTION"),
+            ("wirelog_tx_octets_sync", "006 TX OCTETS: 8900"),
+            ("wirelog_tcp_closed_by_me", "007 TCP DROPPED BY ME"),
+        ];
+        let want: Vec<(&str, String)> = want.iter().map(|(c, t)| (*c, (*t).to_owned())).collect();
+        assert_eq!(texts, want);
+    }
+
+    #[test]
+    fn unmasked_rx_frame_shows_none_and_text_payload() {
+        let lines = lines_of(
+            vec![WireLogEntry::rx_frame(b"Hello   World!", 1, false, 4, None)],
+            true,
+        );
+        assert_eq!(
+            lines[0].text,
+            "000 RX FRAME : OPCODE=1, FIN=False, RSV=4, PAYLOAD-LEN=14, MASKED=False, MASK=None"
+        );
+        assert_eq!(lines[1].text, format!("{}Hello   World!", " ".repeat(15)));
+    }
+}
