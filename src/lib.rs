@@ -2,21 +2,29 @@
 //!
 //! # Layout
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
-//! - [`cli`]: argument parsing and subcommands (the binary is a thin shell).
-//! - [`demo`]: `wstap demo`, a self-contained record session.
-//! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
-//! - [`echo`]: the embedded echo server (the default upstream).
-//! - [`proxy`]: the recording proxy (byte pumps, tap, recorder threads).
 //! - [`session`]: the data model every feature shares (recordings, events, summary).
 //! - [`store`]: recording files: streaming YAML writer, sidecars, loader.
+//! - [`proxy`]: the recording proxy (byte pumps, tap, recorder threads).
+//! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
+//! - [`echo`]: the embedded echo server (the default upstream).
+//! - [`report`]: Autobahn-compatible case reports (text, JSON, HTML, index files).
+//! - [`scenario`]: scripted server behaviour (the Autobahn case catalogue) and its byte plan.
+//! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
+//! - [`diff`]: behavioural comparison of two recordings or report directories.
+//! - [`demo`]: `wstap demo`, a self-contained record session.
+//! - [`cli`]: argument parsing and subcommands (the binary is a thin shell).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod demo;
+pub mod diff;
 pub mod echo;
+pub mod judge;
 pub mod peer;
 pub mod proxy;
+pub mod report;
+pub mod scenario;
 pub mod session;
 pub mod store;
 pub mod wire;
