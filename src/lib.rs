@@ -2,7 +2,10 @@
 //!
 //! # Layout
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
+//! - [`scenario`]: test-case files (YAML): actions compiled to exact bytes,
+//!   expectations, and Autobahn's case selection and numbering.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod scenario;
 pub mod wire;
