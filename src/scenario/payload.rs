@@ -81,7 +81,7 @@ impl TryFrom<String> for MaskKey {
 /// Decodes hex digits, ignoring ASCII whitespace anywhere.
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!(
             "expected an even number of hex digits, got {}",
             digits.len()

@@ -202,11 +202,14 @@ fn frame_send(frame: &FrameSpec) -> Send {
 /// The local close a close action records; the API cuts long reasons.
 fn local_close(spec: &CloseSpec) -> LocalClose {
     let mut reason = spec.reason.as_ref().map(|r: &Payload| r.bytes().to_vec());
-    if spec.via == CloseVia::Api {
-        if let Some(r) = reason.as_mut().filter(|r| r.len() > MAX_API_REASON) {
-            r.truncate(MAX_API_REASON - 3);
-            r.extend_from_slice(b"...");
-        }
+    let too_long = |r: &&mut Vec<u8>| r.len() > MAX_API_REASON;
+    if let Some(r) = reason
+        .as_mut()
+        .filter(too_long)
+        .filter(|_| spec.via == CloseVia::Api)
+    {
+        r.truncate(MAX_API_REASON - 3);
+        r.extend_from_slice(b"...");
     }
     LocalClose {
         code: spec.code,
