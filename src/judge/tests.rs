@@ -321,7 +321,9 @@ fn row7_client_closes_first() {
         let s = case(id);
         let mut tracker = Tracker::new(&s.expect, CodePolicy::Autobahn);
         tracker.apply(ms(0), Occurrence::Opened);
+        assert!(!tracker.client_closed());
         let reactions = tracker.apply(ms(3), Occurrence::ClientClose(vec![0x03, 0xe8]));
+        assert!(tracker.client_closed());
         assert_eq!(
             reactions,
             vec![

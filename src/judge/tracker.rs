@@ -117,6 +117,7 @@ pub struct Tracker {
     auto_close: Option<(u16, Expect)>,
     state: State,
     obs: Observation,
+    client_closed: bool,
     deadlines: Vec<(Duration, Timer)>,
 }
 
@@ -134,6 +135,7 @@ impl Tracker {
                 .map(|code| (code, expect.clone())),
             state: State::Connecting,
             obs: Observation::default(),
+            client_closed: false,
             deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
         }
     }
@@ -146,6 +148,12 @@ impl Tracker {
     /// The events recorded so far (for `wait` actions).
     pub fn received(&self) -> &[Event] {
         &self.obs.received
+    }
+
+    /// True once a close frame from the client was processed (for
+    /// [`crate::scenario::WaitFor::Close`]).
+    pub fn client_closed(&self) -> bool {
+        self.client_closed
     }
 
     /// The earliest armed timer, for the engine to sleep until.
@@ -318,6 +326,7 @@ impl Tracker {
         if matches!(self.state, State::Connecting | State::Closed) {
             return Vec::new();
         }
+        self.client_closed = true;
         let parsed = ClosePayload::parse(payload);
         self.obs.remote_close_code = parsed.code;
         self.obs.remote_close_reason = parsed

@@ -266,3 +266,19 @@ impl TryFrom<u8> for Form {
 fn yes() -> bool {
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_count_the_right_events() {
+        let got = [Event::text("a"), Event::Pong(vec![]), Event::binary("b")];
+        let wait = |yaml: &str| crate::scenario::from_yaml::<WaitFor>(yaml).unwrap();
+        assert!(wait("messages: 2").is_met(&got, false));
+        assert!(!wait("messages: 3").is_met(&got, false));
+        assert!(wait("pongs: 1").is_met(&got, false) && !wait("pongs: 2").is_met(&got, false));
+        assert!(wait("events: 3").is_met(&got, false) && !wait("events: 4").is_met(&got, false));
+        assert!(!wait("close").is_met(&got, false) && wait("close").is_met(&[], true));
+    }
+}
