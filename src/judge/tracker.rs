@@ -22,7 +22,7 @@
 use std::time::Duration;
 
 use super::verdict::Observation;
-use crate::scenario::{Event, Expect, LocalClose};
+use crate::scenario::{Event, Expect, ExpectedEvents, LocalClose};
 use crate::wire::{ClosePayload, CloseProblem, CodePolicy};
 
 /// Autobahn's close-handshake timeout: armed when the server closes first.
@@ -113,8 +113,8 @@ enum Timer {
 #[derive(Clone, Debug)]
 pub struct Tracker {
     policy: CodePolicy,
-    /// Code for the automatic close (§2.2), if the scenario enables it.
-    auto_close: Option<(u16, Expect)>,
+    /// Code and event lists for the automatic close (§2.2), if enabled.
+    auto_close: Option<(u16, ExpectedEvents)>,
     state: State,
     obs: Observation,
     client_closed: bool,
@@ -132,7 +132,7 @@ impl Tracker {
             policy,
             auto_close: auto_code
                 .filter(|_| auto)
-                .map(|code| (code, expect.clone())),
+                .map(|code| (code, expect.events.clone())),
             state: State::Connecting,
             obs: Observation::default(),
             client_closed: false,
@@ -305,9 +305,8 @@ impl Tracker {
 
     /// §2.2: close once the received events equal every declared list.
     fn auto_close_code(&self) -> Option<u16> {
-        let (code, expect) = self.auto_close.as_ref()?;
-        let all_met = expect
-            .events
+        let (code, events) = self.auto_close.as_ref()?;
+        let all_met = events
             .declared()
             .all(|(_, list)| list == self.obs.received.as_slice());
         (all_met && self.state == State::Open).then_some(*code)

@@ -6,11 +6,16 @@
 //! a line and column. Cross-field checks (a length that does not fit the
 //! requested length form) run afterwards in [`Action::check`].
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::payload::{HexBytes, MaskKey, Payload};
 use crate::scenario::Event;
 use crate::wire::{LenForm, OpCode};
+
+/// Largest `repeat_to`: the repeated payload is built in memory.
+pub const MAX_REPEAT: u64 = 256 << 20;
 
 /// One step of a scenario.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -39,9 +44,13 @@ impl Action {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Action::Frame(frame) => frame.check(),
-            Action::KillAfter(secs) if !(secs.is_finite() && *secs > 0.0) => Err(format!(
-                "expected kill_after to be a positive number of seconds, got {secs}"
-            )),
+            Action::KillAfter(secs)
+                if !(*secs > 0.0 && Duration::try_from_secs_f64(*secs).is_ok()) =>
+            {
+                Err(format!(
+                    "expected kill_after to be a positive number of seconds, got {secs}"
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -89,6 +98,9 @@ impl FrameSpec {
     fn check(&self) -> Result<(), String> {
         if self.repeat_to.is_some() && self.payload.as_ref().is_none_or(|p| p.bytes().is_empty()) {
             return Err("expected a non-empty payload pattern with repeat_to".into());
+        }
+        if self.repeat_to.is_some_and(|n| n > MAX_REPEAT) {
+            return Err(format!("expected repeat_to of at most {MAX_REPEAT} bytes"));
         }
         if self.chop == Some(0) {
             return Err("expected chop to be at least 1".into());

@@ -96,6 +96,17 @@ fn missing_field_and_cross_field_errors() {
         err.message.starts_with("actions[0]: expected kill_after"),
         "{err}"
     );
+    let err = parse_err(&MINIMAL.replace("- frame: {opcode: text}", "- kill_after: 1e300"));
+    assert!(
+        err.message.starts_with("actions[0]: expected kill_after"),
+        "{err}"
+    );
+    let huge = "{opcode: text, payload: {text: x}, repeat_to: 1099511627776}";
+    let err = parse_err(&MINIMAL.replace("{opcode: text}", huge));
+    assert!(
+        err.message.contains("expected repeat_to of at most"),
+        "{err}"
+    );
 }
 
 #[test]
