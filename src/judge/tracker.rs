@@ -1,0 +1,376 @@
+//! The fuzzingserver's connection state machine, as pure data: a timeline of
+//! what happened in, an [`Observation`] (the report flags) out.
+//!
+//! Why a state machine and not a checklist: Autobahn's flags depend on the
+//! *order* of events (a close frame means "reply" in CLOSING and "peer
+//! initiated" in OPEN; a timer does nothing once the socket is closed), and
+//! the server reacts while the case runs (replies, drops, fails). The
+//! replay engine feeds [`Occurrence`]s with their time and carries out the
+//! [`Reaction`]s; the tracker never touches a socket or a clock.
+//!
+//! Contract:
+//! - Time is a [`Duration`] since TCP accept and must not go backwards.
+//!   Before each occurrence, every timer due at or before its time fires
+//!   first, earliest deadline first; on a tie the close-handshake timer
+//!   fires before the kill timer (§9 of the reference), so the outcome is
+//!   deterministic where Autobahn's is a race.
+//! - Close frames from the client are checked under the given
+//!   [`CodePolicy`] (Autobahn's engine: [`CodePolicy::Autobahn`]).
+//! - [`Tracker::finish`] is called once TCP is gone (either side); it fires
+//!   any timers due by then and applies Autobahn's connection-lost rule.
+
+use std::time::Duration;
+
+use super::verdict::Observation;
+use crate::scenario::{Event, Expect, ExpectedEvents, LocalClose};
+use crate::wire::{ClosePayload, CloseProblem, CodePolicy};
+
+/// Autobahn's close-handshake timeout: armed when the server closes first.
+pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Autobahn's opening-handshake timeout, from TCP accept.
+pub const OPEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `wasNotCleanReason` when the close-handshake timer fired.
+pub const NO_CLOSE_REPLY: &str = "peer did not respond (in time) in closing handshake";
+/// `wasNotCleanReason` when the opening-handshake timer fired.
+pub const NO_OPEN_HANDSHAKE: &str = "peer did not finish (in time) the opening handshake";
+/// `wasNotCleanReason` when the client dropped TCP without closing.
+pub const PEER_DROPPED: &str =
+    "peer dropped the TCP connection without previous WebSocket closing handshake";
+
+/// Close code and reason the kill timer fails an OPEN connection with.
+pub const GOING_AWAY: (u16, &str) = (1001, "Going Away");
+/// Close code for a protocol violation.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// Close code for an invalid payload (bad UTF-8).
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// Code the server replies with when the client closes first
+/// (`echoCloseCodeReason` is off).
+pub const REPLY_CODE: u16 = 1000;
+
+/// The server side's WebSocket state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Before the 101 response.
+    Connecting,
+    /// Upgraded, no close sent.
+    Open,
+    /// A close was sent; waiting for the reply.
+    Closing,
+    /// The server dropped (or lost) TCP; nothing more is processed.
+    Closed,
+}
+
+/// Something that happened on the connection, as the server sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Occurrence {
+    /// The 101 response was written (on-open).
+    Opened,
+    /// The scenario armed the kill timer for this long.
+    KillAfter(Duration),
+    /// The scenario's own close ([`crate::scenario::Step::Close`]).
+    Close(LocalClose),
+    /// A complete message or a pong arrived from the client.
+    Received(Event),
+    /// A ping arrived from the client.
+    Ping(Vec<u8>),
+    /// A close frame arrived from the client, with its raw payload.
+    ClientClose(Vec<u8>),
+    /// The client broke a rule in some other frame (unmasked, RSV, bad
+    /// UTF-8 text, ...): the server fails the connection.
+    Violation {
+        /// [`PROTOCOL_ERROR`] or [`INVALID_PAYLOAD`].
+        code: u16,
+        /// Reason text for the server's close.
+        reason: String,
+    },
+}
+
+/// What the engine must do in response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reaction {
+    /// Write this close frame (bytes from [`LocalClose::send`]).
+    SendClose(LocalClose),
+    /// Write a pong with this payload.
+    Pong(Vec<u8>),
+    /// Close TCP: `abort` drops at once, otherwise flush pending writes first.
+    Drop {
+        /// Abortive (Twisted `abortConnection`) rather than graceful.
+        abort: bool,
+    },
+}
+
+/// The server's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    // Declaration order is the tie-break order.
+    CloseHandshake,
+    Kill,
+    OpenHandshake,
+}
+
+/// Derives the report flags from a timeline. See the module docs.
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    policy: CodePolicy,
+    /// Code and event lists for the automatic close (§2.2), if enabled.
+    auto_close: Option<(u16, ExpectedEvents)>,
+    state: State,
+    obs: Observation,
+    client_closed: bool,
+    deadlines: Vec<(Duration, Timer)>,
+}
+
+impl Tracker {
+    /// A tracker for a case with these expectations, at TCP accept (t = 0).
+    pub fn new(expect: &Expect, policy: CodePolicy) -> Tracker {
+        let auto_code = expect.close.codes.first().copied();
+        let auto = expect.auto_close
+            && expect.close.closed_by_me
+            && expect.events.declared().next().is_some();
+        Tracker {
+            policy,
+            auto_close: auto_code
+                .filter(|_| auto)
+                .map(|code| (code, expect.events.clone())),
+            state: State::Connecting,
+            obs: Observation::default(),
+            client_closed: false,
+            deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The events recorded so far (for `wait` actions).
+    pub fn received(&self) -> &[Event] {
+        &self.obs.received
+    }
+
+    /// True once a close frame from the client was processed (for
+    /// [`crate::scenario::WaitFor::Close`]).
+    pub fn client_closed(&self) -> bool {
+        self.client_closed
+    }
+
+    /// The earliest armed timer, for the engine to sleep until.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.deadlines.iter().map(|(at, _)| *at).min()
+    }
+
+    /// Fires every timer due at or before `now`.
+    pub fn advance(&mut self, now: Duration) -> Vec<Reaction> {
+        let mut out = Vec::new();
+        while let Some(i) = self.due_timer(now) {
+            let (at, timer) = self.deadlines.remove(i);
+            out.extend(self.fire(at, timer));
+        }
+        out
+    }
+
+    /// Applies one occurrence at time `at` (after firing due timers).
+    pub fn apply(&mut self, at: Duration, occurrence: Occurrence) -> Vec<Reaction> {
+        let mut out = self.advance(at);
+        out.extend(match occurrence {
+            Occurrence::Opened => self.opened(),
+            Occurrence::KillAfter(after) => self.arm(at + after, Timer::Kill),
+            Occurrence::Close(close) => self.close_first(at, close),
+            Occurrence::Received(event) => self.received_event(at, event),
+            Occurrence::Ping(payload) => self.ping(payload),
+            Occurrence::ClientClose(payload) => self.client_close(at, &payload),
+            Occurrence::Violation { code, reason } => self.fail(at, code, &reason),
+        });
+        out
+    }
+
+    /// TCP is gone at `at`: fires due timers, applies the connection-lost
+    /// rule, and returns the final flags.
+    pub fn finish(mut self, at: Duration) -> Observation {
+        self.advance(at);
+        self.state = State::Closed;
+        let obs = &mut self.obs;
+        if !obs.was_clean && !obs.dropped_by_me && obs.was_not_clean_reason.is_none() {
+            obs.was_not_clean_reason = Some(PEER_DROPPED.into());
+        }
+        self.obs
+    }
+
+    fn due_timer(&self, now: Duration) -> Option<usize> {
+        let due = self
+            .deadlines
+            .iter()
+            .enumerate()
+            .filter(|(_, (at, _))| *at <= now);
+        due.min_by_key(|(_, key)| **key).map(|(i, _)| i)
+    }
+
+    fn arm(&mut self, at: Duration, timer: Timer) -> Vec<Reaction> {
+        self.deadlines.retain(|(_, t)| *t != timer);
+        self.deadlines.push((at, timer));
+        Vec::new()
+    }
+
+    fn fire(&mut self, at: Duration, timer: Timer) -> Vec<Reaction> {
+        match (timer, self.state) {
+            (_, State::Closed) => Vec::new(),
+            (Timer::Kill, _) => self.fail(at, GOING_AWAY.0, GOING_AWAY.1),
+            (Timer::CloseHandshake, _) => {
+                self.obs.was_close_handshake_timeout = true;
+                self.not_clean(NO_CLOSE_REPLY)
+            }
+            (Timer::OpenHandshake, State::Connecting) => {
+                self.obs.was_open_handshake_timeout = true;
+                self.not_clean(NO_OPEN_HANDSHAKE)
+            }
+            (Timer::OpenHandshake, _) => Vec::new(),
+        }
+    }
+
+    fn not_clean(&mut self, reason: &str) -> Vec<Reaction> {
+        self.obs.was_clean = false;
+        self.obs.was_not_clean_reason = Some(reason.into());
+        self.drop_tcp(true)
+    }
+
+    fn opened(&mut self) -> Vec<Reaction> {
+        if self.state == State::Connecting {
+            self.state = State::Open;
+            self.obs.handshake_completed = true;
+            self.deadlines.retain(|(_, t)| *t != Timer::OpenHandshake);
+        }
+        Vec::new()
+    }
+
+    /// The server's own close; only sent while OPEN, like Autobahn's API.
+    fn close_first(&mut self, at: Duration, close: LocalClose) -> Vec<Reaction> {
+        if self.state != State::Open {
+            return Vec::new();
+        }
+        self.obs.closed_by_me = true;
+        self.arm(at + CLOSE_HANDSHAKE_TIMEOUT, Timer::CloseHandshake);
+        self.send_close(close)
+    }
+
+    /// Writes a close while OPEN: records it as the local close, goes to CLOSING.
+    fn send_close(&mut self, close: LocalClose) -> Vec<Reaction> {
+        self.obs.local_close_code = close.code;
+        self.obs.local_close_reason = close.reason.clone();
+        self.state = State::Closing;
+        vec![Reaction::SendClose(close)]
+    }
+
+    fn drop_tcp(&mut self, abort: bool) -> Vec<Reaction> {
+        if self.state == State::Closed {
+            return Vec::new();
+        }
+        self.obs.dropped_by_me = true;
+        self.state = State::Closed;
+        vec![Reaction::Drop { abort }]
+    }
+
+    /// Fails the connection: close first if OPEN, drop if CLOSING.
+    fn fail(&mut self, at: Duration, code: u16, reason: &str) -> Vec<Reaction> {
+        match self.state {
+            State::Open => {
+                self.obs.failed_by_me = true;
+                self.close_first(at, LocalClose::new(code, reason))
+            }
+            State::Closing => {
+                self.obs.failed_by_me = true;
+                self.drop_tcp(false)
+            }
+            State::Connecting | State::Closed => Vec::new(),
+        }
+    }
+
+    fn received_event(&mut self, at: Duration, event: Event) -> Vec<Reaction> {
+        let live = matches!(self.state, State::Open | State::Closing);
+        if live && (event.is_pong() || !self.obs.failed_by_me) {
+            self.obs.received.push(event);
+        }
+        match self.auto_close_code() {
+            Some(code) => self.close_first(
+                at,
+                LocalClose {
+                    code: Some(code),
+                    reason: None,
+                },
+            ),
+            None => Vec::new(),
+        }
+    }
+
+    /// §2.2: close once the received events equal every declared list.
+    fn auto_close_code(&self) -> Option<u16> {
+        let (code, events) = self.auto_close.as_ref()?;
+        let all_met = events
+            .declared()
+            .all(|(_, list)| list == self.obs.received.as_slice());
+        (all_met && self.state == State::Open).then_some(*code)
+    }
+
+    fn ping(&mut self, payload: Vec<u8>) -> Vec<Reaction> {
+        if self.state == State::Open {
+            vec![Reaction::Pong(payload)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A close frame from the client (§2.5, §2.6).
+    fn client_close(&mut self, at: Duration, payload: &[u8]) -> Vec<Reaction> {
+        if matches!(self.state, State::Connecting | State::Closed) {
+            return Vec::new();
+        }
+        self.client_closed = true;
+        let parsed = ClosePayload::parse(payload);
+        self.obs.remote_close_code = parsed.code;
+        self.obs.remote_close_reason = parsed
+            .reason_text()
+            .filter(|_| payload.len() > 2)
+            .map(str::to_owned);
+        let mut out = match ClosePayload::problem(payload, self.policy) {
+            Some(problem) => self.fail(at, problem_code(problem), &problem_text(problem)),
+            None => Vec::new(),
+        };
+        // Processing continues after a failure (failByDrop is off).
+        out.extend(match self.state {
+            State::Closing => {
+                self.obs.was_clean = true;
+                self.drop_tcp(true)
+            }
+            State::Open => {
+                self.obs.was_clean = true;
+                let mut reply = self.send_close(LocalClose {
+                    code: Some(REPLY_CODE),
+                    reason: None,
+                });
+                reply.extend(self.drop_tcp(false));
+                reply
+            }
+            State::Closed | State::Connecting => {
+                self.obs.was_clean = false;
+                Vec::new()
+            }
+        });
+        out
+    }
+}
+
+fn problem_code(problem: CloseProblem) -> u16 {
+    match problem {
+        CloseProblem::InvalidUtf8(_) => INVALID_PAYLOAD,
+        CloseProblem::OneByte | CloseProblem::InvalidCode(_) => PROTOCOL_ERROR,
+    }
+}
+
+fn problem_text(problem: CloseProblem) -> String {
+    match problem {
+        CloseProblem::OneByte => "close frame with payload length 1".into(),
+        CloseProblem::InvalidCode(code) => format!("invalid close code {code}"),
+        CloseProblem::InvalidUtf8(_) => "invalid close reason (non-UTF-8 payload)".into(),
+    }
+}

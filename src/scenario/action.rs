@@ -1,0 +1,296 @@
+//! The steps a scenario performs, in order, once the upgrade is answered.
+//!
+//! Each action is one YAML map with a single key naming its kind. Field
+//! ranges that a header cannot hold (opcode > 15, RSV > 7, a length form
+//! other than 7/16/64) are rejected while parsing, so they are reported with
+//! a line and column. Cross-field checks (a length that does not fit the
+//! requested length form) run afterwards in [`Action::check`].
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::payload::{HexBytes, MaskKey, Payload};
+use crate::scenario::Event;
+use crate::wire::{LenForm, OpCode};
+
+/// Largest `repeat_to`: the repeated payload is built in memory.
+pub const MAX_REPEAT: u64 = 256 << 20;
+
+/// One step of a scenario.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Send one frame, any header allowed.
+    Frame(FrameSpec),
+    /// Send bytes exactly as given.
+    Raw(RawSpec),
+    /// Start the closing handshake: the server's *first* close.
+    Close(CloseSpec),
+    /// Pause for this many milliseconds.
+    Delay(u64),
+    /// Pause until the client has done something.
+    Wait(WaitFor),
+    /// Drop the TCP connection without a close frame.
+    DropTcp,
+    /// Arm the case timer: after this many seconds, fail the connection if
+    /// it is still open (Autobahn's `killAfter`).
+    KillAfter(f64),
+}
+
+impl Action {
+    /// Checks rules that span several fields. The error says what was
+    /// expected; the caller adds where.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Action::Frame(frame) => frame.check(),
+            Action::KillAfter(secs)
+                if !(*secs > 0.0 && Duration::try_from_secs_f64(*secs).is_ok()) =>
+            {
+                Err(format!(
+                    "expected kill_after to be a positive number of seconds, got {secs}"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A frame to send. Everything but the opcode has a default that gives a
+/// valid unmasked single-frame message.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameSpec {
+    /// Opcode: a number 0–15 or a name (`text`, `binary`, `close`, `ping`,
+    /// `pong`, `continuation`).
+    pub opcode: Opcode,
+    /// FIN bit; default true.
+    #[serde(default = "yes")]
+    pub fin: bool,
+    /// RSV1–RSV3 as a number 0–7 (RSV1 = 4); default 0.
+    #[serde(default)]
+    pub rsv: Rsv,
+    /// Masking key; default none (server frames are unmasked).
+    #[serde(default)]
+    pub mask: Option<MaskKey>,
+    /// The payload argument; default empty.
+    #[serde(default)]
+    pub payload: Option<Payload>,
+    /// Repeat the payload cyclically up to this many bytes (Autobahn's
+    /// `payload_len`); the TF log shows the pattern length, not this.
+    #[serde(default)]
+    pub repeat_to: Option<u64>,
+    /// Declared length in the header, if it should lie about the payload.
+    #[serde(default)]
+    pub len: Option<u64>,
+    /// Length form: 7, 16 or 64; default the smallest that holds the length.
+    #[serde(default)]
+    pub len_form: Option<Form>,
+    /// Write the frame in pieces of at most this many bytes.
+    #[serde(default)]
+    pub chop: Option<usize>,
+    /// Write synchronously (flush each piece before the next).
+    #[serde(default)]
+    pub sync: bool,
+}
+
+impl FrameSpec {
+    fn check(&self) -> Result<(), String> {
+        if self.repeat_to.is_some() && self.payload.as_ref().is_none_or(|p| p.bytes().is_empty()) {
+            return Err("expected a non-empty payload pattern with repeat_to".into());
+        }
+        if self.repeat_to.is_some_and(|n| n > MAX_REPEAT) {
+            return Err(format!("expected repeat_to of at most {MAX_REPEAT} bytes"));
+        }
+        if self.chop == Some(0) {
+            return Err("expected chop to be at least 1".into());
+        }
+        let len = self.declared_len();
+        match self.len_form {
+            Some(Form(form)) if LenForm::minimal(len).bits() > form.bits() => Err(format!(
+                "expected a length that fits len_form {}, got {len}",
+                form.bits()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The payload bytes actually sent (pattern repeated if asked).
+    pub fn payload_bytes(&self) -> Vec<u8> {
+        let pattern = self.payload.as_ref().map_or(&[][..], Payload::bytes);
+        match self.repeat_to {
+            Some(n) => pattern.iter().copied().cycle().take(n as usize).collect(),
+            None => pattern.to_vec(),
+        }
+    }
+
+    /// The length the header declares: `len` if given, else the payload's.
+    pub fn declared_len(&self) -> u64 {
+        self.len.unwrap_or_else(|| {
+            self.repeat_to
+                .unwrap_or(self.payload.as_ref().map_or(0, |p| p.bytes().len() as u64))
+        })
+    }
+}
+
+/// Raw bytes to write, with no framing at all.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {
+    /// The bytes, as hex.
+    pub hex: HexBytes,
+    /// Write in pieces of at most this many bytes.
+    #[serde(default)]
+    pub chop: Option<usize>,
+    /// Write synchronously.
+    #[serde(default)]
+    pub sync: bool,
+}
+
+/// The server's own close. Sending it moves the connection to CLOSING, sets
+/// `closedByMe`, arms the close-handshake timer, and records the code and
+/// reason as `localCloseCode`/`localCloseReason`. Like Autobahn, it is
+/// skipped when the connection is no longer OPEN; a second close frame on
+/// the wire is a [`FrameSpec`] with opcode `close` instead.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseSpec {
+    /// Status code; absent means no code.
+    #[serde(default)]
+    pub code: Option<u16>,
+    /// Reason bytes after the code (or the whole payload without a code).
+    #[serde(default)]
+    pub reason: Option<Payload>,
+    /// Which Autobahn call sends it; default `raw`.
+    #[serde(default)]
+    pub via: CloseVia,
+}
+
+/// How a close is sent: the two Autobahn entry points.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseVia {
+    /// `sendCloseFrame`: payload exactly as given.
+    #[default]
+    Raw,
+    /// `sendClose`, the normal API: a reason over 123 bytes is cut to 120
+    /// bytes plus `...`.
+    Api,
+}
+
+/// What a `wait` action waits for, counted from the start of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum WaitFor {
+    /// At least this many messages received.
+    Messages(usize),
+    /// At least this many pongs received.
+    Pongs(usize),
+    /// At least this many recorded events of any kind.
+    Events(usize),
+    /// The client's close frame has arrived.
+    Close,
+}
+
+impl WaitFor {
+    /// True once `received` (and whether a client close arrived) satisfies
+    /// the wait.
+    pub fn is_met(self, received: &[Event], close_received: bool) -> bool {
+        let count = |pong: bool| received.iter().filter(|e| e.is_pong() == pong).count();
+        match self {
+            WaitFor::Messages(n) => count(false) >= n,
+            WaitFor::Pongs(n) => count(true) >= n,
+            WaitFor::Events(n) => received.len() >= n,
+            WaitFor::Close => close_received,
+        }
+    }
+}
+
+/// An opcode from a number 0–15 or a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "OpcodeText")]
+pub struct Opcode(pub OpCode);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OpcodeText {
+    Number(u64),
+    Name(String),
+}
+
+impl TryFrom<OpcodeText> for Opcode {
+    type Error = String;
+
+    fn try_from(text: OpcodeText) -> Result<Opcode, String> {
+        let value = match text {
+            OpcodeText::Number(n) if n <= 15 => n as u8,
+            OpcodeText::Name(name) => match name.as_str() {
+                "continuation" => 0,
+                "text" => 1,
+                "binary" => 2,
+                "close" => 8,
+                "ping" => 9,
+                "pong" => 10,
+                _ => return Err(opcode_expected(&name)),
+            },
+            OpcodeText::Number(n) => return Err(opcode_expected(&n.to_string())),
+        };
+        Ok(Opcode(OpCode::new(value)))
+    }
+}
+
+fn opcode_expected(got: &str) -> String {
+    format!("expected an opcode 0-15 or continuation/text/binary/close/ping/pong, got {got}")
+}
+
+/// The three RSV bits as a number 0–7.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u8")]
+pub struct Rsv(pub u8);
+
+impl TryFrom<u8> for Rsv {
+    type Error = String;
+
+    fn try_from(value: u8) -> Result<Rsv, String> {
+        if value <= 7 {
+            Ok(Rsv(value))
+        } else {
+            Err(format!("expected rsv 0-7, got {value}"))
+        }
+    }
+}
+
+/// A length form written as its width: 7, 16 or 64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u8")]
+pub struct Form(pub LenForm);
+
+impl TryFrom<u8> for Form {
+    type Error = String;
+
+    fn try_from(bits: u8) -> Result<Form, String> {
+        LenForm::from_bits(bits)
+            .map(Form)
+            .ok_or_else(|| format!("expected len_form 7, 16 or 64, got {bits}"))
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_count_the_right_events() {
+        let got = [Event::text("a"), Event::Pong(vec![]), Event::binary("b")];
+        let wait = |yaml: &str| crate::scenario::from_yaml::<WaitFor>(yaml).unwrap();
+        assert!(wait("messages: 2").is_met(&got, false));
+        assert!(!wait("messages: 3").is_met(&got, false));
+        assert!(wait("pongs: 1").is_met(&got, false) && !wait("pongs: 2").is_met(&got, false));
+        assert!(wait("events: 3").is_met(&got, false) && !wait("events: 4").is_met(&got, false));
+        assert!(!wait("close").is_met(&got, false) && wait("close").is_met(&[], true));
+    }
+}

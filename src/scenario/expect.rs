@@ -1,0 +1,155 @@
+//! What a scenario expects: the client's events, how the connection closes,
+//! and the rules Autobahn applies after judging.
+//!
+//! The judge ([`crate::judge`]) reads these values; it never reads YAML.
+//! Event lists are compared exactly (kind, bytes, binary flag, order), as
+//! Autobahn does, so an [`Event`] here and one observed on the wire are the
+//! same type.
+
+use serde::Deserialize;
+
+use super::payload::Payload;
+
+/// One thing the server records from the client (Autobahn's `received`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "EventText")]
+pub enum Event {
+    /// A complete text or binary message.
+    Message {
+        /// The whole payload, all fragments joined.
+        data: Vec<u8>,
+        /// True for binary, false for text.
+        binary: bool,
+    },
+    /// A pong, with its payload.
+    Pong(Vec<u8>),
+}
+
+impl Event {
+    /// A text message.
+    pub fn text(data: impl Into<Vec<u8>>) -> Event {
+        Event::Message {
+            data: data.into(),
+            binary: false,
+        }
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Vec<u8>>) -> Event {
+        Event::Message {
+            data: data.into(),
+            binary: true,
+        }
+    }
+
+    /// True for a pong.
+    pub fn is_pong(&self) -> bool {
+        matches!(self, Event::Pong(_))
+    }
+}
+
+/// The YAML spelling of an [`Event`].
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum EventText {
+    TextMessage(Payload),
+    BinaryMessage(Payload),
+    Pong(Payload),
+}
+
+impl From<EventText> for Event {
+    fn from(text: EventText) -> Event {
+        match text {
+            EventText::TextMessage(p) => Event::text(p.bytes()),
+            EventText::BinaryMessage(p) => Event::binary(p.bytes()),
+            EventText::Pong(p) => Event::Pong(p.bytes().to_vec()),
+        }
+    }
+}
+
+/// Everything a scenario expects.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Acceptable event lists, by outcome.
+    pub events: ExpectedEvents,
+    /// The expected closing behaviour.
+    pub close: ExpectedClose,
+    /// Autobahn's automatic close (§2.2): once the received events equal
+    /// *every* declared list, the server closes with the first listed code.
+    /// Default false (Autobahn has it on unless a case suppresses it).
+    #[serde(default)]
+    pub auto_close: bool,
+    /// A `WRONG CODE` close makes behavior `FAILED`, with the close result
+    /// text as the result.
+    #[serde(default)]
+    pub wrong_code_fails: bool,
+    /// A close by the wrong endpoint makes behavior `FAILED` (6.x only).
+    #[serde(default)]
+    pub closed_by_wrong_endpoint_is_fatal: bool,
+    /// Force both verdicts to `INFORMATIONAL`.
+    #[serde(default)]
+    pub informational: Option<Informational>,
+}
+
+/// The event lists that count as `OK` or `NON-STRICT`, checked in that
+/// order; absent keys are not expected at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedEvents {
+    /// Events that earn `OK`.
+    #[serde(rename = "OK", default)]
+    pub ok: Option<Vec<Event>>,
+    /// Events that earn `NON-STRICT`.
+    #[serde(rename = "NON-STRICT", default)]
+    pub non_strict: Option<Vec<Event>>,
+}
+
+impl ExpectedEvents {
+    /// The declared lists in judging order, with their outcome names.
+    pub fn declared(&self) -> impl Iterator<Item = (Outcome, &[Event])> {
+        [
+            (Outcome::Ok, &self.ok),
+            (Outcome::NonStrict, &self.non_strict),
+        ]
+        .into_iter()
+        .filter_map(|(key, list)| list.as_deref().map(|l| (key, l)))
+    }
+}
+
+/// The two keys an expectation list can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `OK`.
+    Ok,
+    /// `NON-STRICT`.
+    NonStrict,
+}
+
+/// Autobahn's `expectedClose`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedClose {
+    /// The server is expected to have sent the first close.
+    pub closed_by_me: bool,
+    /// Close codes the client may answer with (no code is always allowed).
+    pub codes: Vec<u16>,
+    /// The closing handshake must complete cleanly.
+    pub require_clean: bool,
+}
+
+/// Result texts for an informational case. `result` wins; otherwise the
+/// text for the outcome the events matched; otherwise the text is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Informational {
+    /// Always use this result text.
+    #[serde(default)]
+    pub result: Option<String>,
+    /// Result text when the events matched `OK`.
+    #[serde(default)]
+    pub result_if_ok: Option<String>,
+    /// Result text when the events matched `NON-STRICT`.
+    #[serde(default)]
+    pub result_if_non_strict: Option<String>,
+}
