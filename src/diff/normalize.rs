@@ -2,6 +2,13 @@
 //! same: the normalised wire log plus the per-side facts the change finder
 //! and the timing check read.
 //!
+//! The log is split by direction: within a direction the order is the TCP
+//! stream's and cannot vary, while the interleaving of the two directions
+//! depends on read timing, which is noise. Cross-direction behaviour (a close
+//! answered, a pong after the peer's close) is kept as facts instead: each
+//! ping or pong carries its phase relative to the closes, and the summary
+//! says who closed first.
+//!
 //! One pass over the events builds everything ([`View::new`]), so memory is
 //! proportional to the number of events and lines are bounded in length:
 //! long payloads are shown as a short preview plus length and digest.
@@ -71,7 +78,8 @@ pub struct SideView {
 /// A recording, normalised for comparison.
 #[derive(Clone, Debug)]
 pub struct View {
-    /// One line per normalised event.
+    /// One line per normalised event: every client-to-server line in stream
+    /// order, then every server-to-client line.
     pub lines: Vec<String>,
     /// Client (index 0) and server (index 1).
     pub sides: [SideView; 2],
@@ -90,7 +98,7 @@ impl View {
         }
         b.flush_raw();
         View {
-            lines: b.lines,
+            lines: b.lines.concat(),
             sides: b.sides,
             upgrade: b.upgrade,
             summary: rec.summary(),
@@ -112,7 +120,7 @@ struct Inflater {
 struct Builder<'a> {
     rec: &'a Recording,
     opts: &'a DiffOptions,
-    lines: Vec<String>,
+    lines: [Vec<String>; 2],
     sides: [SideView; 2],
     upgrade: Option<(Option<String>, Option<String>)>,
     raw: Option<(Direction, String, Vec<u8>)>,
@@ -125,7 +133,7 @@ impl<'a> Builder<'a> {
         Builder {
             rec,
             opts,
-            lines: Vec::with_capacity(rec.events.len()),
+            lines: Default::default(),
             sides: Default::default(),
             upgrade: None,
             raw: None,
@@ -135,7 +143,7 @@ impl<'a> Builder<'a> {
     }
 
     fn line(&mut self, dir: Direction, text: String) {
-        self.lines.push(format!("{} {text}", dir.short()));
+        self.lines[dir.index()].push(format!("{} {text}", dir.short()));
     }
 
     fn event(&mut self, e: &Event) {

@@ -212,6 +212,23 @@ fn the_same_behaviour_recorded_twice_is_no_difference() {
 }
 
 #[test]
+fn the_interleaving_of_the_two_directions_is_noise() {
+    let (ca, cb) = (C(1, true, text("a")), C(1, true, text("b")));
+    let (sa, sb) = (S(1, true, text("a")), S(1, true, text("b")));
+    let batched = [
+        ca.clone(),
+        cb.clone(),
+        sa.clone(),
+        sb.clone(),
+        End(C2S),
+        End(S2C),
+    ];
+    let interleaved = [ca, sa, cb, sb, End(C2S), End(S2C)];
+    let out = diff_steps(&batched, &interleaved, &DiffOptions::default());
+    assert_eq!(texts(&out), Vec::<String>::new(), "{}", out.unified);
+}
+
+#[test]
 fn normalised_log_hides_masks_and_volatile_headers() {
     let view = normalize::View::new(&record(&echo_session(), &RUN_A), &DiffOptions::default());
     let log = view.lines.join("\n");
