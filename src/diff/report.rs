@@ -104,7 +104,7 @@ pub fn diff_reports(
             } else {
                 id.clone()
             };
-            let dirs = Side2 { a, b };
+            let dirs = Dirs { a, b };
             diff_case(
                 &mut out,
                 &label,
@@ -120,7 +120,7 @@ pub fn diff_reports(
 
 /// The two report directories.
 #[derive(Clone, Copy)]
-struct Side2<'a> {
+struct Dirs<'a> {
     a: &'a Path,
     b: &'a Path,
 }
@@ -182,7 +182,7 @@ fn text_of(v: Option<&Value>, key: &str) -> Option<String> {
 fn diff_case(
     out: &mut DiffOutcome,
     label: &str,
-    dirs: Side2<'_>,
+    dirs: Dirs<'_>,
     entries: (Option<&Value>, Option<&Value>),
     opts: &DiffOptions,
     color: bool,
