@@ -1,0 +1,463 @@
+//! A recording reduced to what should be the same when behaviour is the
+//! same: the normalised wire log plus the per-side facts the change finder
+//! and the timing check read.
+//!
+//! The log is split by direction: within a direction the order is the TCP
+//! stream's and cannot vary, while the interleaving of the two directions
+//! depends on read timing, which is noise. Cross-direction behaviour (a close
+//! answered, a pong after the peer's close) is kept as facts instead: each
+//! ping or pong carries its phase relative to the closes, and the summary
+//! says who closed first.
+//!
+//! One pass over the events builds everything ([`View::new`]), so memory is
+//! proportional to the number of events and lines are bounded in length:
+//! long payloads are shown as a short preview plus length and digest.
+
+use super::DiffOptions;
+use crate::session::data::{hex, sha256_hex};
+use crate::session::{Data, Event, EventKind, Frame, Message, Recording, Side, Summary};
+use crate::wire::{Direction, OpCode};
+use flate2::{Decompress, FlushDecompress};
+
+/// Payloads up to this many bytes are shown whole; longer ones by digest.
+pub const SHOW_MAX: usize = 64;
+
+/// Inflated messages larger than this are not inflated further.
+pub const INFLATE_CAP: usize = 64 * 1024 * 1024;
+
+/// Headers that differ on every connection, always ignored.
+pub const VOLATILE_HEADERS: [&str; 3] = ["sec-websocket-key", "sec-websocket-accept", "date"];
+
+/// A data message as the change finder compares it.
+#[derive(Clone, Debug)]
+pub struct Msg {
+    /// When it completed (µs).
+    pub at: u64,
+    /// `text`, `binary`, …
+    pub opcode: u8,
+    /// Normalised payload (inflated if compressed): preview or digest.
+    pub payload: String,
+    /// Frames it was split into.
+    pub frames: u32,
+}
+
+/// A ping or pong, with where it fell relative to the closing handshake.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Control {
+    /// When it was seen (µs).
+    pub at: u64,
+    /// 9 (ping) or 10 (pong).
+    pub opcode: u8,
+    /// Normalised payload.
+    pub payload: String,
+    /// `""`, `after the server's close` or `after its own close`.
+    pub phase: &'static str,
+}
+
+/// Everything one side sent, normalised.
+#[derive(Clone, Debug, Default)]
+pub struct SideView {
+    /// The request or status line.
+    pub start_line: Option<String>,
+    /// Kept headers, `(lowercase name, value)`, in order.
+    pub headers: Vec<(String, String)>,
+    /// Data messages, in order.
+    pub messages: Vec<Msg>,
+    /// Pings and pongs, in order.
+    pub controls: Vec<Control>,
+    /// Time of the first close frame sent.
+    pub close_at: Option<u64>,
+    /// Time TCP ended in this direction.
+    pub end_at: Option<u64>,
+    /// Violation names, in order.
+    pub violations: Vec<String>,
+    /// TCP read sizes.
+    pub reads: Vec<u64>,
+}
+
+/// A recording, normalised for comparison.
+#[derive(Clone, Debug)]
+pub struct View {
+    /// One line per normalised event: every client-to-server line in stream
+    /// order, then every server-to-client line.
+    pub lines: Vec<String>,
+    /// Client (index 0) and server (index 1).
+    pub sides: [SideView; 2],
+    /// The negotiated extensions and subprotocol, if upgraded.
+    pub upgrade: Option<(Option<String>, Option<String>)>,
+    /// The closing summary.
+    pub summary: Summary,
+}
+
+impl View {
+    /// Normalises `rec` under `opts`.
+    pub fn new(rec: &Recording, opts: &DiffOptions) -> View {
+        let mut b = Builder::new(rec, opts);
+        for event in &rec.events {
+            b.event(event);
+        }
+        b.flush_raw();
+        View {
+            lines: b.lines.concat(),
+            sides: b.sides,
+            upgrade: b.upgrade,
+            summary: rec.summary(),
+        }
+    }
+
+    /// What `side` sent.
+    pub fn side(&self, side: Side) -> &SideView {
+        &self.sides[side.sends().index()]
+    }
+}
+
+/// Per-direction inflate state for permessage-deflate.
+struct Inflater {
+    state: Decompress,
+    reset_each: bool,
+}
+
+struct Builder<'a> {
+    rec: &'a Recording,
+    opts: &'a DiffOptions,
+    lines: [Vec<String>; 2],
+    sides: [SideView; 2],
+    upgrade: Option<(Option<String>, Option<String>)>,
+    raw: Option<(Direction, String, Vec<u8>)>,
+    compressed: [Vec<u8>; 2],
+    inflaters: [Option<Inflater>; 2],
+}
+
+impl<'a> Builder<'a> {
+    fn new(rec: &'a Recording, opts: &'a DiffOptions) -> Self {
+        Builder {
+            rec,
+            opts,
+            lines: Default::default(),
+            sides: Default::default(),
+            upgrade: None,
+            raw: None,
+            compressed: Default::default(),
+            inflaters: [None, None],
+        }
+    }
+
+    fn line(&mut self, dir: Direction, text: String) {
+        self.lines[dir.index()].push(format!("{} {text}", dir.short()));
+    }
+
+    fn event(&mut self, e: &Event) {
+        if !matches!(e.kind, EventKind::Raw { .. } | EventKind::Read { .. }) {
+            self.flush_raw();
+        }
+        let side = e.dir.index();
+        match &e.kind {
+            EventKind::Read { len } => {
+                self.sides[side].reads.push(*len);
+                if self.opts.segments {
+                    self.line(e.dir, format!("read {len}"));
+                }
+            }
+            EventKind::Http { data, .. } => self.http(e.dir, data),
+            EventKind::Upgrade {
+                upgraded,
+                extensions,
+                protocol,
+            } => self.upgraded(e.dir, *upgraded, extensions, protocol),
+            EventKind::Frame(f) => self.frame(e, f),
+            EventKind::Message(m) => self.message(e, m),
+            EventKind::Violation { kind, .. } => {
+                self.sides[side].violations.push(kind.clone());
+                self.line(e.dir, format!("violation {kind}"));
+            }
+            EventKind::Raw { reason, data, .. } => self.raw(e.dir, reason, data),
+            EventKind::Fin | EventKind::Rst { .. } => {
+                self.sides[side].end_at.get_or_insert(e.at);
+                let how = if matches!(e.kind, EventKind::Fin) {
+                    "fin"
+                } else {
+                    "rst"
+                };
+                self.line(e.dir, how.to_string());
+            }
+        }
+    }
+
+    fn http(&mut self, dir: Direction, data: &Data) {
+        let text = self
+            .rec
+            .data_bytes(data)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
+        let start = lines.next().unwrap_or_default().to_string();
+        self.line(dir, format!("http {start}"));
+        self.sides[dir.index()].start_line = Some(start);
+        for header in lines {
+            let (name, value) = header.split_once(':').unwrap_or((header, ""));
+            if let Some(value) = keep_header(name.trim(), value.trim(), &self.opts.ignore_headers) {
+                self.line(dir, format!("header {}: {value}", name.trim()));
+                self.sides[dir.index()]
+                    .headers
+                    .push((name.trim().to_ascii_lowercase(), value));
+            }
+        }
+    }
+
+    fn upgraded(
+        &mut self,
+        dir: Direction,
+        upgraded: bool,
+        ext: &Option<String>,
+        proto: &Option<String>,
+    ) {
+        if !upgraded {
+            self.line(dir, "upgrade refused".into());
+            return;
+        }
+        let mut text = "upgrade ok".to_string();
+        for (name, value) in [("extensions", ext), ("protocol", proto)] {
+            if let Some(v) = value {
+                text.push_str(&format!(" {name}={v:?}"));
+            }
+        }
+        self.line(dir, text);
+        self.upgrade = Some((ext.clone(), proto.clone()));
+        self.setup_inflaters(ext.as_deref().unwrap_or(""));
+    }
+
+    fn setup_inflaters(&mut self, ext: &str) {
+        if !ext.contains("permessage-deflate") {
+            return;
+        }
+        for dir in Direction::BOTH {
+            let no_takeover = match dir {
+                Direction::ClientToServer => "client_no_context_takeover",
+                Direction::ServerToClient => "server_no_context_takeover",
+            };
+            let reset_each = ext.contains(no_takeover);
+            self.inflaters[dir.index()] = Some(Inflater {
+                state: Decompress::new(false),
+                reset_each,
+            });
+        }
+    }
+
+    fn frame(&mut self, e: &Event, f: &Frame) {
+        let op = f.opcode();
+        let compressed = self.inflaters[e.dir.index()].is_some()
+            && (f.rsv & 4 != 0 || self.in_compressed(e.dir, op));
+        let mut text = format!("frame {} fin={} rsv={}", op.name(), u8::from(f.fin), f.rsv);
+        text.push_str(&if compressed {
+            " len=*".to_string()
+        } else {
+            format!(" len={}", f.len)
+        });
+        text.push_str(if f.mask.is_some() {
+            " mask=*"
+        } else {
+            " unmasked"
+        });
+        if let Some(bits) = f.len_bits {
+            text.push_str(&format!(" len_bits={bits}"));
+        }
+        if f.cut {
+            text.push_str(" cut");
+        }
+        text.push(' ');
+        text.push_str(&self.frame_payload(e, f, compressed));
+        self.line(e.dir, text);
+        self.note_control(e, f);
+    }
+
+    /// True while `dir` is inside a compressed message (a continuation of one).
+    fn in_compressed(&self, dir: Direction, op: OpCode) -> bool {
+        op == OpCode::CONTINUATION && !self.compressed[dir.index()].is_empty()
+    }
+
+    fn frame_payload(&mut self, e: &Event, f: &Frame, compressed: bool) -> String {
+        if compressed {
+            if let Ok(bytes) = self.rec.data_bytes(&f.payload) {
+                self.compressed[e.dir.index()].extend_from_slice(&bytes);
+            }
+            return "<compressed>".into();
+        }
+        if f.opcode() == OpCode::CLOSE && !f.cut {
+            let code = f.close_code.map_or("none".to_string(), |c| c.to_string());
+            let reason = f
+                .close_reason
+                .as_deref()
+                .map(|r| format!(" reason={r:?}"))
+                .unwrap_or_default();
+            return format!("code={code}{reason}");
+        }
+        self.show(&f.payload)
+    }
+
+    fn note_control(&mut self, e: &Event, f: &Frame) {
+        let side = Side::sender(e.dir);
+        let op = f.opcode();
+        if op == OpCode::CLOSE {
+            self.sides[e.dir.index()].close_at.get_or_insert(e.at);
+        }
+        if op != OpCode::PING && op != OpCode::PONG {
+            return;
+        }
+        let phase = if self.sides[e.dir.reverse().index()].close_at.is_some() {
+            match side {
+                Side::Client => "after the server's close",
+                Side::Server => "after the client's close",
+            }
+        } else if self.sides[e.dir.index()].close_at.is_some() {
+            "after its own close"
+        } else {
+            ""
+        };
+        let payload = self.show(&f.payload);
+        self.sides[e.dir.index()].controls.push(Control {
+            at: e.at,
+            opcode: f.opcode,
+            payload,
+            phase,
+        });
+    }
+
+    fn message(&mut self, e: &Event, m: &Message) {
+        let op = OpCode::new(m.opcode).name();
+        let (payload, len) = if m.compressed {
+            self.inflate(e.dir, m)
+        } else {
+            (self.show(&m.payload), m.len)
+        };
+        let tag = if m.compressed { " compressed" } else { "" };
+        self.line(
+            e.dir,
+            format!("message {op} frames={} len={len}{tag} {payload}", m.frames),
+        );
+        let msg = Msg {
+            at: e.at,
+            opcode: m.opcode,
+            payload,
+            frames: m.frames,
+        };
+        self.sides[e.dir.index()].messages.push(msg);
+    }
+
+    /// The inflated payload of a compressed message, shown, and its length.
+    fn inflate(&mut self, dir: Direction, m: &Message) -> (String, u64) {
+        let mut input = std::mem::take(&mut self.compressed[dir.index()]);
+        if input.is_empty() {
+            input = self.rec.data_bytes(&m.payload).unwrap_or_default();
+        }
+        let Some(inf) = self.inflaters[dir.index()].as_mut() else {
+            return (self.show(&m.payload), m.len);
+        };
+        match inflate(inf, &input) {
+            Some(bytes) => (show_bytes(&bytes), bytes.len() as u64),
+            None => (
+                format!("<does not inflate> {}", self.show(&m.payload)),
+                m.len,
+            ),
+        }
+    }
+
+    fn raw(&mut self, dir: Direction, reason: &str, data: &Data) {
+        let bytes = self.rec.data_bytes(data).unwrap_or_default();
+        match self.raw.as_mut() {
+            Some((d, r, buf)) if *d == dir && r == reason => buf.extend_from_slice(&bytes),
+            _ => {
+                self.flush_raw();
+                self.raw = Some((dir, reason.to_string(), bytes));
+            }
+        }
+    }
+
+    fn flush_raw(&mut self) {
+        if let Some((dir, reason, bytes)) = self.raw.take() {
+            self.line(
+                dir,
+                format!("raw {reason:?} len={} {}", bytes.len(), show_bytes(&bytes)),
+            );
+        }
+    }
+
+    fn show(&self, data: &Data) -> String {
+        match data {
+            Data::Sidecar(r) => format!(
+                "len={} sha256={}",
+                r.len,
+                &r.sha256[..r.sha256.len().min(16)]
+            ),
+            Data::Sha256(d) => format!("sha256={}", &d[..d.len().min(16)]),
+            _ => show_bytes(&self.rec.data_bytes(data).unwrap_or_default()),
+        }
+    }
+}
+
+/// Inflates one message (RFC 7692 §7.2.2: append `00 00 ff ff`, sync flush).
+fn inflate(inf: &mut Inflater, input: &[u8]) -> Option<Vec<u8>> {
+    if inf.reset_each {
+        inf.state.reset(false);
+    }
+    let mut data = input.to_vec();
+    data.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let (mut out, mut pos) = (Vec::new(), 0);
+    loop {
+        out.reserve(out.len().max(4096));
+        let (in_before, out_before) = (inf.state.total_in(), out.len());
+        inf.state
+            .decompress_vec(&data[pos..], &mut out, FlushDecompress::Sync)
+            .ok()?;
+        let used = (inf.state.total_in() - in_before) as usize;
+        pos += used;
+        if pos >= data.len() && out.len() < out.capacity() {
+            return Some(out);
+        }
+        if out.len() > INFLATE_CAP || (used == 0 && out.len() == out_before) {
+            return None;
+        }
+    }
+}
+
+/// A payload as one bounded token: quoted text, `0x…` hex, or preview + digest.
+pub fn show_bytes(bytes: &[u8]) -> String {
+    let whole = bytes.len() <= SHOW_MAX;
+    let shown = &bytes[..bytes.len().min(SHOW_MAX)];
+    let mut text = match std::str::from_utf8(shown) {
+        Ok(s) => format!("{s:?}"),
+        Err(_) if whole || std::str::from_utf8(bytes).is_err() => format!("0x{}", hex(shown)),
+        Err(e) => format!(
+            "{:?}",
+            std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default()
+        ),
+    };
+    if !whole {
+        let digest = sha256_hex(bytes);
+        text.push_str(&format!("… len={} sha256={}", bytes.len(), &digest[..16]));
+    }
+    text
+}
+
+/// The header value to compare, or `None` if the header is ignored.
+pub fn keep_header(name: &str, value: &str, ignore: &[String]) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    if VOLATILE_HEADERS.contains(&lower.as_str())
+        || ignore.iter().any(|i| i.eq_ignore_ascii_case(name))
+    {
+        return None;
+    }
+    if lower == "host" {
+        return Some(mask_port(value));
+    }
+    Some(value.to_string())
+}
+
+/// `host:1234` → `host:*`; values without a port are kept.
+fn mask_port(value: &str) -> String {
+    match value.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{host}:*")
+        }
+        _ => value.to_string(),
+    }
+}
