@@ -3,11 +3,11 @@
 
 pub mod args;
 
-pub use args::Cli;
-use args::{Command, DemoArgs, RecordArgs};
 use crate::echo::EchoServer;
 use crate::proxy::{Proxy, ProxyConfig};
 use anyhow::{Context, Result};
+pub use args::Cli;
+use args::{Command, DemoArgs, RecordArgs};
 use std::process::ExitCode;
 
 /// Runs a parsed command line.
@@ -29,12 +29,14 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     };
     let upstream = args.upstream.or(echo.as_ref().map(EchoServer::addr)).expect("one or the other");
     let config = ProxyConfig { upstream, out_dir: args.out.clone(), source: "record".into() };
-    let proxy = Proxy::bind(args.listen, config)
-        .await
-        .with_context(|| format!("cannot listen on {} (is another program using it? try --listen 127.0.0.1:0)", args.listen))?;
+    let proxy = Proxy::bind(args.listen, config).await.with_context(|| {
+        format!("cannot listen on {} (is another program using it? try --listen 127.0.0.1:0)", args.listen)
+    })?;
     let addr = proxy.local_addr()?;
     match &echo {
-        Some(_) => eprintln!("wstap: recording into {}; embedded echo server; connect to ws://{addr}/", args.out.display()),
+        Some(_) => {
+            eprintln!("wstap: recording into {}; embedded echo server; connect to ws://{addr}/", args.out.display())
+        }
         None => eprintln!("wstap: recording into {}; {addr} -> {upstream}", args.out.display()),
     }
     let recorded = proxy.run(shutdown_signal()).await;

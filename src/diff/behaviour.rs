@@ -38,20 +38,10 @@ pub fn changes(a: &View, b: &View, segments: bool) -> Vec<Change> {
 fn handshake(a: &View, b: &View) -> Vec<Change> {
     let mut out = Vec::new();
     if a.summary.upgraded != b.summary.upgraded {
-        let now = if b.summary.upgraded {
-            "now succeeds"
-        } else {
-            "now fails"
-        };
-        out.push(Change::new(
-            ChangeKind::Handshake,
-            format!("the WebSocket upgrade {now}"),
-        ));
+        let now = if b.summary.upgraded { "now succeeds" } else { "now fails" };
+        out.push(Change::new(ChangeKind::Handshake, format!("the WebSocket upgrade {now}")));
     }
-    let (ua, ub) = (
-        a.upgrade.clone().unwrap_or_default(),
-        b.upgrade.clone().unwrap_or_default(),
-    );
+    let (ua, ub) = (a.upgrade.clone().unwrap_or_default(), b.upgrade.clone().unwrap_or_default());
     for (what, va, vb) in [("extensions", ua.0, ub.0), ("subprotocol", ua.1, ub.1)] {
         if va != vb {
             let text = format!("negotiated {what} {} → {}", or_none(&va), or_none(&vb));
@@ -70,39 +60,23 @@ fn or_none(v: &Option<String>) -> String {
 
 fn heads(side: Side, a: &SideView, b: &SideView) -> Vec<Change> {
     let name = side_name(side);
-    let what = if side == Side::Client {
-        "request"
-    } else {
-        "response"
-    };
+    let what = if side == Side::Client { "request" } else { "response" };
     let mut out = Vec::new();
     if a.start_line != b.start_line {
-        let text = format!(
-            "{name} {what} line {} → {}",
-            or_none(&a.start_line),
-            or_none(&b.start_line)
-        );
+        let text = format!("{name} {what} line {} → {}", or_none(&a.start_line), or_none(&b.start_line));
         out.push(Change::by(side, ChangeKind::Handshake, text));
     }
     let (ha, hb) = (header_map(&a.headers), header_map(&b.headers));
     for (header, va) in &ha {
         let text = match hb.get(header) {
             None => format!("{name} no longer sends header {header}"),
-            Some(vb) if vb != va => format!(
-                "{name} header {header}: {:?} → {:?}",
-                va.join(", "),
-                vb.join(", ")
-            ),
+            Some(vb) if vb != va => format!("{name} header {header}: {:?} → {:?}", va.join(", "), vb.join(", ")),
             Some(_) => continue,
         };
         out.push(Change::by(side, ChangeKind::Handshake, text));
     }
     for header in hb.keys().filter(|h| !ha.contains_key(*h)) {
-        out.push(Change::by(
-            side,
-            ChangeKind::Handshake,
-            format!("{name} now sends header {header}"),
-        ));
+        out.push(Change::by(side, ChangeKind::Handshake, format!("{name} now sends header {header}")));
     }
     out
 }
@@ -117,11 +91,7 @@ fn header_map(headers: &[(String, String)]) -> BTreeMap<&str, Vec<&str>> {
 
 fn closing(a: &Summary, b: &Summary) -> Vec<Change> {
     let mut out = Vec::new();
-    let first = who_first(
-        a.closed_first_by,
-        b.closed_first_by,
-        "the close is now started",
-    );
+    let first = who_first(a.closed_first_by, b.closed_first_by, "the close is now started");
     out.extend(first.map(|(side, text)| Change::by(side, ChangeKind::Closing, text)));
     for side in SIDES {
         out.extend(close_of(side, a, b));
@@ -134,11 +104,7 @@ fn who_first(a: Option<Side>, b: Option<Side>, what: &str) -> Option<(Side, Stri
     let (Some(fa), Some(fb)) = (a, b) else {
         return None;
     };
-    let text = format!(
-        "{what} by the {} instead of the {}",
-        side_name(fb),
-        side_name(fa)
-    );
+    let text = format!("{what} by the {} instead of the {}", side_name(fb), side_name(fa));
     (fa != fb).then_some((fb, text))
 }
 
@@ -148,25 +114,13 @@ fn close_of(side: Side, a: &Summary, b: &Summary) -> Vec<Change> {
     match (a.close_of(side), b.close_of(side)) {
         (Some(ca), Some(cb)) => close_fields(name, ca, cb).into_iter().map(change).collect(),
         (Some(_), None) if a.closed_first_by == Some(peer(side)) => {
-            vec![change(format!(
-                "{}-initiated close is no longer answered",
-                side_name(peer(side))
-            ))]
+            vec![change(format!("{}-initiated close is no longer answered", side_name(peer(side))))]
         }
         (None, Some(_)) if b.closed_first_by == Some(peer(side)) => {
-            vec![change(format!(
-                "{}-initiated close is now answered",
-                side_name(peer(side))
-            ))]
+            vec![change(format!("{}-initiated close is now answered", side_name(peer(side))))]
         }
-        (Some(ca), None) => vec![change(format!(
-            "{name} no longer sends a close frame (was code {})",
-            code(ca)
-        ))],
-        (None, Some(cb)) => vec![change(format!(
-            "{name} now sends a close frame (code {})",
-            code(cb)
-        ))],
+        (Some(ca), None) => vec![change(format!("{name} no longer sends a close frame (was code {})", code(ca)))],
+        (None, Some(cb)) => vec![change(format!("{name} now sends a close frame (code {})", code(cb)))],
         (None, None) => Vec::new(),
     }
 }
@@ -189,11 +143,7 @@ fn close_fields(name: &str, a: &CloseInfo, b: &CloseInfo) -> Vec<String> {
 
 fn tcp_end(a: &Summary, b: &Summary) -> Vec<Change> {
     let mut out = Vec::new();
-    let first = who_first(
-        a.tcp_closed_first_by,
-        b.tcp_closed_first_by,
-        "TCP is now ended first",
-    );
+    let first = who_first(a.tcp_closed_first_by, b.tcp_closed_first_by, "TCP is now ended first");
     out.extend(first.map(|(side, text)| Change::by(side, ChangeKind::Tcp, text)));
     for side in SIDES {
         let end = |s: &Summary| match side {
@@ -206,12 +156,7 @@ fn tcp_end(a: &Summary, b: &Summary) -> Vec<Change> {
             None => "nothing (still open)",
         };
         if end(a) != end(b) {
-            let text = format!(
-                "{} now ends TCP with {} instead of {}",
-                side_name(side),
-                how(end(b)),
-                how(end(a))
-            );
+            let text = format!("{} now ends TCP with {} instead of {}", side_name(side), how(end(b)), how(end(a)));
             out.push(Change::by(side, ChangeKind::Tcp, text));
         }
     }
@@ -231,11 +176,7 @@ fn align(a: &[u64], b: &[u64]) -> Vec<DiffOp> {
 }
 
 fn messages(out: &mut Vec<Change>, side: Side, a: &[Msg], b: &[Msg]) {
-    let keys = |ms: &[Msg]| {
-        ms.iter()
-            .map(|m| key(&(m.opcode, &m.payload)))
-            .collect::<Vec<_>>()
-    };
+    let keys = |ms: &[Msg]| ms.iter().map(|m| key(&(m.opcode, &m.payload))).collect::<Vec<_>>();
     let name = side_name(side);
     let (mut payload, mut presence, mut frag) = (Vec::new(), Vec::new(), Vec::new());
     for op in align(&keys(a), &keys(b)) {
@@ -243,17 +184,11 @@ fn messages(out: &mut Vec<Change>, side: Side, a: &[Msg], b: &[Msg]) {
         for (i, j) in old.clone().zip(new.clone()) {
             let text = match op {
                 DiffOp::Equal { .. } if a[i].frames != b[j].frames => {
-                    let (fa, fb) = (
-                        count(a[i].frames as usize, "frame"),
-                        count(b[j].frames as usize, "frame"),
-                    );
+                    let (fa, fb) = (count(a[i].frames as usize, "frame"), count(b[j].frames as usize, "frame"));
                     frag.push(Change::by(
                         side,
                         ChangeKind::Fragmentation,
-                        format!(
-                            "fragmentation changed: {name} message {}: {fa} → {fb}",
-                            i + 1
-                        ),
+                        format!("fragmentation changed: {name} message {}: {fa} → {fb}", i + 1),
                     ));
                     continue;
                 }
@@ -288,20 +223,11 @@ fn message_differs(name: &str, i: usize, a: &Msg, b: &Msg) -> String {
         let (oa, ob) = (OpCode::new(a.opcode).name(), OpCode::new(b.opcode).name());
         return format!("{name} message {} type differs: {oa} → {ob}", i + 1);
     }
-    format!(
-        "{name} message {} payload differs: {} → {}",
-        i + 1,
-        a.payload,
-        b.payload
-    )
+    format!("{name} message {} payload differs: {} → {}", i + 1, a.payload, b.payload)
 }
 
 fn controls(out: &mut Vec<Change>, side: Side, a: &[Control], b: &[Control]) {
-    let keys = |cs: &[Control]| {
-        cs.iter()
-            .map(|c| key(&(c.opcode, &c.payload, c.phase)))
-            .collect::<Vec<_>>()
-    };
+    let keys = |cs: &[Control]| cs.iter().map(|c| key(&(c.opcode, &c.payload, c.phase))).collect::<Vec<_>>();
     let name = side_name(side);
     let mut items = Vec::new();
     for op in align(&keys(a), &keys(b)) {
@@ -316,11 +242,7 @@ fn controls(out: &mut Vec<Change>, side: Side, a: &[Control], b: &[Control]) {
             ));
         }
         for j in op.new_range() {
-            items.push(Change::by(
-                side,
-                ChangeKind::Control,
-                format!("{name} now sends {}", control_words(&b[j])),
-            ));
+            items.push(Change::by(side, ChangeKind::Control, format!("{name} now sends {}", control_words(&b[j]))));
         }
     }
     push_capped(out, items, "ping/pong changes");
@@ -344,18 +266,13 @@ fn violations(side: Side, a: &[String], b: &[String]) -> Vec<Change> {
     let name = side_name(side);
     let mut out = Vec::new();
     for kind in ta.keys().chain(tb.keys().filter(|k| !ta.contains_key(*k))) {
-        let (na, nb) = (
-            ta.get(kind).copied().unwrap_or(0),
-            tb.get(kind).copied().unwrap_or(0),
-        );
+        let (na, nb) = (ta.get(kind).copied().unwrap_or(0), tb.get(kind).copied().unwrap_or(0));
         let text = match (na, nb) {
             (0, n) => format!("{name} now breaks rule {kind} ({})", count(n, "time")),
             (_, 0) => format!("{name} no longer breaks rule {kind}"),
-            (x, y) if x != y => format!(
-                "{name} breaks rule {kind} {} instead of {}",
-                count(y, "time"),
-                count(x, "time")
-            ),
+            (x, y) if x != y => {
+                format!("{name} breaks rule {kind} {} instead of {}", count(y, "time"), count(x, "time"))
+            }
             _ => continue,
         };
         out.push(Change::by(side, ChangeKind::Violation, text));
@@ -372,11 +289,6 @@ fn reads(side: Side, a: &[u64], b: &[u64]) -> Vec<Change> {
         let more = if r.len() > 8 { ", …" } else { "" };
         format!("{} ({}{more})", count(r.len(), "read"), shown.join(", "))
     };
-    let text = format!(
-        "{} stream arrived in {} instead of {}",
-        side_name(side),
-        sizes(b),
-        sizes(a)
-    );
+    let text = format!("{} stream arrived in {} instead of {}", side_name(side), sizes(b), sizes(a));
     vec![Change::by(side, ChangeKind::Segments, text)]
 }

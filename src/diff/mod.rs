@@ -110,28 +110,17 @@ pub struct Change {
 impl Change {
     /// A change with no side or case.
     pub fn new(kind: ChangeKind, text: impl Into<String>) -> Change {
-        Change {
-            kind,
-            side: None,
-            case: None,
-            text: text.into(),
-        }
+        Change { kind, side: None, case: None, text: text.into() }
     }
 
     /// A change in `side`'s behaviour.
     pub fn by(side: Side, kind: ChangeKind, text: impl Into<String>) -> Change {
-        Change {
-            side: Some(side),
-            ..Change::new(kind, text)
-        }
+        Change { side: Some(side), ..Change::new(kind, text) }
     }
 
     /// The same change, attributed to an Autobahn case.
     pub fn in_case(self, case: &str) -> Change {
-        Change {
-            case: Some(case.to_string()),
-            ..self
-        }
+        Change { case: Some(case.to_string()), ..self }
     }
 }
 
@@ -197,12 +186,7 @@ impl DiffOutcome {
 }
 
 /// Compares two recordings; `color` adds an ANSI-coloured copy of the diff.
-pub fn diff_recordings(
-    a: &Recording,
-    b: &Recording,
-    opts: &DiffOptions,
-    color: bool,
-) -> DiffOutcome {
+pub fn diff_recordings(a: &Recording, b: &Recording, opts: &DiffOptions, color: bool) -> DiffOutcome {
     let va = normalize::View::new(a, opts);
     let vb = normalize::View::new(b, opts);
     let mut changes = behaviour::changes(&va, &vb, opts.segments);
@@ -213,22 +197,12 @@ pub fn diff_recordings(
     if changes.is_empty() && va.lines != vb.lines {
         changes.push(render::generic_change(&diff));
     }
-    DiffOutcome {
-        changes,
-        verdicts: Vec::new(),
-        unified: diff.plain,
-        colored: diff.colored,
-        timed_out: diff.timed_out,
-    }
+    DiffOutcome { changes, verdicts: Vec::new(), unified: diff.plain, colored: diff.colored, timed_out: diff.timed_out }
 }
 
 /// `n` things, singular or plural: `1 frame`, `3 frames`.
 fn count(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// `client` or `server`.

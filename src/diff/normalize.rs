@@ -97,12 +97,7 @@ impl View {
             b.event(event);
         }
         b.flush_raw();
-        View {
-            lines: b.lines.concat(),
-            sides: b.sides,
-            upgrade: b.upgrade,
-            summary: rec.summary(),
-        }
+        View { lines: b.lines.concat(), sides: b.sides, upgrade: b.upgrade, summary: rec.summary() }
     }
 
     /// What `side` sent.
@@ -159,11 +154,9 @@ impl<'a> Builder<'a> {
                 }
             }
             EventKind::Http { data, .. } => self.http(e.dir, data),
-            EventKind::Upgrade {
-                upgraded,
-                extensions,
-                protocol,
-            } => self.upgraded(e.dir, *upgraded, extensions, protocol),
+            EventKind::Upgrade { upgraded, extensions, protocol } => {
+                self.upgraded(e.dir, *upgraded, extensions, protocol)
+            }
             EventKind::Frame(f) => self.frame(e, f),
             EventKind::Message(m) => self.message(e, m),
             EventKind::Violation { kind, .. } => {
@@ -173,22 +166,14 @@ impl<'a> Builder<'a> {
             EventKind::Raw { reason, data, .. } => self.raw(e.dir, reason, data),
             EventKind::Fin | EventKind::Rst { .. } => {
                 self.sides[side].end_at.get_or_insert(e.at);
-                let how = if matches!(e.kind, EventKind::Fin) {
-                    "fin"
-                } else {
-                    "rst"
-                };
+                let how = if matches!(e.kind, EventKind::Fin) { "fin" } else { "rst" };
                 self.line(e.dir, how.to_string());
             }
         }
     }
 
     fn http(&mut self, dir: Direction, data: &Data) {
-        let text = self
-            .rec
-            .data_bytes(data)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
+        let text = self.rec.data_bytes(data).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
         let start = lines.next().unwrap_or_default().to_string();
         self.line(dir, format!("http {start}"));
@@ -197,20 +182,12 @@ impl<'a> Builder<'a> {
             let (name, value) = header.split_once(':').unwrap_or((header, ""));
             if let Some(value) = keep_header(name.trim(), value.trim(), &self.opts.ignore_headers) {
                 self.line(dir, format!("header {}: {value}", name.trim()));
-                self.sides[dir.index()]
-                    .headers
-                    .push((name.trim().to_ascii_lowercase(), value));
+                self.sides[dir.index()].headers.push((name.trim().to_ascii_lowercase(), value));
             }
         }
     }
 
-    fn upgraded(
-        &mut self,
-        dir: Direction,
-        upgraded: bool,
-        ext: &Option<String>,
-        proto: &Option<String>,
-    ) {
+    fn upgraded(&mut self, dir: Direction, upgraded: bool, ext: &Option<String>, proto: &Option<String>) {
         if !upgraded {
             self.line(dir, "upgrade refused".into());
             return;
@@ -236,28 +213,16 @@ impl<'a> Builder<'a> {
                 Direction::ServerToClient => "server_no_context_takeover",
             };
             let reset_each = ext.contains(no_takeover);
-            self.inflaters[dir.index()] = Some(Inflater {
-                state: Decompress::new(false),
-                reset_each,
-            });
+            self.inflaters[dir.index()] = Some(Inflater { state: Decompress::new(false), reset_each });
         }
     }
 
     fn frame(&mut self, e: &Event, f: &Frame) {
         let op = f.opcode();
-        let compressed = self.inflaters[e.dir.index()].is_some()
-            && (f.rsv & 4 != 0 || self.in_compressed(e.dir, op));
+        let compressed = self.inflaters[e.dir.index()].is_some() && (f.rsv & 4 != 0 || self.in_compressed(e.dir, op));
         let mut text = format!("frame {} fin={} rsv={}", op.name(), u8::from(f.fin), f.rsv);
-        text.push_str(&if compressed {
-            " len=*".to_string()
-        } else {
-            format!(" len={}", f.len)
-        });
-        text.push_str(if f.mask.is_some() {
-            " mask=*"
-        } else {
-            " unmasked"
-        });
+        text.push_str(&if compressed { " len=*".to_string() } else { format!(" len={}", f.len) });
+        text.push_str(if f.mask.is_some() { " mask=*" } else { " unmasked" });
         if let Some(bits) = f.len_bits {
             text.push_str(&format!(" len_bits={bits}"));
         }
@@ -284,11 +249,7 @@ impl<'a> Builder<'a> {
         }
         if f.opcode() == OpCode::CLOSE && !f.cut {
             let code = f.close_code.map_or("none".to_string(), |c| c.to_string());
-            let reason = f
-                .close_reason
-                .as_deref()
-                .map(|r| format!(" reason={r:?}"))
-                .unwrap_or_default();
+            let reason = f.close_reason.as_deref().map(|r| format!(" reason={r:?}")).unwrap_or_default();
             return format!("code={code}{reason}");
         }
         self.show(&f.payload)
@@ -314,32 +275,15 @@ impl<'a> Builder<'a> {
             ""
         };
         let payload = self.show(&f.payload);
-        self.sides[e.dir.index()].controls.push(Control {
-            at: e.at,
-            opcode: f.opcode,
-            payload,
-            phase,
-        });
+        self.sides[e.dir.index()].controls.push(Control { at: e.at, opcode: f.opcode, payload, phase });
     }
 
     fn message(&mut self, e: &Event, m: &Message) {
         let op = OpCode::new(m.opcode).name();
-        let (payload, len) = if m.compressed {
-            self.inflate(e.dir, m)
-        } else {
-            (self.show(&m.payload), m.len)
-        };
+        let (payload, len) = if m.compressed { self.inflate(e.dir, m) } else { (self.show(&m.payload), m.len) };
         let tag = if m.compressed { " compressed" } else { "" };
-        self.line(
-            e.dir,
-            format!("message {op} frames={} len={len}{tag} {payload}", m.frames),
-        );
-        let msg = Msg {
-            at: e.at,
-            opcode: m.opcode,
-            payload,
-            frames: m.frames,
-        };
+        self.line(e.dir, format!("message {op} frames={} len={len}{tag} {payload}", m.frames));
+        let msg = Msg { at: e.at, opcode: m.opcode, payload, frames: m.frames };
         self.sides[e.dir.index()].messages.push(msg);
     }
 
@@ -354,10 +298,7 @@ impl<'a> Builder<'a> {
         };
         match inflate(inf, &input) {
             Some(bytes) => (show_bytes(&bytes), bytes.len() as u64),
-            None => (
-                format!("<does not inflate> {}", self.show(&m.payload)),
-                m.len,
-            ),
+            None => (format!("<does not inflate> {}", self.show(&m.payload)), m.len),
         }
     }
 
@@ -374,20 +315,13 @@ impl<'a> Builder<'a> {
 
     fn flush_raw(&mut self) {
         if let Some((dir, reason, bytes)) = self.raw.take() {
-            self.line(
-                dir,
-                format!("raw {reason:?} len={} {}", bytes.len(), show_bytes(&bytes)),
-            );
+            self.line(dir, format!("raw {reason:?} len={} {}", bytes.len(), show_bytes(&bytes)));
         }
     }
 
     fn show(&self, data: &Data) -> String {
         match data {
-            Data::Sidecar(r) => format!(
-                "len={} sha256={}",
-                r.len,
-                &r.sha256[..r.sha256.len().min(16)]
-            ),
+            Data::Sidecar(r) => format!("len={} sha256={}", r.len, &r.sha256[..r.sha256.len().min(16)]),
             Data::Sha256(d) => format!("sha256={}", &d[..d.len().min(16)]),
             _ => show_bytes(&self.rec.data_bytes(data).unwrap_or_default()),
         }
@@ -405,9 +339,7 @@ fn inflate(inf: &mut Inflater, input: &[u8]) -> Option<Vec<u8>> {
     loop {
         out.reserve(out.len().max(4096));
         let (in_before, out_before) = (inf.state.total_in(), out.len());
-        inf.state
-            .decompress_vec(&data[pos..], &mut out, FlushDecompress::Sync)
-            .ok()?;
+        inf.state.decompress_vec(&data[pos..], &mut out, FlushDecompress::Sync).ok()?;
         let used = (inf.state.total_in() - in_before) as usize;
         pos += used;
         if pos >= data.len() && out.len() < out.capacity() {
@@ -426,10 +358,7 @@ pub fn show_bytes(bytes: &[u8]) -> String {
     let mut text = match std::str::from_utf8(shown) {
         Ok(s) => format!("{s:?}"),
         Err(_) if whole || std::str::from_utf8(bytes).is_err() => format!("0x{}", hex(shown)),
-        Err(e) => format!(
-            "{:?}",
-            std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default()
-        ),
+        Err(e) => format!("{:?}", std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default()),
     };
     if !whole {
         let digest = sha256_hex(bytes);
@@ -441,9 +370,7 @@ pub fn show_bytes(bytes: &[u8]) -> String {
 /// The header value to compare, or `None` if the header is ignored.
 pub fn keep_header(name: &str, value: &str, ignore: &[String]) -> Option<String> {
     let lower = name.to_ascii_lowercase();
-    if VOLATILE_HEADERS.contains(&lower.as_str())
-        || ignore.iter().any(|i| i.eq_ignore_ascii_case(name))
-    {
+    if VOLATILE_HEADERS.contains(&lower.as_str()) || ignore.iter().any(|i| i.eq_ignore_ascii_case(name)) {
         return None;
     }
     if lower == "host" {

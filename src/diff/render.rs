@@ -36,45 +36,22 @@ pub struct Rendered {
 pub fn unified(a: &[String], b: &[String], names: (&str, &str), color: bool) -> Rendered {
     let (old, new) = (joined(a), joined(b));
     let started = Instant::now();
-    let diff = TextDiff::configure()
-        .algorithm(Algorithm::Myers)
-        .timeout(DIFF_TIMEOUT)
-        .diff_lines(&old, &new);
+    let diff = TextDiff::configure().algorithm(Algorithm::Myers).timeout(DIFF_TIMEOUT).diff_lines(&old, &new);
     let timed_out = started.elapsed() >= DIFF_TIMEOUT;
-    let changed = diff
-        .iter_all_changes()
-        .filter(|c| c.tag() != ChangeTag::Equal)
-        .count();
+    let changed = diff.iter_all_changes().filter(|c| c.tag() != ChangeTag::Equal).count();
     if changed == 0 {
-        return Rendered {
-            plain: String::new(),
-            colored: None,
-            timed_out,
-            changed,
-        };
+        return Rendered { plain: String::new(), colored: None, timed_out, changed };
     }
-    let plain = diff
-        .unified_diff()
-        .context_radius(CONTEXT)
-        .header(names.0, names.1)
-        .to_string();
+    let plain = diff.unified_diff().context_radius(CONTEXT).header(names.0, names.1).to_string();
     let colored = color.then(|| colorize(&diff, names));
-    Rendered {
-        plain,
-        colored,
-        timed_out,
-        changed,
-    }
+    Rendered { plain, colored, timed_out, changed }
 }
 
 /// The change named when logs differ but nothing more specific was found.
 pub fn generic_change(r: &Rendered) -> Change {
     Change::new(
         ChangeKind::WireLog,
-        format!(
-            "the wire log differs in {} (see the diff)",
-            super::count(r.changed, "line")
-        ),
+        format!("the wire log differs in {} (see the diff)", super::count(r.changed, "line")),
     )
 }
 
@@ -88,10 +65,7 @@ fn joined(lines: &[String]) -> String {
 }
 
 fn colorize(diff: &TextDiff<'_, '_, str>, names: (&str, &str)) -> String {
-    let mut out = format!(
-        "{RED}--- {}{RESET}\n{GREEN}+++ {}{RESET}\n",
-        names.0, names.1
-    );
+    let mut out = format!("{RED}--- {}{RESET}\n{GREEN}+++ {}{RESET}\n", names.0, names.1);
     for hunk in diff.unified_diff().context_radius(CONTEXT).iter_hunks() {
         out.push_str(&format!("{CYAN}{}{RESET}\n", hunk.header()));
         for op in hunk.ops() {

@@ -80,16 +80,8 @@ pub fn is_report_dir(path: &Path) -> bool {
 }
 
 /// Compares report directories `a` and `b`.
-pub fn diff_reports(
-    a: &Path,
-    b: &Path,
-    opts: &DiffOptions,
-    color: bool,
-) -> Result<DiffOutcome, ReportError> {
-    let (ia, ib) = (
-        read_json(&a.join("index.json"))?,
-        read_json(&b.join("index.json"))?,
-    );
+pub fn diff_reports(a: &Path, b: &Path, opts: &DiffOptions, color: bool) -> Result<DiffOutcome, ReportError> {
+    let (ia, ib) = (read_json(&a.join("index.json"))?, read_json(&b.join("index.json"))?);
     let mut out = DiffOutcome::default();
     let pairs = pair_agents(&ia, &ib).ok_or_else(|| ReportError::Format {
         path: b.join("index.json"),
@@ -99,20 +91,9 @@ pub fn diff_reports(
     for (agent_a, agent_b) in pairs {
         let (ca, cb) = (&ia[&agent_a], &ib[&agent_b]);
         for id in case_ids(ca, cb) {
-            let label = if several {
-                format!("{agent_a} {id}")
-            } else {
-                id.clone()
-            };
+            let label = if several { format!("{agent_a} {id}") } else { id.clone() };
             let dirs = Dirs { a, b };
-            diff_case(
-                &mut out,
-                &label,
-                dirs,
-                (ca.get(&id), cb.get(&id)),
-                opts,
-                color,
-            )?;
+            diff_case(&mut out, &label, dirs, (ca.get(&id), cb.get(&id)), opts, color)?;
         }
     }
     Ok(out)
@@ -126,20 +107,11 @@ struct Dirs<'a> {
 }
 
 fn read_json(path: &Path) -> Result<Value, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
-        path: path.into(),
-        source,
-    })?;
-    let value: Value = serde_json::from_str(&text).map_err(|source| ReportError::Json {
-        path: path.into(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io { path: path.into(), source })?;
+    let value: Value = serde_json::from_str(&text).map_err(|source| ReportError::Json { path: path.into(), source })?;
     match value.is_object() {
         true => Ok(value),
-        false => Err(ReportError::Format {
-            path: path.into(),
-            message: "expected a JSON object".into(),
-        }),
+        false => Err(ReportError::Format { path: path.into(), message: "expected a JSON object".into() }),
     }
 }
 
@@ -148,35 +120,21 @@ fn pair_agents(a: &Value, b: &Value) -> Option<Vec<(String, String)>> {
     if ka.len() == 1 && kb.len() == 1 {
         return Some(vec![(ka.keys().next()?.clone(), kb.keys().next()?.clone())]);
     }
-    let common: Vec<_> = ka
-        .keys()
-        .filter(|k| kb.contains_key(*k))
-        .map(|k| (k.clone(), k.clone()))
-        .collect();
+    let common: Vec<_> = ka.keys().filter(|k| kb.contains_key(*k)).map(|k| (k.clone(), k.clone())).collect();
     (!common.is_empty()).then_some(common)
 }
 
 /// Case ids of both sides, in numeric order (`7.1.10` after `7.1.9`).
 fn case_ids(a: &Value, b: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = a
-        .as_object()
-        .into_iter()
-        .chain(b.as_object())
-        .flat_map(|m| m.keys().cloned())
-        .collect();
-    let order = |id: &str| {
-        id.split('.')
-            .map(|p| p.parse::<u64>().unwrap_or(u64::MAX))
-            .collect::<Vec<_>>()
-    };
+    let mut ids: Vec<String> = a.as_object().into_iter().chain(b.as_object()).flat_map(|m| m.keys().cloned()).collect();
+    let order = |id: &str| id.split('.').map(|p| p.parse::<u64>().unwrap_or(u64::MAX)).collect::<Vec<_>>();
     ids.sort_by_cached_key(|id| (order(id), id.clone()));
     ids.dedup();
     ids
 }
 
 fn text_of(v: Option<&Value>, key: &str) -> Option<String> {
-    v?.get(key)
-        .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+    v?.get(key).map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
 }
 
 fn diff_case(
@@ -191,28 +149,13 @@ fn diff_case(
     let (va, vb) = (text_of(ea, "behavior"), text_of(eb, "behavior"));
     if va != vb {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "missing".into());
-        out.changes.push(
-            Change::new(
-                ChangeKind::Verdict,
-                format!("{} → {}", show(&va), show(&vb)),
-            )
-            .in_case(label),
-        );
-        out.verdicts.push(VerdictChange {
-            case: label.to_string(),
-            before: va,
-            after: vb,
-        });
+        out.changes.push(Change::new(ChangeKind::Verdict, format!("{} → {}", show(&va), show(&vb))).in_case(label));
+        out.verdicts.push(VerdictChange { case: label.to_string(), before: va, after: vb });
     }
     let (ca, cb) = (text_of(ea, "behaviorClose"), text_of(eb, "behaviorClose"));
     if ca != cb && ea.is_some() && eb.is_some() {
-        let text = format!(
-            "closing behaviour {} → {}",
-            ca.unwrap_or_default(),
-            cb.unwrap_or_default()
-        );
-        out.changes
-            .push(Change::new(ChangeKind::Verdict, text).in_case(label));
+        let text = format!("closing behaviour {} → {}", ca.unwrap_or_default(), cb.unwrap_or_default());
+        out.changes.push(Change::new(ChangeKind::Verdict, text).in_case(label));
     }
     let (Some(ea), Some(eb)) = (ea, eb) else {
         return Ok(());
@@ -223,13 +166,10 @@ fn diff_case(
 }
 
 fn case_file(dir: &Path, entry: &Value) -> Result<(String, Value), ReportError> {
-    let name = entry
-        .get("reportfile")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ReportError::Format {
-            path: dir.join("index.json"),
-            message: "a case entry has no reportfile".into(),
-        })?;
+    let name = entry.get("reportfile").and_then(Value::as_str).ok_or_else(|| ReportError::Format {
+        path: dir.join("index.json"),
+        message: "a case entry has no reportfile".into(),
+    })?;
     Ok((name.to_string(), read_json(&dir.join(name))?))
 }
 
@@ -243,31 +183,19 @@ fn compare_cases(
     let ((name_a, a), (name_b, b)) = files;
     let before = out.changes.len();
     for (key, words) in CLOSING_FLAGS {
-        let (x, y) = (
-            a.get(key).unwrap_or(&Value::Null),
-            b.get(key).unwrap_or(&Value::Null),
-        );
+        let (x, y) = (a.get(key).unwrap_or(&Value::Null), b.get(key).unwrap_or(&Value::Null));
         if x != y {
-            out.changes.push(
-                Change::new(ChangeKind::Verdict, format!("{words} {x} → {y}")).in_case(label),
-            );
+            out.changes.push(Change::new(ChangeKind::Verdict, format!("{words} {x} → {y}")).in_case(label));
         }
     }
     if let Some(tol) = opts.timing {
-        out.changes
-            .extend(duration_change(a, b, tol).map(|c| c.in_case(label)));
+        out.changes.extend(duration_change(a, b, tol).map(|c| c.in_case(label)));
     }
     let (la, lb) = (wire_lines(a, opts), wire_lines(b, opts));
-    let diff = render::unified(
-        &la,
-        &lb,
-        (&format!("a/{name_a}"), &format!("b/{name_b}")),
-        color,
-    );
+    let diff = render::unified(&la, &lb, (&format!("a/{name_a}"), &format!("b/{name_b}")), color);
     out.timed_out |= diff.timed_out;
     if la != lb && out.changes.len() == before {
-        out.changes
-            .push(render::generic_change(&diff).in_case(label));
+        out.changes.push(render::generic_change(&diff).in_case(label));
     }
     out.unified.push_str(&diff.plain);
     if let Some(c) = diff.colored {
@@ -276,16 +204,9 @@ fn compare_cases(
 }
 
 fn duration_change(a: &Value, b: &Value, tolerance: Duration) -> Option<Change> {
-    let (da, db) = (
-        a.get("duration")?.as_u64()? * 1000,
-        b.get("duration")?.as_u64()? * 1000,
-    );
+    let (da, db) = (a.get("duration")?.as_u64()? * 1000, b.get("duration")?.as_u64()? * 1000);
     (da.abs_diff(db) > tolerance.as_micros() as u64).then(|| {
-        let text = format!(
-            "the case now takes {} instead of {}",
-            timing::show(db),
-            timing::show(da)
-        );
+        let text = format!("the case now takes {} instead of {}", timing::show(db), timing::show(da));
         Change::new(ChangeKind::Timing, text)
     })
 }
@@ -294,24 +215,11 @@ fn duration_change(a: &Value, b: &Value, tolerance: Duration) -> Option<Change> 
 pub fn wire_lines(case: &Value, opts: &DiffOptions) -> Vec<String> {
     let mut lines = Vec::new();
     for (key, dir) in [("httpRequest", "c2s"), ("httpResponse", "s2c")] {
-        head_lines(
-            &mut lines,
-            dir,
-            case.get(key).and_then(Value::as_str).unwrap_or("?"),
-            opts,
-        );
+        head_lines(&mut lines, dir, case.get(key).and_then(Value::as_str).unwrap_or("?"), opts);
     }
-    let log = case
-        .get("wirelog")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let log = case.get("wirelog").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     lines.extend(log.iter().filter_map(|e| entry_line(e, opts)));
-    let dropped = if case.get("droppedByMe").and_then(Value::as_bool) == Some(true) {
-        "me"
-    } else {
-        "peer"
-    };
+    let dropped = if case.get("droppedByMe").and_then(Value::as_bool) == Some(true) { "me" } else { "peer" };
     lines.push(format!("tcp dropped by {dropped}"));
     lines
 }
@@ -331,44 +239,21 @@ fn head_lines(lines: &mut Vec<String>, dir: &str, head: &str, opts: &DiffOptions
 fn entry_line(entry: &Value, opts: &DiffOptions) -> Option<String> {
     let items = entry.as_array()?;
     let tag = items.first()?.as_str()?;
-    let len = || {
-        items
-            .get(1)
-            .and_then(|p| p.get(0))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+    let len = || items.get(1).and_then(|p| p.get(0)).cloned().unwrap_or(Value::Null);
     match tag {
         "RF" => Some(format!("c2s frame {}", frame_fields(items, String::new()))),
-        "TF" => Some(format!(
-            "s2c frame {}",
-            frame_fields(items, tx_extras(items, opts))
-        )),
+        "TF" => Some(format!("s2c frame {}", frame_fields(items, tx_extras(items, opts)))),
         "RO" => opts.segments.then(|| format!("c2s read {}", len())),
         "TO" => opts.segments.then(|| format!("s2c write {}", len())),
-        _ => Some(format!(
-            "event {}",
-            items
-                .iter()
-                .map(Value::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        )),
+        _ => Some(format!("event {}", items.iter().map(Value::to_string).collect::<Vec<_>>().join(" "))),
     }
 }
 
 /// `text fin=1 rsv=0 len=5 mask=*{extras} "hello"` from
 /// `[tag, [len, text], opcode, fin, rsv, mask, …]`.
 fn frame_fields(items: &[Value], extras: String) -> String {
-    let payload = items
-        .get(1)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let op = items
-        .get(2)
-        .and_then(Value::as_u64)
-        .map_or("?".into(), |o| crate::wire::OpCode::new(o as u8).name());
+    let payload = items.get(1).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let op = items.get(2).and_then(Value::as_u64).map_or("?".into(), |o| crate::wire::OpCode::new(o as u8).name());
     let fin = u8::from(items.get(3).and_then(Value::as_bool).unwrap_or(false));
     let rsv = items.get(4).cloned().unwrap_or(Value::Null);
     let len = payload.first().cloned().unwrap_or(Value::Null);
@@ -403,25 +288,12 @@ fn tx_extras(items: &[Value], opts: &DiffOptions) -> String {
 pub fn verdict_table(verdicts: &[VerdictChange]) -> String {
     let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "missing".into());
     let width = |f: &dyn Fn(&VerdictChange) -> String, title: &str| {
-        verdicts
-            .iter()
-            .map(|v| f(v).len())
-            .max()
-            .unwrap_or(0)
-            .max(title.len())
+        verdicts.iter().map(|v| f(v).len()).max().unwrap_or(0).max(title.len())
     };
-    let (wc, wa) = (
-        width(&|v| v.case.clone(), "case"),
-        width(&|v| show(&v.before), "a"),
-    );
+    let (wc, wa) = (width(&|v| v.case.clone(), "case"), width(&|v| show(&v.before), "a"));
     let mut out = format!("{:wc$}  {:wa$}  b\n", "case", "a");
     for v in verdicts {
-        out.push_str(&format!(
-            "{:wc$}  {:wa$}  {}\n",
-            v.case,
-            show(&v.before),
-            show(&v.after)
-        ));
+        out.push_str(&format!("{:wc$}  {:wa$}  {}\n", v.case, show(&v.before), show(&v.after)));
     }
     out
 }

@@ -20,20 +20,8 @@ struct Run {
     deflate: bool,
 }
 
-const RUN_A: Run = Run {
-    mask: 0x11,
-    split: 7,
-    tick: 1000,
-    port: 40001,
-    deflate: false,
-};
-const RUN_B: Run = Run {
-    mask: 0xc4,
-    split: 1000,
-    tick: 3000,
-    port: 51234,
-    deflate: false,
-};
+const RUN_A: Run = Run { mask: 0x11, split: 7, tick: 1000, port: 40001, deflate: false };
+const RUN_B: Run = Run { mask: 0xc4, split: 1000, tick: 3000, port: 51234, deflate: false };
 
 /// One scripted step of a connection.
 #[derive(Clone)]
@@ -62,11 +50,7 @@ fn close(code: u16, reason: &str) -> Vec<u8> {
 }
 
 fn request(run: &Run) -> Vec<u8> {
-    let ext = if run.deflate {
-        "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-    } else {
-        ""
-    };
+    let ext = if run.deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
     format!(
         "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {}AAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n",
@@ -77,11 +61,7 @@ fn request(run: &Run) -> Vec<u8> {
 }
 
 fn response(run: &Run) -> Vec<u8> {
-    let ext = if run.deflate {
-        "Sec-WebSocket-Extensions: permessage-deflate\r\n"
-    } else {
-        ""
-    };
+    let ext = if run.deflate { "Sec-WebSocket-Extensions: permessage-deflate\r\n" } else { "" };
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Date: Tue, 24 Nov 2026 10:00:{:02} GMT\r\nSec-WebSocket-Accept: x{}=\r\n{ext}\r\n",
@@ -94,8 +74,7 @@ fn response(run: &Run) -> Vec<u8> {
 fn deflate(s: &str, level: u32) -> Vec<u8> {
     let mut c = Compress::new(Compression::new(level), false);
     let mut out = Vec::with_capacity(s.len() + 64);
-    c.compress_vec(s.as_bytes(), &mut out, FlushCompress::Sync)
-        .unwrap();
+    c.compress_vec(s.as_bytes(), &mut out, FlushCompress::Sync).unwrap();
     out.truncate(out.len() - 4); // RFC 7692: strip 00 00 ff ff
     out
 }
@@ -104,13 +83,7 @@ fn deflate(s: &str, level: u32) -> Vec<u8> {
 fn encode(step: &Step, run: &Run, n: u8) -> Option<(Direction, Vec<u8>)> {
     let mask = Some([run.mask, n, run.mask ^ n, 0x5a]);
     let frame = |op: u8, fin: bool, rsv: u8, p: &[u8], mask| {
-        FrameHeader {
-            fin,
-            rsv,
-            mask,
-            ..FrameHeader::new(OpCode::new(op), p.len() as u64)
-        }
-        .encode_frame(p)
+        FrameHeader { fin, rsv, mask, ..FrameHeader::new(OpCode::new(op), p.len() as u64) }.encode_frame(p)
     };
     match step {
         C(op, fin, p) => Some((C2S, frame(*op, *fin, 0, p, mask))),
@@ -178,16 +151,9 @@ fn texts(outcome: &DiffOutcome) -> Vec<String> {
 
 /// Asserts that `outcome` names `expected` among its changes.
 fn assert_names(outcome: &DiffOutcome, expected: &str) {
-    assert!(
-        outcome.is_different(),
-        "no change found; expected {expected:?}"
-    );
+    assert!(outcome.is_different(), "no change found; expected {expected:?}");
     let got = texts(outcome);
-    assert!(
-        got.iter().any(|t| t == expected),
-        "expected {expected:?} in {got:#?}\n{}",
-        outcome.unified
-    );
+    assert!(got.iter().any(|t| t == expected), "expected {expected:?} in {got:#?}\n{}", outcome.unified);
 }
 
 fn replace(steps: &mut [Step], at: usize, with: Step) {
@@ -196,15 +162,8 @@ fn replace(steps: &mut [Step], at: usize, with: Step) {
 
 #[test]
 fn the_same_behaviour_recorded_twice_is_no_difference() {
-    let (a, b) = (
-        record(&echo_session(), &RUN_A),
-        record(&echo_session(), &RUN_B),
-    );
-    assert_ne!(
-        a.events.len(),
-        b.events.len(),
-        "the runs should differ in read events"
-    );
+    let (a, b) = (record(&echo_session(), &RUN_A), record(&echo_session(), &RUN_B));
+    assert_ne!(a.events.len(), b.events.len(), "the runs should differ in read events");
     let out = diff_recordings(&a, &b, &DiffOptions::default(), true);
     assert_eq!(texts(&out), Vec::<String>::new(), "{}", out.unified);
     assert!(!out.is_different());
@@ -215,14 +174,7 @@ fn the_same_behaviour_recorded_twice_is_no_difference() {
 fn the_interleaving_of_the_two_directions_is_noise() {
     let (ca, cb) = (C(1, true, text("a")), C(1, true, text("b")));
     let (sa, sb) = (S(1, true, text("a")), S(1, true, text("b")));
-    let batched = [
-        ca.clone(),
-        cb.clone(),
-        sa.clone(),
-        sb.clone(),
-        End(C2S),
-        End(S2C),
-    ];
+    let batched = [ca.clone(), cb.clone(), sa.clone(), sb.clone(), End(C2S), End(S2C)];
     let interleaved = [ca, sa, cb, sb, End(C2S), End(S2C)];
     let out = diff_steps(&batched, &interleaved, &DiffOptions::default());
     assert_eq!(texts(&out), Vec::<String>::new(), "{}", out.unified);
@@ -232,19 +184,10 @@ fn the_interleaving_of_the_two_directions_is_noise() {
 fn normalised_log_hides_masks_and_volatile_headers() {
     let view = normalize::View::new(&record(&echo_session(), &RUN_A), &DiffOptions::default());
     let log = view.lines.join("\n");
-    assert!(
-        log.contains("c2s frame text fin=1 rsv=0 len=5 mask=* \"hello\""),
-        "{log}"
-    );
-    assert!(
-        log.contains("c2s message text frames=1 len=5 \"hello\""),
-        "{log}"
-    );
+    assert!(log.contains("c2s frame text fin=1 rsv=0 len=5 mask=* \"hello\""), "{log}");
+    assert!(log.contains("c2s message text frames=1 len=5 \"hello\""), "{log}");
     assert!(log.contains("c2s header Host: 127.0.0.1:*"), "{log}");
-    assert!(
-        log.contains("s2c frame close fin=1 rsv=0 len=5 unmasked code=1000 reason=\"bye\""),
-        "{log}"
-    );
+    assert!(log.contains("s2c frame close fin=1 rsv=0 len=5 unmasked code=1000 reason=\"bye\""), "{log}");
     for volatile in ["Sec-WebSocket-Key", "Sec-WebSocket-Accept", "Date", "read"] {
         assert!(!log.contains(volatile), "{volatile} left in {log}");
     }
@@ -259,14 +202,12 @@ fn a_different_close_code_is_named() {
     assert_eq!(out.changes.len(), 1, "{:#?}", texts(&out));
     assert_eq!(out.changes[0].side, Some(Side::Client));
     assert!(
-        out.unified
-            .contains("-c2s frame close fin=1 rsv=0 len=5 mask=* code=1000 reason=\"bye\""),
+        out.unified.contains("-c2s frame close fin=1 rsv=0 len=5 mask=* code=1000 reason=\"bye\""),
         "{}",
         out.unified
     );
     assert!(
-        out.unified
-            .contains("+c2s frame close fin=1 rsv=0 len=5 mask=* code=1001 reason=\"bye\""),
+        out.unified.contains("+c2s frame close fin=1 rsv=0 len=5 mask=* code=1001 reason=\"bye\""),
         "{}",
         out.unified
     );
@@ -277,10 +218,7 @@ fn a_different_payload_is_named() {
     let mut b = echo_session();
     replace(&mut b, 0, C(1, true, text("hellp")));
     let out = diff_steps(&echo_session(), &b, &DiffOptions::default());
-    assert_names(
-        &out,
-        "client message 1 payload differs: \"hello\" → \"hellp\"",
-    );
+    assert_names(&out, "client message 1 payload differs: \"hello\" → \"hellp\"");
     assert_eq!(out.changes[0].kind, ChangeKind::Payload);
 }
 
@@ -296,19 +234,9 @@ fn an_extra_message_is_named() {
 #[test]
 fn different_fragmentation_is_named() {
     let mut b = echo_session();
-    b.splice(
-        0..1,
-        [
-            C(1, false, text("he")),
-            C(0, false, text("l")),
-            C(0, true, text("lo")),
-        ],
-    );
+    b.splice(0..1, [C(1, false, text("he")), C(0, false, text("l")), C(0, true, text("lo"))]);
     let out = diff_steps(&echo_session(), &b, &DiffOptions::default());
-    assert_names(
-        &out,
-        "fragmentation changed: client message 1: 1 frame → 3 frames",
-    );
+    assert_names(&out, "fragmentation changed: client message 1: 1 frame → 3 frames");
     assert_eq!(out.changes[0].kind, ChangeKind::Fragmentation);
 }
 
@@ -334,36 +262,19 @@ fn a_slow_close_reply_is_flagged_only_beyond_the_tolerance() {
     let mut b = echo_session();
     b.insert(7, Wait(900_000));
     let (ra, rb) = (record(&echo_session(), &RUN_A), record(&b, &RUN_A));
-    let tight = DiffOptions {
-        timing: Some(Duration::from_millis(50)),
-        ..DiffOptions::default()
-    };
-    assert_names(
-        &diff_recordings(&ra, &rb, &tight, false),
-        "client close reply now takes 901 ms instead of 1 ms",
-    );
-    let loose = DiffOptions {
-        timing: Some(Duration::from_secs(1)),
-        ..DiffOptions::default()
-    };
+    let tight = DiffOptions { timing: Some(Duration::from_millis(50)), ..DiffOptions::default() };
+    assert_names(&diff_recordings(&ra, &rb, &tight, false), "client close reply now takes 901 ms instead of 1 ms");
+    let loose = DiffOptions { timing: Some(Duration::from_secs(1)), ..DiffOptions::default() };
     assert!(!diff_recordings(&ra, &rb, &loose, false).is_different());
     assert!(!diff_recordings(&ra, &rb, &DiffOptions::default(), false).is_different());
 }
 
 #[test]
 fn segments_compare_read_sizes() {
-    let opts = DiffOptions {
-        segments: true,
-        ..DiffOptions::default()
-    };
+    let opts = DiffOptions { segments: true, ..DiffOptions::default() };
     let out = diff_steps(&echo_session(), &echo_session(), &opts);
     let kinds: Vec<ChangeKind> = out.changes.iter().map(|c| c.kind).collect();
-    assert_eq!(
-        kinds,
-        [ChangeKind::Segments, ChangeKind::Segments],
-        "{:#?}",
-        texts(&out)
-    );
+    assert_eq!(kinds, [ChangeKind::Segments, ChangeKind::Segments], "{:#?}", texts(&out));
     assert!(out.unified.contains("-c2s read 7"), "{}", out.unified);
 }
 
@@ -376,69 +287,40 @@ fn ignored_headers_are_not_compared() {
         _ => None,
     });
     let data = head.unwrap();
-    let head = data
-        .as_text()
-        .unwrap()
-        .replace("Upgrade: websocket", "Upgrade: websocket\r\nUser-Agent: v2");
+    let head = data.as_text().unwrap().replace("Upgrade: websocket", "Upgrade: websocket\r\nUser-Agent: v2");
     *data = crate::session::Data::inline(head.as_bytes());
     let out = diff_recordings(&ra, &rb, &DiffOptions::default(), false);
     assert_names(&out, "client no longer sends header user-agent");
-    let opts = DiffOptions {
-        ignore_headers: vec!["USER-AGENT".into()],
-        ..DiffOptions::default()
-    };
+    let opts = DiffOptions { ignore_headers: vec!["USER-AGENT".into()], ..DiffOptions::default() };
     assert!(!diff_recordings(&ra, &rb, &opts, false).is_different());
 }
 
 #[test]
 fn compressed_messages_compare_by_inflated_payload() {
-    let a_run = Run {
-        deflate: true,
-        ..RUN_A
-    };
-    let b_run = Run {
-        deflate: true,
-        ..RUN_B
-    };
+    let a_run = Run { deflate: true, ..RUN_A };
+    let b_run = Run { deflate: true, ..RUN_B };
     let steps = |level| vec![Deflated("hello hello hello", level), End(C2S), End(S2C)];
     let (ra, rb) = (record(&steps(9), &a_run), record(&steps(0), &b_run));
     let out = diff_recordings(&ra, &rb, &DiffOptions::default(), false);
     assert!(!out.is_different(), "{:#?}\n{}", texts(&out), out.unified);
     let other = record(&[Deflated("hello world", 9), End(C2S), End(S2C)], &b_run);
     let out = diff_recordings(&ra, &other, &DiffOptions::default(), false);
-    assert_names(
-        &out,
-        "client message 1 payload differs: \"hello hello hello\" → \"hello world\"",
-    );
+    assert_names(&out, "client message 1 payload differs: \"hello hello hello\" → \"hello world\"");
 }
 
 #[test]
 fn colour_and_json_carry_the_same_diff() {
     let mut b = echo_session();
     replace(&mut b, 7, C(8, true, close(1001, "bye")));
-    let out = diff_recordings(
-        &record(&echo_session(), &RUN_A),
-        &record(&b, &RUN_B),
-        &DiffOptions::default(),
-        true,
-    );
+    let out = diff_recordings(&record(&echo_session(), &RUN_A), &record(&b, &RUN_B), &DiffOptions::default(), true);
     let colored = out.colored.as_deref().unwrap();
-    assert!(
-        colored.contains("\x1b[31m-c2s frame close")
-            && colored.contains("\x1b[32m+c2s frame close"),
-        "{colored}"
-    );
+    assert!(colored.contains("\x1b[31m-c2s frame close") && colored.contains("\x1b[32m+c2s frame close"), "{colored}");
     assert!(!out.unified.contains('\x1b'));
     let json: serde_json::Value = serde_json::from_str(&out.to_json()).unwrap();
     assert_eq!(json["changes"][0]["text"], "client close code 1000 → 1001");
     assert_eq!(json["changes"][0]["kind"], "closing");
     assert_eq!(json["changes"][0]["side"], "client");
-    assert!(
-        out.to_text()
-            .starts_with("- client close code 1000 → 1001\n"),
-        "{}",
-        out.to_text()
-    );
+    assert!(out.to_text().starts_with("- client close code 1000 → 1001\n"), "{}", out.to_text());
 }
 
 mod reports {
@@ -470,11 +352,7 @@ mod reports {
         let index = json!({ agent: { "7.1.5": {
             "behavior": behavior, "behaviorClose": "OK", "duration": 3, "remoteCloseCode": code, "reportfile": file,
         }}});
-        std::fs::write(
-            dir.join("index.json"),
-            serde_json::to_string_pretty(&index).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(dir.join("index.json"), serde_json::to_string_pretty(&index).unwrap()).unwrap();
         std::fs::write(dir.join(&file), case_json(mask, code, behavior).to_string()).unwrap();
     }
 
@@ -494,39 +372,13 @@ mod reports {
         write_dir(a.path(), "client_v1", "e3d50251", 1000, "OK");
         write_dir(b.path(), "client_v2", "0badf00d", 1002, "FAILED");
         let out = diff_reports(a.path(), b.path(), &DiffOptions::default(), false).unwrap();
-        assert_eq!(
-            texts(&out),
-            [
-                "case 7.1.5: OK → FAILED",
-                "case 7.1.5: client close code 1000 → 1002"
-            ]
-        );
+        assert_eq!(texts(&out), ["case 7.1.5: OK → FAILED", "case 7.1.5: client close code 1000 → 1002"]);
         let v = &out.verdicts[0];
-        assert_eq!(
-            (v.case.as_str(), v.before.as_deref(), v.after.as_deref()),
-            ("7.1.5", Some("OK"), Some("FAILED"))
-        );
-        assert!(
-            out.to_text().contains("case   a   b\n7.1.5  OK  FAILED\n"),
-            "{}",
-            out.to_text()
-        );
-        assert!(
-            out.unified.contains("--- a/client_v1_case_7_1_5.json"),
-            "{}",
-            out.unified
-        );
-        assert!(
-            out.unified
-                .contains("+c2s frame close fin=1 rsv=0 len=2 mask=* \"0x03ea\""),
-            "{}",
-            out.unified
-        );
-        assert!(
-            !out.unified.contains("read"),
-            "octets must be dropped: {}",
-            out.unified
-        );
+        assert_eq!((v.case.as_str(), v.before.as_deref(), v.after.as_deref()), ("7.1.5", Some("OK"), Some("FAILED")));
+        assert!(out.to_text().contains("case   a   b\n7.1.5  OK  FAILED\n"), "{}", out.to_text());
+        assert!(out.unified.contains("--- a/client_v1_case_7_1_5.json"), "{}", out.unified);
+        assert!(out.unified.contains("+c2s frame close fin=1 rsv=0 len=2 mask=* \"0x03ea\""), "{}", out.unified);
+        assert!(!out.unified.contains("read"), "octets must be dropped: {}", out.unified);
     }
 
     #[test]
@@ -540,16 +392,8 @@ mod reports {
             .replace("[5,\"hello\"],1,true,0,true", "[5,\"hellp\"],1,true,0,true");
         std::fs::write(&file, edited).unwrap();
         let out = diff_reports(a.path(), b.path(), &DiffOptions::default(), false).unwrap();
-        assert_eq!(
-            texts(&out),
-            ["case 7.1.5: the wire log differs in 2 lines (see the diff)"]
-        );
-        assert!(
-            out.unified
-                .contains("+c2s frame text fin=1 rsv=0 len=5 mask=* \"hellp\""),
-            "{}",
-            out.unified
-        );
+        assert_eq!(texts(&out), ["case 7.1.5: the wire log differs in 2 lines (see the diff)"]);
+        assert!(out.unified.contains("+c2s frame text fin=1 rsv=0 len=5 mask=* \"hellp\""), "{}", out.unified);
     }
 
     #[test]

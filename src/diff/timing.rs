@@ -26,8 +26,7 @@ struct Interval {
 /// Interval changes beyond `tolerance`.
 pub fn changes(a: &View, b: &View, tolerance: Duration) -> Vec<Change> {
     let ia = intervals(a);
-    let by_name: std::collections::HashMap<&str, &Interval> =
-        ia.iter().map(|i| (i.name.as_str(), i)).collect();
+    let by_name: std::collections::HashMap<&str, &Interval> = ia.iter().map(|i| (i.name.as_str(), i)).collect();
     let tol = tolerance.as_micros() as u64;
     let mut items = Vec::new();
     for ib in intervals(b) {
@@ -35,12 +34,7 @@ pub fn changes(a: &View, b: &View, tolerance: Duration) -> Vec<Change> {
             continue;
         };
         if old.us.abs_diff(ib.us) > tol {
-            let text = format!(
-                "{} now takes {} instead of {}",
-                ib.name,
-                show(ib.us),
-                show(old.us)
-            );
+            let text = format!("{} now takes {} instead of {}", ib.name, show(ib.us), show(old.us));
             items.push(Change::by(ib.side, ChangeKind::Timing, text));
         }
     }
@@ -74,11 +68,7 @@ fn intervals(v: &View) -> Vec<Interval> {
 
 fn close_reply(out: &mut Vec<Interval>, side: Side, me: &SideView, other: &SideView) {
     if let (Some(mine), Some(theirs)) = (me.close_at, other.close_at) {
-        out.push(Interval {
-            name: format!("{} close reply", side_name(side)),
-            side,
-            us: mine.saturating_sub(theirs),
-        });
+        out.push(Interval { name: format!("{} close reply", side_name(side)), side, us: mine.saturating_sub(theirs) });
     }
 }
 
@@ -86,11 +76,7 @@ fn tcp_end(out: &mut Vec<Interval>, side: Side, me: &SideView, other: &SideView)
     let handshake_end = me.close_at.max(other.close_at);
     if let (Some(end), Some(closed)) = (me.end_at, handshake_end) {
         let name = format!("{} TCP end after the closing handshake", side_name(side));
-        out.push(Interval {
-            name,
-            side,
-            us: end.saturating_sub(closed),
-        });
+        out.push(Interval { name, side, us: end.saturating_sub(closed) });
     }
 }
 
@@ -100,49 +86,24 @@ fn echoes(out: &mut Vec<Interval>, side: Side, me: &SideView, other: &SideView) 
     let mut next = 0;
     for (i, sent) in other.messages.iter().enumerate() {
         let window = me.messages.iter().enumerate().skip(next).take(ECHO_WINDOW);
-        let found = window
-            .filter(|(_, m)| m.at >= sent.at)
-            .find(|(_, m)| m.payload == sent.payload && m.opcode == sent.opcode);
+        let found =
+            window.filter(|(_, m)| m.at >= sent.at).find(|(_, m)| m.payload == sent.payload && m.opcode == sent.opcode);
         if let Some((j, echo)) = found {
-            let name = format!(
-                "{} echo of {} message {}",
-                side_name(side),
-                side_name(super::peer(side)),
-                i + 1
-            );
-            out.push(Interval {
-                name,
-                side,
-                us: echo.at - sent.at,
-            });
+            let name = format!("{} echo of {} message {}", side_name(side), side_name(super::peer(side)), i + 1);
+            out.push(Interval { name, side, us: echo.at - sent.at });
             next = j + 1;
         }
     }
 }
 
 fn pongs(out: &mut Vec<Interval>, side: Side, me: &SideView, other: &SideView) {
-    let pings = other
-        .controls
-        .iter()
-        .filter(|c| c.opcode == OpCode::PING.value());
-    let mut answers = me
-        .controls
-        .iter()
-        .filter(|c| c.opcode == OpCode::PONG.value());
+    let pings = other.controls.iter().filter(|c| c.opcode == OpCode::PING.value());
+    let mut answers = me.controls.iter().filter(|c| c.opcode == OpCode::PONG.value());
     for (i, ping) in pings.enumerate() {
         let Some(pong) = answers.by_ref().find(|p| p.at >= ping.at) else {
             break;
         };
-        let name = format!(
-            "{} pong to {} ping {}",
-            side_name(side),
-            side_name(super::peer(side)),
-            i + 1
-        );
-        out.push(Interval {
-            name,
-            side,
-            us: pong.at - ping.at,
-        });
+        let name = format!("{} pong to {} ping {}", side_name(side), side_name(super::peer(side)), i + 1);
+        out.push(Interval { name, side, us: pong.at - ping.at });
     }
 }

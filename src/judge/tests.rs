@@ -12,9 +12,7 @@ use crate::scenario::{self, Event, LocalClose, Scenario, Step};
 use crate::wire::CodePolicy;
 
 fn case(id: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{id}.yaml"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{id}.yaml"));
     scenario::load(&path).unwrap()
 }
 
@@ -33,18 +31,12 @@ impl Run {
     fn new(id: &str) -> Run {
         let scenario = case(id);
         let tracker = Tracker::new(&scenario.expect, CodePolicy::Autobahn);
-        let mut run = Run {
-            scenario,
-            tracker,
-            reactions: Vec::new(),
-        };
+        let mut run = Run { scenario, tracker, reactions: Vec::new() };
         run.at(0, Occurrence::Opened);
         for step in run.scenario.plan() {
             match step {
                 Step::Close { close, .. } => run.at(0, Occurrence::Close(close)),
-                Step::KillAfter(secs) => {
-                    run.at(0, Occurrence::KillAfter(Duration::from_secs_f64(secs)))
-                }
+                Step::KillAfter(secs) => run.at(0, Occurrence::KillAfter(Duration::from_secs_f64(secs))),
                 _ => {}
             }
         }
@@ -71,15 +63,7 @@ impl Run {
 
 /// (closedByMe, failedByMe, droppedByMe, wasClean, wasNotCleanReason,
 /// wasCloseHandshakeTimeout, remoteCloseCode)
-type Flags = (
-    bool,
-    bool,
-    bool,
-    bool,
-    Option<&'static str>,
-    bool,
-    Option<u16>,
-);
+type Flags = (bool, bool, bool, bool, Option<&'static str>, bool, Option<u16>);
 
 fn flags(obs: &Observation) -> (bool, bool, bool, bool, Option<String>, bool, Option<u16>) {
     (
@@ -99,12 +83,7 @@ fn assert_flags(obs: &Observation, expected: Flags) {
 }
 
 fn close_verdict(v: &Verdict) -> (Behavior, CloseBehavior, &str, &str) {
-    (
-        v.behavior,
-        v.behavior_close,
-        v.result.as_str(),
-        v.result_close.as_str(),
-    )
+    (v.behavior, v.behavior_close, v.result.as_str(), v.result_close.as_str())
 }
 
 /// 7.3.3 requires a clean close with 1000; 7.3.2 does not and wants 1002.
@@ -118,47 +97,22 @@ fn row1_valid_close_reply_in_the_allowed_list() {
         run.close_from_client(40, &code.to_be_bytes());
         let (obs, v, reactions) = run.end(41);
         assert_flags(&obs, (true, false, true, true, None, false, Some(code)));
-        assert_eq!(
-            close_verdict(&v),
-            (
-                Behavior::Ok,
-                CloseBehavior::Ok,
-                EVENTS_MATCH,
-                PROPERLY_CLOSED
-            ),
-            "{id}"
-        );
-        assert_eq!(
-            reactions.last(),
-            Some(&Reaction::Drop { abort: true }),
-            "reply read: abortive drop"
-        );
+        assert_eq!(close_verdict(&v), (Behavior::Ok, CloseBehavior::Ok, EVENTS_MATCH, PROPERLY_CLOSED), "{id}");
+        assert_eq!(reactions.last(), Some(&Reaction::Drop { abort: true }), "reply read: abortive drop");
     }
 }
 
 #[test]
 fn row1_valid_close_reply_outside_the_list_is_wrong_code_and_fails() {
     for (id, code, text) in [
-        (
-            CLEAN,
-            1001u16,
-            "The close code should have been 1000 or empty",
-        ),
-        (
-            LENIENT,
-            1000,
-            "The close code should have been 1002 or empty",
-        ),
+        (CLEAN, 1001u16, "The close code should have been 1000 or empty"),
+        (LENIENT, 1000, "The close code should have been 1002 or empty"),
     ] {
         let mut run = Run::new(id);
         run.close_from_client(40, &code.to_be_bytes());
         let (obs, v, _) = run.end(41);
         assert_flags(&obs, (true, false, true, true, None, false, Some(code)));
-        assert_eq!(
-            close_verdict(&v),
-            (Behavior::Failed, CloseBehavior::WrongCode, text, text),
-            "{id}"
-        );
+        assert_eq!(close_verdict(&v), (Behavior::Failed, CloseBehavior::WrongCode, text, text), "{id}");
     }
 }
 
@@ -167,10 +121,7 @@ fn wrong_code_text_joins_all_codes() {
     let mut run = Run::new("7.5.1");
     run.close_from_client(40, &1000u16.to_be_bytes());
     let (_, v, _) = run.end(41);
-    assert_eq!(
-        v.result_close,
-        "The close code should have been 1002,1007 or empty"
-    );
+    assert_eq!(v.result_close, "The close code should have been 1002,1007 or empty");
 }
 
 #[test]
@@ -180,30 +131,16 @@ fn row2_empty_close_reply() {
         run.close_from_client(40, &[]);
         let (obs, v, _) = run.end(41);
         assert_flags(&obs, (true, false, true, true, None, false, None));
-        assert_eq!(
-            (v.behavior, v.behavior_close),
-            (Behavior::Ok, CloseBehavior::Ok),
-            "{id}"
-        );
+        assert_eq!((v.behavior, v.behavior_close), (Behavior::Ok, CloseBehavior::Ok), "{id}");
     }
 }
 
 #[test]
 fn row3_client_drops_tcp_without_close() {
-    for (id, close) in [
-        (CLEAN, CloseBehavior::Unclean),
-        (LENIENT, CloseBehavior::Ok),
-    ] {
+    for (id, close) in [(CLEAN, CloseBehavior::Unclean), (LENIENT, CloseBehavior::Ok)] {
         let (obs, v, _) = Run::new(id).end(40);
-        assert_flags(
-            &obs,
-            (true, false, false, false, Some(PEER_DROPPED), false, None),
-        );
-        assert_eq!(
-            (v.behavior, v.behavior_close),
-            (Behavior::Ok, close),
-            "{id}"
-        );
+        assert_flags(&obs, (true, false, false, false, Some(PEER_DROPPED), false, None));
+        assert_eq!((v.behavior, v.behavior_close), (Behavior::Ok, close), "{id}");
     }
     let (_, v, _) = Run::new(CLEAN).end(40);
     assert_eq!(v.result_close, NOT_CLEAN);
@@ -211,33 +148,20 @@ fn row3_client_drops_tcp_without_close() {
 
 #[test]
 fn row4_silence_close_handshake_timer_wins_the_tie() {
-    for (id, close) in [
-        (CLEAN, CloseBehavior::Unclean),
-        (LENIENT, CloseBehavior::Ok),
-    ] {
+    for (id, close) in [(CLEAN, CloseBehavior::Unclean), (LENIENT, CloseBehavior::Ok)] {
         let run = Run::new(id);
         // Both timers are due at exactly 1 s: the close-handshake one goes first.
         assert_eq!(run.tracker.next_deadline(), Some(ms(1000)));
         let (obs, v, reactions) = run.end(1500);
-        assert_flags(
-            &obs,
-            (true, false, true, false, Some(NO_CLOSE_REPLY), true, None),
-        );
-        assert_eq!(
-            (v.behavior, v.behavior_close),
-            (Behavior::Ok, close),
-            "{id}"
-        );
+        assert_flags(&obs, (true, false, true, false, Some(NO_CLOSE_REPLY), true, None));
+        assert_eq!((v.behavior, v.behavior_close), (Behavior::Ok, close), "{id}");
         assert_eq!(reactions.last(), Some(&Reaction::Drop { abort: true }));
     }
 }
 
 #[test]
 fn row5_silence_kill_timer_wins_when_it_is_due_first() {
-    for (id, close) in [
-        (CLEAN, CloseBehavior::Unclean),
-        (LENIENT, CloseBehavior::Ok),
-    ] {
+    for (id, close) in [(CLEAN, CloseBehavior::Unclean), (LENIENT, CloseBehavior::Ok)] {
         let s = case(id);
         let mut tracker = Tracker::new(&s.expect, CodePolicy::Autobahn);
         tracker.apply(ms(0), Occurrence::Opened);
@@ -245,19 +169,11 @@ fn row5_silence_kill_timer_wins_when_it_is_due_first() {
         let reactions = tracker.apply(ms(1), Occurrence::Close(LocalClose::new(1000, "")));
         assert_eq!(reactions.len(), 1);
         let fired = tracker.advance(ms(1000));
-        assert_eq!(
-            fired,
-            vec![Reaction::Drop { abort: false }],
-            "kill in CLOSING drops gracefully"
-        );
+        assert_eq!(fired, vec![Reaction::Drop { abort: false }], "kill in CLOSING drops gracefully");
         let obs = tracker.finish(ms(1001));
         assert_flags(&obs, (true, true, true, false, None, false, None));
         let v = judge(&s.expect, &obs);
-        assert_eq!(
-            (v.behavior, v.behavior_close),
-            (Behavior::Ok, close),
-            "{id}"
-        );
+        assert_eq!((v.behavior, v.behavior_close), (Behavior::Ok, close), "{id}");
     }
 }
 
@@ -270,26 +186,15 @@ fn row6_invalid_code_or_bad_reason_in_the_reply() {
         (b"\x03\xe8ok\xed\xa0\x80", Some(1000)),
     ];
     for (payload, code) in replies {
-        for (id, close) in [
-            (CLEAN, CloseBehavior::Unclean),
-            (LENIENT, CloseBehavior::WrongCode),
-        ] {
+        for (id, close) in [(CLEAN, CloseBehavior::Unclean), (LENIENT, CloseBehavior::WrongCode)] {
             let mut run = Run::new(id);
             run.close_from_client(40, payload);
             let (obs, v, reactions) = run.end(41);
             assert_flags(&obs, (true, true, true, false, None, false, code));
             assert_eq!(v.behavior_close, close, "{id} {payload:?}");
-            let behavior = if close == CloseBehavior::WrongCode {
-                Behavior::Failed
-            } else {
-                Behavior::Ok
-            };
+            let behavior = if close == CloseBehavior::WrongCode { Behavior::Failed } else { Behavior::Ok };
             assert_eq!(v.behavior, behavior, "{id} {payload:?}");
-            assert_eq!(
-                reactions.last(),
-                Some(&Reaction::Drop { abort: false }),
-                "failing in CLOSING"
-            );
+            assert_eq!(reactions.last(), Some(&Reaction::Drop { abort: false }), "failing in CLOSING");
         }
     }
 }
@@ -302,16 +207,9 @@ fn invalid_code_checks_follow_the_policy() {
         let mut tracker = Tracker::new(&s.expect, policy);
         tracker.apply(ms(0), Occurrence::Opened);
         tracker.apply(ms(0), Occurrence::Close(LocalClose::new(1000, "")));
-        tracker.apply(
-            ms(5),
-            Occurrence::ClientClose(1012u16.to_be_bytes().to_vec()),
-        );
+        tracker.apply(ms(5), Occurrence::ClientClose(1012u16.to_be_bytes().to_vec()));
         let obs = tracker.finish(ms(6));
-        assert_eq!(
-            (obs.failed_by_me, obs.was_clean),
-            (failed, !failed),
-            "{policy:?}"
-        );
+        assert_eq!((obs.failed_by_me, obs.was_clean), (failed, !failed), "{policy:?}");
     }
 }
 
@@ -324,28 +222,14 @@ fn row7_client_closes_first() {
         assert!(!tracker.client_closed());
         let reactions = tracker.apply(ms(3), Occurrence::ClientClose(vec![0x03, 0xe8]));
         assert!(tracker.client_closed());
-        assert_eq!(
-            reactions,
-            vec![
-                Reaction::SendClose(LocalClose::new(1000, "")),
-                Reaction::Drop { abort: false }
-            ]
-        );
+        assert_eq!(reactions, vec![Reaction::SendClose(LocalClose::new(1000, "")), Reaction::Drop { abort: false }]);
         // The scenario's own close comes too late and is not sent.
-        assert!(
-            tracker
-                .apply(ms(4), Occurrence::Close(LocalClose::new(1000, "")))
-                .is_empty()
-        );
+        assert!(tracker.apply(ms(4), Occurrence::Close(LocalClose::new(1000, ""))).is_empty());
         let obs = tracker.finish(ms(5));
         assert_flags(&obs, (false, false, true, true, None, false, Some(1000)));
         assert_eq!(obs.local_close_code, Some(1000));
         let v = judge(&s.expect, &obs);
-        assert_eq!(
-            (v.behavior_close, v.result_close.as_str()),
-            (CloseBehavior::Failed, WRONG_ENDPOINT),
-            "{id}"
-        );
+        assert_eq!((v.behavior_close, v.result_close.as_str()), (CloseBehavior::Failed, WRONG_ENDPOINT), "{id}");
     }
 }
 
@@ -362,16 +246,7 @@ fn row8_data_before_the_close_reply_fails_behavior_only() {
         run.close_from_client(30, &[0x03, 0xe8]);
         let (obs, v, _) = run.end(31);
         assert_eq!(obs.received.len(), 1, "{id}: recorded while CLOSING");
-        assert_eq!(
-            close_verdict(&v),
-            (
-                Behavior::Failed,
-                CloseBehavior::Ok,
-                EVENTS_DIFFER,
-                PROPERLY_CLOSED
-            ),
-            "{id}"
-        );
+        assert_eq!(close_verdict(&v), (Behavior::Failed, CloseBehavior::Ok, EVENTS_DIFFER, PROPERLY_CLOSED), "{id}");
     }
 }
 
@@ -380,22 +255,11 @@ fn case_7_1_1_closes_automatically_after_the_echo() {
     let mut run = Run::new("7.1.1");
     assert!(run.reactions.is_empty(), "no close before the echo");
     run.at(10, Occurrence::Received(Event::text("Hello World!")));
-    assert_eq!(
-        run.reactions,
-        vec![Reaction::SendClose(LocalClose::new(1000, ""))]
-    );
+    assert_eq!(run.reactions, vec![Reaction::SendClose(LocalClose::new(1000, ""))]);
     run.close_from_client(15, &[0x03, 0xe8]);
     let (obs, v, _) = run.end(16);
     assert_flags(&obs, (true, false, true, true, None, false, Some(1000)));
-    assert_eq!(
-        close_verdict(&v),
-        (
-            Behavior::Ok,
-            CloseBehavior::Ok,
-            EVENTS_MATCH,
-            PROPERLY_CLOSED
-        )
-    );
+    assert_eq!(close_verdict(&v), (Behavior::Ok, CloseBehavior::Ok, EVENTS_MATCH, PROPERLY_CLOSED));
 }
 
 #[test]
@@ -411,56 +275,30 @@ fn case_7_1_1_never_echoes_and_the_kill_timer_fails_it() {
     run.tracker.advance(ms(999));
     assert!(run.reactions.is_empty());
     run.reactions.extend(run.tracker.advance(ms(1000)));
-    assert_eq!(
-        run.reactions,
-        vec![Reaction::SendClose(LocalClose::new(1001, "Going Away"))]
-    );
+    assert_eq!(run.reactions, vec![Reaction::SendClose(LocalClose::new(1001, "Going Away"))]);
     // The close-handshake timer is now armed for one more second.
     assert_eq!(run.tracker.next_deadline(), Some(ms(2000)));
     run.close_from_client(1010, &1001u16.to_be_bytes());
     let (obs, v, _) = run.end(1011);
     assert_flags(&obs, (true, true, true, true, None, false, Some(1001)));
-    assert_eq!(
-        (obs.local_close_code, obs.local_close_reason),
-        (Some(1001), Some(b"Going Away".to_vec()))
-    );
+    assert_eq!((obs.local_close_code, obs.local_close_reason), (Some(1001), Some(b"Going Away".to_vec())));
     let text = "The close code should have been 1000 or empty";
-    assert_eq!(
-        close_verdict(&v),
-        (Behavior::Failed, CloseBehavior::WrongCode, text, text)
-    );
+    assert_eq!(close_verdict(&v), (Behavior::Failed, CloseBehavior::WrongCode, text, text));
 }
 
 #[test]
 fn case_7_1_1_never_echoes_nor_answers() {
     let (obs, v, _) = Run::new("7.1.1").end(2500);
-    assert_flags(
-        &obs,
-        (true, true, true, false, Some(NO_CLOSE_REPLY), true, None),
-    );
-    assert_eq!(
-        close_verdict(&v),
-        (
-            Behavior::Failed,
-            CloseBehavior::Unclean,
-            EVENTS_DIFFER,
-            NOT_CLEAN
-        )
-    );
+    assert_flags(&obs, (true, true, true, false, Some(NO_CLOSE_REPLY), true, None));
+    assert_eq!(close_verdict(&v), (Behavior::Failed, CloseBehavior::Unclean, EVENTS_DIFFER, NOT_CLEAN));
 }
 
 #[test]
 fn case_7_1_6_is_informational_with_outcome_texts() {
     let big = Event::text(b"BAsd7&jh23".repeat(26215));
     let cases = [
-        (
-            vec![Event::text("Hello World!")],
-            "Text message was processed before close.",
-        ),
-        (
-            vec![],
-            "Close was processed before text message could be returned.",
-        ),
+        (vec![Event::text("Hello World!")], "Text message was processed before close."),
+        (vec![], "Close was processed before text message could be returned."),
         (vec![big, Event::text("Hello World!")], EVENTS_DIFFER),
     ];
     for (received, result) in cases {
@@ -470,12 +308,7 @@ fn case_7_1_6_is_informational_with_outcome_texts() {
         }
         run.close_from_client(30, &[0x03, 0xe8]);
         let (_, v, _) = run.end(31);
-        let expected = (
-            Behavior::Informational,
-            CloseBehavior::Informational,
-            result,
-            PROPERLY_CLOSED,
-        );
+        let expected = (Behavior::Informational, CloseBehavior::Informational, result, PROPERLY_CLOSED);
         assert_eq!(close_verdict(&v), expected);
     }
 }
@@ -488,17 +321,8 @@ fn case_7_13_is_informational_and_keeps_the_close_text() {
         let (_, v, _) = run.end(31);
         let text = "Actual events are undefined by the spec.";
         let close_text = "The close code should have been 1000,5000,1002 or empty";
-        let close_text = if id == "7.13.2" {
-            close_text.replace("5000", "65535")
-        } else {
-            close_text.into()
-        };
-        let expected = (
-            Behavior::Informational,
-            CloseBehavior::Informational,
-            text,
-            close_text.as_str(),
-        );
+        let close_text = if id == "7.13.2" { close_text.replace("5000", "65535") } else { close_text.into() };
+        let expected = (Behavior::Informational, CloseBehavior::Informational, text, close_text.as_str());
         assert_eq!(close_verdict(&v), expected, "{id}");
     }
 }
@@ -512,34 +336,19 @@ fn handshake_never_completed() {
     assert_eq!(obs.was_not_clean_reason.as_deref(), Some(NO_OPEN_HANDSHAKE));
     let v = judge(&s.expect, &obs);
     let text = "The WebSocket opening handshake was never completed!";
-    assert_eq!(
-        close_verdict(&v),
-        (Behavior::Ok, CloseBehavior::Failed, EVENTS_MATCH, text)
-    );
+    assert_eq!(close_verdict(&v), (Behavior::Ok, CloseBehavior::Failed, EVENTS_MATCH, text));
 }
 
 #[test]
 fn violation_while_open_fails_with_a_close_and_stops_recording_messages() {
     let mut tracker = Tracker::new(&case("7.1.1").expect, CodePolicy::Autobahn);
     tracker.apply(ms(0), Occurrence::Opened);
-    assert_eq!(
-        tracker.apply(ms(1), Occurrence::Ping(b"p".to_vec())),
-        vec![Reaction::Pong(b"p".to_vec())]
-    );
-    let violation = Occurrence::Violation {
-        code: 1002,
-        reason: "unmasked frame".into(),
-    };
+    assert_eq!(tracker.apply(ms(1), Occurrence::Ping(b"p".to_vec())), vec![Reaction::Pong(b"p".to_vec())]);
+    let violation = Occurrence::Violation { code: 1002, reason: "unmasked frame".into() };
     let reactions = tracker.apply(ms(2), violation);
-    assert_eq!(
-        reactions,
-        vec![Reaction::SendClose(LocalClose::new(1002, "unmasked frame"))]
-    );
+    assert_eq!(reactions, vec![Reaction::SendClose(LocalClose::new(1002, "unmasked frame"))]);
     assert_eq!(tracker.state(), State::Closing);
-    assert!(
-        tracker.apply(ms(3), Occurrence::Ping(vec![])).is_empty(),
-        "no pongs once closing"
-    );
+    assert!(tracker.apply(ms(3), Occurrence::Ping(vec![])).is_empty(), "no pongs once closing");
     tracker.apply(ms(4), Occurrence::Received(Event::text("late")));
     tracker.apply(ms(5), Occurrence::Received(Event::Pong(vec![])));
     assert_eq!(tracker.received(), [Event::Pong(vec![])]);
@@ -560,35 +369,19 @@ fn fuzzer_as_client_dropping_tcp_is_failed_by_client() {
     };
     let v = judge(&expect, &obs);
     let text = "It is preferred that the server close the TCP connection";
-    assert_eq!(
-        (v.behavior_close, v.result_close.as_str()),
-        (CloseBehavior::FailedByClient, text)
-    );
-    let v = judge(
-        &expect,
-        &Observation {
-            is_server: true,
-            ..obs
-        },
-    );
+    assert_eq!((v.behavior_close, v.result_close.as_str()), (CloseBehavior::FailedByClient, text));
+    let v = judge(&expect, &Observation { is_server: true, ..obs });
     assert_eq!(v.behavior_close, CloseBehavior::Ok);
 }
 
 #[test]
 fn wrong_endpoint_is_fatal_only_when_the_case_says_so() {
     let mut expect = case(CLEAN).expect;
-    let obs = Observation {
-        handshake_completed: true,
-        was_clean: true,
-        ..Observation::default()
-    };
+    let obs = Observation { handshake_completed: true, was_clean: true, ..Observation::default() };
     assert_eq!(judge(&expect, &obs).behavior, Behavior::Ok);
     expect.closed_by_wrong_endpoint_is_fatal = true;
     let v = judge(&expect, &obs);
-    assert_eq!(
-        (v.behavior, v.result.as_str()),
-        (Behavior::Failed, EVENTS_MATCH)
-    );
+    assert_eq!((v.behavior, v.result.as_str()), (Behavior::Failed, EVENTS_MATCH));
 }
 
 #[test]
@@ -596,17 +389,9 @@ fn non_strict_match_and_report_strings() {
     let mut expect = case(CLEAN).expect;
     expect.events.ok = Some(vec![Event::text("a")]);
     expect.events.non_strict = Some(vec![]);
-    let obs = Observation {
-        handshake_completed: true,
-        closed_by_me: true,
-        was_clean: true,
-        ..Observation::default()
-    };
+    let obs = Observation { handshake_completed: true, closed_by_me: true, was_clean: true, ..Observation::default() };
     let v = judge(&expect, &obs);
-    assert_eq!(
-        (v.behavior.as_str(), v.result.as_str()),
-        ("NON-STRICT", EVENTS_MATCH)
-    );
+    assert_eq!((v.behavior.as_str(), v.result.as_str()), ("NON-STRICT", EVENTS_MATCH));
     assert_eq!(CloseBehavior::WrongCode.to_string(), "WRONG CODE");
     assert_eq!(CloseBehavior::FailedByClient.as_str(), "FAILED BY CLIENT");
     assert_eq!(Behavior::Unimplemented.to_string(), "UNIMPLEMENTED");

@@ -35,8 +35,7 @@ pub const NO_CLOSE_REPLY: &str = "peer did not respond (in time) in closing hand
 /// `wasNotCleanReason` when the opening-handshake timer fired.
 pub const NO_OPEN_HANDSHAKE: &str = "peer did not finish (in time) the opening handshake";
 /// `wasNotCleanReason` when the client dropped TCP without closing.
-pub const PEER_DROPPED: &str =
-    "peer dropped the TCP connection without previous WebSocket closing handshake";
+pub const PEER_DROPPED: &str = "peer dropped the TCP connection without previous WebSocket closing handshake";
 
 /// Close code and reason the kill timer fails an OPEN connection with.
 pub const GOING_AWAY: (u16, &str) = (1001, "Going Away");
@@ -125,14 +124,10 @@ impl Tracker {
     /// A tracker for a case with these expectations, at TCP accept (t = 0).
     pub fn new(expect: &Expect, policy: CodePolicy) -> Tracker {
         let auto_code = expect.close.codes.first().copied();
-        let auto = expect.auto_close
-            && expect.close.closed_by_me
-            && expect.events.declared().next().is_some();
+        let auto = expect.auto_close && expect.close.closed_by_me && expect.events.declared().next().is_some();
         Tracker {
             policy,
-            auto_close: auto_code
-                .filter(|_| auto)
-                .map(|code| (code, expect.events.clone())),
+            auto_close: auto_code.filter(|_| auto).map(|code| (code, expect.events.clone())),
             state: State::Connecting,
             obs: Observation::default(),
             client_closed: false,
@@ -199,11 +194,7 @@ impl Tracker {
     }
 
     fn due_timer(&self, now: Duration) -> Option<usize> {
-        let due = self
-            .deadlines
-            .iter()
-            .enumerate()
-            .filter(|(_, (at, _))| *at <= now);
+        let due = self.deadlines.iter().enumerate().filter(|(_, (at, _))| *at <= now);
         due.min_by_key(|(_, key)| **key).map(|(i, _)| i)
     }
 
@@ -292,13 +283,7 @@ impl Tracker {
             self.obs.received.push(event);
         }
         match self.auto_close_code() {
-            Some(code) => self.close_first(
-                at,
-                LocalClose {
-                    code: Some(code),
-                    reason: None,
-                },
-            ),
+            Some(code) => self.close_first(at, LocalClose { code: Some(code), reason: None }),
             None => Vec::new(),
         }
     }
@@ -306,18 +291,12 @@ impl Tracker {
     /// §2.2: close once the received events equal every declared list.
     fn auto_close_code(&self) -> Option<u16> {
         let (code, events) = self.auto_close.as_ref()?;
-        let all_met = events
-            .declared()
-            .all(|(_, list)| list == self.obs.received.as_slice());
+        let all_met = events.declared().all(|(_, list)| list == self.obs.received.as_slice());
         (all_met && self.state == State::Open).then_some(*code)
     }
 
     fn ping(&mut self, payload: Vec<u8>) -> Vec<Reaction> {
-        if self.state == State::Open {
-            vec![Reaction::Pong(payload)]
-        } else {
-            Vec::new()
-        }
+        if self.state == State::Open { vec![Reaction::Pong(payload)] } else { Vec::new() }
     }
 
     /// A close frame from the client (§2.5, §2.6).
@@ -328,10 +307,7 @@ impl Tracker {
         self.client_closed = true;
         let parsed = ClosePayload::parse(payload);
         self.obs.remote_close_code = parsed.code;
-        self.obs.remote_close_reason = parsed
-            .reason_text()
-            .filter(|_| payload.len() > 2)
-            .map(str::to_owned);
+        self.obs.remote_close_reason = parsed.reason_text().filter(|_| payload.len() > 2).map(str::to_owned);
         let mut out = match ClosePayload::problem(payload, self.policy) {
             Some(problem) => self.fail(at, problem_code(problem), &problem_text(problem)),
             None => Vec::new(),
@@ -344,10 +320,7 @@ impl Tracker {
             }
             State::Open => {
                 self.obs.was_clean = true;
-                let mut reply = self.send_close(LocalClose {
-                    code: Some(REPLY_CODE),
-                    reason: None,
-                });
+                let mut reply = self.send_close(LocalClose { code: Some(REPLY_CODE), reason: None });
                 reply.extend(self.drop_tcp(false));
                 reply
             }

@@ -177,12 +177,7 @@ pub fn judge(expect: &Expect, obs: &Observation) -> Verdict {
         None => (Behavior::Failed, EVENTS_DIFFER),
     };
     let (behavior_close, result_close) = judge_close(&expect.close, obs);
-    let mut verdict = Verdict {
-        behavior,
-        behavior_close,
-        result: result.into(),
-        result_close,
-    };
+    let mut verdict = Verdict { behavior, behavior_close, result: result.into(), result_close };
     if expect.closed_by_wrong_endpoint_is_fatal && obs.closed_by_me != expect.close.closed_by_me {
         verdict.behavior = Behavior::Failed;
     }
@@ -198,10 +193,7 @@ pub fn judge(expect: &Expect, obs: &Observation) -> Verdict {
 
 /// The first declared list (OK, then NON-STRICT) equal to `received`.
 pub fn matching_outcome(events: &ExpectedEvents, received: &[Event]) -> Option<Outcome> {
-    events
-        .declared()
-        .find(|(_, list)| *list == received)
-        .map(|(key, _)| key)
+    events.declared().find(|(_, list)| *list == received).map(|(key, _)| key)
 }
 
 /// §2.3's close checks, first match wins.
@@ -209,9 +201,7 @@ fn judge_close(expected: &ExpectedClose, obs: &Observation) -> (CloseBehavior, S
     if !obs.handshake_completed {
         return (CloseBehavior::Failed, NO_HANDSHAKE.into());
     }
-    let bad_code = obs
-        .remote_close_code
-        .filter(|code| !expected.codes.contains(code));
+    let bad_code = obs.remote_close_code.filter(|code| !expected.codes.contains(code));
     if obs.closed_by_me != expected.closed_by_me {
         (CloseBehavior::Failed, WRONG_ENDPOINT.into())
     } else if expected.require_clean && !obs.was_clean {
@@ -228,10 +218,7 @@ fn judge_close(expected: &ExpectedClose, obs: &Observation) -> (CloseBehavior, S
 /// "The close code should have been 1002,1007 or empty".
 fn wrong_code_text(codes: &[u16]) -> String {
     let joined: Vec<String> = codes.iter().map(u16::to_string).collect();
-    format!(
-        "The close code should have been {} or empty",
-        joined.join(",")
-    )
+    format!("The close code should have been {} or empty", joined.join(","))
 }
 
 fn make_informational(verdict: &mut Verdict, info: &Informational) {

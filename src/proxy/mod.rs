@@ -114,7 +114,12 @@ async fn connection(
         Err(e) => {
             tracing::warn!("connection {seq} from {peer}: upstream {} refused: {e}", config.upstream);
             let error = Some(format!("upstream connect failed: {e}"));
-            let end = recorder::Tap::End { dir: crate::session::Direction::ServerToClient, at: 0, how: crate::session::TcpEnd::Rst, error };
+            let end = recorder::Tap::End {
+                dir: crate::session::Direction::ServerToClient,
+                at: 0,
+                how: crate::session::TcpEnd::Rst,
+                error,
+            };
             let _ = tx.send(end).await;
             drop(tx);
         }

@@ -126,10 +126,7 @@ pub enum CaseEvent {
 impl CaseEvent {
     /// A message event from its raw payload.
     pub fn message(payload: &[u8], binary: bool) -> Self {
-        Self::Message {
-            payload: payload_text(payload),
-            binary,
-        }
+        Self::Message { payload: payload_text(payload), binary }
     }
 
     /// A pong event from its raw payload.
@@ -142,11 +139,7 @@ impl CaseEvent {
     pub fn py_repr(&self) -> String {
         match self {
             Self::Message { payload, binary } => {
-                format!(
-                    "('message', {}, {})",
-                    unicode_repr(payload),
-                    super::pyfmt::py_bool(*binary)
-                )
+                format!("('message', {}, {})", unicode_repr(payload), super::pyfmt::py_bool(*binary))
             }
             Self::Pong(payload) => format!("('pong', {})", unicode_repr(payload)),
             Self::Timeout(tag) => format!("('timeout', {})", str_repr(tag)),
@@ -186,10 +179,8 @@ pub fn events_repr(events: &[CaseEvent]) -> String {
 /// sorted order, which for Autobahn's two keys equals CPython 2.7's dict
 /// order (`{'NON-STRICT': …, 'OK': …}`, checked with 2.7.18).
 pub fn expected_repr(expected: &BTreeMap<String, Vec<CaseEvent>>) -> String {
-    let items: Vec<String> = expected
-        .iter()
-        .map(|(key, events)| format!("{}: {}", str_repr(key), events_repr(events)))
-        .collect();
+    let items: Vec<String> =
+        expected.iter().map(|(key, events)| format!("{}: {}", str_repr(key), events_repr(events))).collect();
     format!("{{{}}}", items.join(", "))
 }
 
@@ -352,11 +343,7 @@ impl CaseReport {
     /// Base file name of this report without extension (§4.1), e.g.
     /// `tungstenite_case_7_3_1`.
     pub fn file_stem(&self) -> String {
-        format!(
-            "{}_case_{}",
-            agent_file_name(&self.agent),
-            self.id.replace('.', "_")
-        )
+        format!("{}_case_{}", agent_file_name(&self.agent), self.id.replace('.', "_"))
     }
 }
 
@@ -367,13 +354,7 @@ pub fn agent_file_name(agent: &str) -> String {
     let spaced: String = agent
         .to_lowercase()
         .chars()
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                c
-            } else {
-                ' '
-            }
-        })
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { ' ' })
         .collect();
     spaced.trim().replace(' ', "_")
 }
@@ -385,10 +366,7 @@ mod tests {
     #[test]
     fn agent_names_mangle_like_autobahn() {
         assert_eq!(agent_file_name("Tungstenite"), "tungstenite");
-        assert_eq!(
-            agent_file_name("py-websockets-client"),
-            "py_websockets_client"
-        );
+        assert_eq!(agent_file_name("py-websockets-client"), "py_websockets_client");
         assert_eq!(agent_file_name(" My  Agent/1.0 "), "my__agent_1_0");
         let mut report = CaseReport::new("ixwebsocket");
         report.id = "7.3.1".into();
@@ -398,20 +376,11 @@ mod tests {
     #[test]
     fn reprs_match_python() {
         let mut expected = BTreeMap::new();
-        expected.insert(
-            "OK".to_owned(),
-            vec![CaseEvent::message(b"Hello World!", false)],
-        );
+        expected.insert("OK".to_owned(), vec![CaseEvent::message(b"Hello World!", false)]);
         expected.insert("NON-STRICT".to_owned(), vec![]);
+        assert_eq!(expected_repr(&expected), "{'NON-STRICT': [], 'OK': [('message', u'Hello World!', False)]}");
         assert_eq!(
-            expected_repr(&expected),
-            "{'NON-STRICT': [], 'OK': [('message', u'Hello World!', False)]}"
-        );
-        assert_eq!(
-            events_repr(&[
-                CaseEvent::pong(&[0x03, 0xe8]),
-                CaseEvent::Timeout("A".into())
-            ]),
+            events_repr(&[CaseEvent::pong(&[0x03, 0xe8]), CaseEvent::Timeout("A".into())]),
             "[('pong', u'0x03e8'), ('timeout', 'A')]"
         );
     }
@@ -419,12 +388,7 @@ mod tests {
     #[test]
     fn serialises_every_autobahn_key() {
         let value = serde_json::to_value(CaseReport::new("a")).unwrap();
-        let keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
         for key in [
             "behaviorClose",
             "reportCompressionRatio",

@@ -76,11 +76,7 @@ pub(super) fn page_head(title: &str) -> String {
 pub fn render_html(report: &CaseReport) -> String {
     let summary = page::summary_line(report, true);
     let mut out = page_head(&summary);
-    out.push_str(&format!(
-        "<div class=\"summary {}\">{}</div>\n",
-        report.behavior.css_class(),
-        escape(&summary)
-    ));
+    out.push_str(&format!("<div class=\"summary {}\">{}</div>\n", report.behavior.css_class(), escape(&summary)));
     push_case_sections(&mut out, report);
     push_handshake(&mut out, report);
     push_closing_table(&mut out, report);
@@ -91,9 +87,7 @@ pub fn render_html(report: &CaseReport) -> String {
 }
 
 fn push_block(out: &mut String, title: &str, body_html: &str) {
-    out.push_str(&format!(
-        "<h2>{title}</h2>\n<div class=\"case_text_block\">{body_html}</div>\n"
-    ));
+    out.push_str(&format!("<h2>{title}</h2>\n<div class=\"case_text_block\">{body_html}</div>\n"));
 }
 
 fn push_case_sections(out: &mut String, r: &CaseReport) {
@@ -106,20 +100,13 @@ fn push_case_sections(out: &mut String, r: &CaseReport) {
         escape(&page::observed_text(r))
     );
     push_block(out, "Case Outcome", &outcome);
-    push_block(
-        out,
-        "Case Closing Behavior",
-        &escape(&page::closing_summary(r)),
-    );
+    push_block(out, "Case Closing Behavior", &escape(&page::closing_summary(r)));
 }
 
 fn push_handshake(out: &mut String, r: &CaseReport) {
     out.push_str("<h2>Opening Handshake</h2>\n");
     for raw in [&r.http_request, &r.http_response] {
-        out.push_str(&format!(
-            "<pre class=\"http_dump\">{}</pre>\n",
-            escape(&page::handshake_text(raw))
-        ));
+        out.push_str(&format!("<pre class=\"http_dump\">{}</pre>\n", escape(&page::handshake_text(raw))));
     }
 }
 
@@ -127,11 +114,7 @@ fn push_closing_table(out: &mut String, r: &CaseReport) {
     out.push_str("<h2>Closing Behavior</h2>\n<table>\n");
     push_row(out, "th", page::CLOSING_HEADER.iter().copied());
     for row in page::closing_rows(r) {
-        push_row(
-            out,
-            "td",
-            [row.key, row.value.as_str(), row.description].into_iter(),
-        );
+        push_row(out, "td", [row.key, row.value.as_str(), row.description].into_iter());
     }
     out.push_str("</table>\n");
 }
@@ -147,10 +130,7 @@ fn push_row<'a>(out: &mut String, cell: &str, cells: impl Iterator<Item = &'a st
 fn push_statistics(out: &mut String, r: &CaseReport) {
     out.push_str("<h2>Wire Statistics</h2>\n");
     if !r.create_stats {
-        out.push_str(&format!(
-            "<p class=\"wirelog_disabled\">{}</p>\n",
-            page::STATS_DISABLED
-        ));
+        out.push_str(&format!("<p class=\"wirelog_disabled\">{}</p>\n", page::STATS_DISABLED));
         return;
     }
     for table in page::stats_tables(r) {
@@ -170,17 +150,10 @@ fn push_stats_table(out: &mut String, table: &StatsTable) {
 fn push_wirelog(out: &mut String, r: &CaseReport) {
     out.push_str("<h2>Wire Log</h2>\n<div id=\"wirelog\">\n");
     if !r.create_wirelog {
-        out.push_str(&format!(
-            "<p class=\"wirelog_disabled\">{}</p>\n",
-            page::WIRELOG_DISABLED
-        ));
+        out.push_str(&format!("<p class=\"wirelog_disabled\">{}</p>\n", page::WIRELOG_DISABLED));
     }
     for line in page::wirelog_lines(r) {
-        out.push_str(&format!(
-            "<pre class=\"{}\">{}</pre>\n",
-            line.class,
-            escape(&line.text)
-        ));
+        out.push_str(&format!("<pre class=\"{}\">{}</pre>\n", line.class, escape(&line.text)));
     }
     out.push_str("</div>\n");
 }

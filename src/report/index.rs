@@ -27,9 +27,7 @@ type Grid<'a> = BTreeMap<&'a str, BTreeMap<&'a str, &'a CaseReport>>;
 fn grid(reports: &[CaseReport]) -> Grid<'_> {
     let mut grid: Grid<'_> = BTreeMap::new();
     for r in reports {
-        grid.entry(r.agent.as_str())
-            .or_default()
-            .insert(r.id.as_str(), r);
+        grid.entry(r.agent.as_str()).or_default().insert(r.id.as_str(), r);
     }
     grid
 }
@@ -38,10 +36,7 @@ fn grid(reports: &[CaseReport]) -> Grid<'_> {
 pub fn render_index_json(reports: &[CaseReport]) -> String {
     let mut agents = serde_json::Map::new();
     for (agent, cases) in grid(reports) {
-        let entries = cases
-            .iter()
-            .map(|(id, r)| ((*id).to_owned(), index_entry(r)))
-            .collect();
+        let entries = cases.iter().map(|(id, r)| ((*id).to_owned(), index_entry(r))).collect();
         agents.insert(agent.to_owned(), Value::Object(entries));
     }
     to_autobahn_json(&Value::Object(agents))
@@ -107,9 +102,7 @@ fn subcategory_name(sub: &str) -> Option<&'static str> {
 
 /// Numeric sort key of a dotted case ID (`5.9` < `5.10`).
 fn id_key(id: &str) -> Vec<u64> {
-    id.split('.')
-        .map(|part| part.parse().unwrap_or(u64::MAX))
-        .collect()
+    id.split('.').map(|part| part.parse().unwrap_or(u64::MAX)).collect()
 }
 
 /// The anchor of a case's description, e.g. `case_desc_7_3_1`.
@@ -159,12 +152,7 @@ const LEGEND: &str = "<style>#toggle_details:not(:checked) ~ #results .close { d
 <tr><td class=\"case_missing\">Missing</td><td>Skipped, excluded, or the run crashed.</td></tr>\n\
 </table>\n";
 
-fn push_case_rows(
-    out: &mut String,
-    grid: &Grid<'_>,
-    agents: &[&str],
-    cases: &[(&str, &CaseReport)],
-) {
+fn push_case_rows(out: &mut String, grid: &Grid<'_>, agents: &[&str], cases: &[(&str, &CaseReport)]) {
     let mut current_sub = String::new();
     for (id, _) in cases {
         let parts: Vec<&str> = id.split('.').collect();
@@ -173,15 +161,9 @@ fn push_case_rows(
             push_category_rows(out, parts[0], &sub, agents);
             current_sub = sub;
         }
-        out.push_str(&format!(
-            "<tr><td><a href=\"#{}\">Case {}</a></td>",
-            escape(&desc_anchor(id)),
-            escape(id)
-        ));
+        out.push_str(&format!("<tr><td><a href=\"#{}\">Case {}</a></td>", escape(&desc_anchor(id)), escape(id)));
         for agent in agents {
-            out.push_str(&result_cells(
-                grid.get(agent).and_then(|cases| cases.get(id)).copied(),
-            ));
+            out.push_str(&result_cells(grid.get(agent).and_then(|cases| cases.get(id)).copied()));
         }
         out.push_str("</tr>\n");
     }
@@ -190,11 +172,7 @@ fn push_case_rows(
 /// The category row (with agent names) and, if named, the sub-category row.
 fn push_category_rows(out: &mut String, category: &str, sub: &str, agents: &[&str]) {
     let name = category_name(category).unwrap_or("");
-    out.push_str(&format!(
-        "<tr class=\"case_category_row\"><th>{} {}</th>",
-        escape(category),
-        name
-    ));
+    out.push_str(&format!("<tr class=\"case_category_row\"><th>{} {}</th>", escape(category), name));
     for agent in agents {
         out.push_str(&format!("<th colspan=\"2\">{}</th>", escape(agent)));
     }
@@ -222,11 +200,7 @@ fn result_cells(report: Option<&CaseReport>) -> String {
         Behavior::Informational => ("case_info", "Info"),
         Behavior::Failed | Behavior::Unimplemented => ("case_failed", "Fail"),
     };
-    let time = if r.report_time {
-        format!("<br/>{} ms", r.duration)
-    } else {
-        String::new()
-    };
+    let time = if r.report_time { format!("<br/>{} ms", r.duration) } else { String::new() };
     let href = escape(&format!("{}.html", r.file_stem()));
     let (close_class, close_text) = close_cell(r);
     format!(
@@ -240,9 +214,7 @@ fn both_cells(class: &str, text: &str) -> String {
 }
 
 fn close_cell(r: &CaseReport) -> (&'static str, String) {
-    let code = r
-        .remote_close_code
-        .map_or_else(|| "None".to_owned(), |c| c.to_string());
+    let code = r.remote_close_code.map_or_else(|| "None".to_owned(), |c| c.to_string());
     match r.behavior_close {
         CloseBehavior::Ok => ("case_ok", code),
         CloseBehavior::FailedByClient => ("case_almost", code),

@@ -137,16 +137,10 @@ mod tests {
     #[test]
     fn integer_keys_sort_numerically_others_as_strings() {
         let stats = json!({"350": 1, "6": 1});
-        assert_eq!(
-            to_autobahn_json(&stats),
-            "{\n   \"6\": 1,\n   \"350\": 1\n}"
-        );
+        assert_eq!(to_autobahn_json(&stats), "{\n   \"6\": 1,\n   \"350\": 1\n}");
         let ids = json!({"10.1.1": 0, "2.1": 0, "1.1.1": 0});
         let text = to_autobahn_json(&ids);
-        let order: Vec<usize> = ["1.1.1", "10.1.1", "2.1"]
-            .iter()
-            .map(|k| text.find(k).unwrap())
-            .collect();
+        let order: Vec<usize> = ["1.1.1", "10.1.1", "2.1"].iter().map(|k| text.find(k).unwrap()).collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
     }
 }

@@ -38,15 +38,11 @@ pub mod wirelog;
 #[cfg(test)]
 mod tests;
 
-pub use autobahn::{
-    Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name,
-};
+pub use autobahn::{Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};
 pub use html::{escape as escape_html, render_html};
 pub use index::{render_index_html, render_index_json};
 pub use text::{TextOptions, render_text, render_text_with};
-pub use wirelog::{
-    Histogram, TxFrameEntry, TxFrameSpec, WireLogEntry, WireTrace, octets_text, payload_text,
-};
+pub use wirelog::{Histogram, TxFrameEntry, TxFrameSpec, WireLogEntry, WireTrace, octets_text, payload_text};
 
 use std::io;
 use std::path::Path;

@@ -36,12 +36,7 @@ pub const WIRELOG_DISABLED: &str = "Wire log after handshake disabled!";
 pub fn summary_line(report: &CaseReport, with_case: bool) -> String {
     let timing = format!("{} ms @ {}", report.duration, report.started);
     if with_case {
-        format!(
-            "{} - Case {} : {} - {timing}",
-            report.agent,
-            report.id,
-            report.behavior.summary_label()
-        )
+        format!("{} - Case {} : {} - {timing}", report.agent, report.id, report.behavior.summary_label())
     } else {
         format!("{} - {timing}", report.agent)
     }
@@ -59,11 +54,7 @@ pub fn observed_text(report: &CaseReport) -> String {
 
 /// `<resultClose> (<behaviorClose>)`.
 pub fn closing_summary(report: &CaseReport) -> String {
-    format!(
-        "{} ({})",
-        report.result_close,
-        report.behavior_close.as_str()
-    )
+    format!("{} ({})", report.result_close, report.behavior_close.as_str())
 }
 
 /// A raw handshake block stripped like Python's `str.strip()`, with CRLF
@@ -84,18 +75,10 @@ pub struct ClosingRow {
 
 /// The 13 closing-behaviour rows in Autobahn's order.
 pub fn closing_rows(r: &CaseReport) -> Vec<ClosingRow> {
-    let row = |key, value: String, description| ClosingRow {
-        key,
-        value,
-        description,
-    };
+    let row = |key, value: String, description| ClosingRow { key, value, description };
     let b = |v: bool| py_bool(v).to_owned();
     vec![
-        row(
-            "isServer",
-            b(r.is_server),
-            "True, iff I (the fuzzer) am a server, and the peer is a client.",
-        ),
+        row("isServer", b(r.is_server), "True, iff I (the fuzzer) am a server, and the peer is a client."),
         row(
             "closedByMe",
             b(r.closed_by_me),
@@ -106,11 +89,7 @@ pub fn closing_rows(r: &CaseReport) -> Vec<ClosingRow> {
             b(r.failed_by_me),
             "True, iff I have failed the WS connection (i.e. due to protocol error). Failing can be either by initiating closing handshake or brutal drop TCP.",
         ),
-        row(
-            "droppedByMe",
-            b(r.dropped_by_me),
-            "True, iff I dropped the TCP connection.",
-        ),
+        row("droppedByMe", b(r.dropped_by_me), "True, iff I dropped the TCP connection."),
         row(
             "wasClean",
             b(r.was_clean),
@@ -136,11 +115,7 @@ pub fn closing_rows(r: &CaseReport) -> Vec<ClosingRow> {
             b(r.was_close_handshake_timeout),
             "When we initiated a closing handshake, but the peer did not respond in time, this gets True.",
         ),
-        row(
-            "localCloseCode",
-            py_opt(r.local_close_code.as_ref()),
-            "The close code I sent in close frame (if any).",
-        ),
+        row("localCloseCode", py_opt(r.local_close_code.as_ref()), "The close code I sent in close frame (if any)."),
         row(
             "localCloseReason",
             py_opt(r.local_close_reason.as_ref()),
@@ -183,38 +158,17 @@ fn chop_table(title: &'static str, stats: &Histogram) -> StatsTable {
     let mut rows: Vec<Vec<String>> = stats
         .0
         .iter()
-        .map(|(size, count)| {
-            vec![
-                size.to_string(),
-                count.to_string(),
-                (size * count).to_string(),
-            ]
-        })
+        .map(|(size, count)| vec![size.to_string(), count.to_string(), (size * count).to_string()])
         .collect();
-    rows.push(vec![
-        "Total".into(),
-        stats.total_count().to_string(),
-        stats.total_weight().to_string(),
-    ]);
-    StatsTable {
-        title,
-        header: &["Chop Size", "Count", "Octets"],
-        rows,
-    }
+    rows.push(vec!["Total".into(), stats.total_count().to_string(), stats.total_weight().to_string()]);
+    StatsTable { title, header: &["Chop Size", "Count", "Octets"], rows }
 }
 
 fn opcode_table(title: &'static str, stats: &Histogram) -> StatsTable {
-    let mut rows: Vec<Vec<String>> = stats
-        .0
-        .iter()
-        .map(|(op, count)| vec![op.to_string(), count.to_string()])
-        .collect();
+    let mut rows: Vec<Vec<String>> =
+        stats.0.iter().map(|(op, count)| vec![op.to_string(), count.to_string()]).collect();
     rows.push(vec!["Total".into(), stats.total_count().to_string()]);
-    StatsTable {
-        title,
-        header: &["Opcode", "Count"],
-        rows,
-    }
+    StatsTable { title, header: &["Opcode", "Count"], rows }
 }
 
 /// One `<pre>` line of the wire log with its CSS class.
@@ -232,67 +186,33 @@ pub fn wirelog_lines(r: &CaseReport) -> Vec<WireLine> {
     for (i, entry) in r.wirelog.iter().enumerate() {
         entry_lines(&mut lines, i, entry);
     }
-    let (class, who) = if r.dropped_by_me {
-        ("wirelog_tcp_closed_by_me", "ME")
-    } else {
-        ("wirelog_tcp_closed_by_peer", "PEER")
-    };
-    lines.push(WireLine {
-        class,
-        text: format!("{:03} TCP DROPPED BY {who}", r.wirelog.len()),
-    });
+    let (class, who) =
+        if r.dropped_by_me { ("wirelog_tcp_closed_by_me", "ME") } else { ("wirelog_tcp_closed_by_peer", "PEER") };
+    lines.push(WireLine { class, text: format!("{:03} TCP DROPPED BY {who}", r.wirelog.len()) });
     lines
 }
 
 fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
-    let single = |class, text: String| WireLine {
-        class,
-        text: format!("{i:03} {text}"),
-    };
+    let single = |class, text: String| WireLine { class, text: format!("{i:03} {text}") };
     match entry {
-        WireLogEntry::RxOctets { hex, .. } => {
-            octet_lines(lines, i, "wirelog_rx_octets", "RX OCTETS", hex)
-        }
+        WireLogEntry::RxOctets { hex, .. } => octet_lines(lines, i, "wirelog_rx_octets", "RX OCTETS", hex),
         WireLogEntry::TxOctets { hex, sync, .. } => {
-            let class = if *sync {
-                "wirelog_tx_octets_sync"
-            } else {
-                "wirelog_tx_octets"
-            };
+            let class = if *sync { "wirelog_tx_octets_sync" } else { "wirelog_tx_octets" };
             octet_lines(lines, i, class, "TX OCTETS", hex);
         }
         WireLogEntry::RxFrame { .. } | WireLogEntry::TxFrame(_) => frame_lines(lines, i, entry),
         WireLogEntry::KillAfter(d) => {
-            lines.push(single(
-                "wirelog_kill_after",
-                format!("FAIL CONNECTION AFTER {} sec", py_percent_f(*d)),
-            ));
+            lines.push(single("wirelog_kill_after", format!("FAIL CONNECTION AFTER {} sec", py_percent_f(*d))));
         }
-        WireLogEntry::KillAfterFired => {
-            lines.push(single("wirelog_kill_after", "FAILING CONNECTION".into()))
-        }
+        WireLogEntry::KillAfterFired => lines.push(single("wirelog_kill_after", "FAILING CONNECTION".into())),
         WireLogEntry::CloseAfter(d) => {
-            lines.push(single(
-                "wirelog_kill_after",
-                format!("CLOSE CONNECTION AFTER {} sec", py_percent_f(*d)),
-            ));
+            lines.push(single("wirelog_kill_after", format!("CLOSE CONNECTION AFTER {} sec", py_percent_f(*d))));
         }
-        WireLogEntry::CloseAfterFired => {
-            lines.push(single("wirelog_kill_after", "CLOSING CONNECTION".into()))
-        }
-        WireLogEntry::Continue(d, tag) => lines.push(single(
-            "wirelog_delay",
-            format!(
-                "DELAY {} sec for TAG {}",
-                py_percent_f(*d),
-                py_opt(tag.as_ref())
-            ),
-        )),
+        WireLogEntry::CloseAfterFired => lines.push(single("wirelog_kill_after", "CLOSING CONNECTION".into())),
+        WireLogEntry::Continue(d, tag) => lines
+            .push(single("wirelog_delay", format!("DELAY {} sec for TAG {}", py_percent_f(*d), py_opt(tag.as_ref())))),
         WireLogEntry::ContinueFired(tag) => {
-            lines.push(single(
-                "wirelog_delay",
-                format!("DELAY TIMEOUT on TAG {}", py_opt(tag.as_ref())),
-            ));
+            lines.push(single("wirelog_delay", format!("DELAY TIMEOUT on TAG {}", py_opt(tag.as_ref()))));
         }
         WireLogEntry::WirelogMode(on) => {
             let state = if *on { "ENABLED" } else { "DISABLED" };
@@ -305,29 +225,16 @@ fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
 fn octet_lines(lines: &mut Vec<WireLine>, i: usize, class: &'static str, prefix: &str, hex: &str) {
     let mut chunks = wrap(hex, WRAP_WIDTH).into_iter();
     let first = chunks.next().unwrap_or_default();
-    lines.push(WireLine {
-        class,
-        text: format!("{i:03} {prefix}: {first}"),
-    });
+    lines.push(WireLine { class, text: format!("{i:03} {prefix}: {first}") });
     push_continuations(lines, class, prefix, chunks);
 }
 
 /// Frame header line, then the payload text on its own wrapped lines.
 fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
     let (class, prefix, header, text) = match entry {
-        WireLogEntry::RxFrame {
-            len,
-            text,
-            opcode,
-            fin,
-            rsv,
-            masked,
-            mask,
-        } => {
+        WireLogEntry::RxFrame { len, text, opcode, fin, rsv, masked, mask } => {
             // Quirk: Autobahn hex-encodes the already-hex mask string.
-            let mask = mask
-                .as_ref()
-                .map_or_else(|| "None".to_owned(), |m| hex(m.as_bytes()));
+            let mask = mask.as_ref().map_or_else(|| "None".to_owned(), |m| hex(m.as_bytes()));
             let header = format!(
                 "OPCODE={opcode}, FIN={}, RSV={rsv}, PAYLOAD-LEN={len}, MASKED={}, MASK={mask}",
                 py_bool(*fin),
@@ -338,19 +245,12 @@ fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
         WireLogEntry::TxFrame(f) => (tx_frame_class(f), "TX FRAME ", tx_frame_header(f), &f.text),
         _ => return,
     };
-    lines.push(WireLine {
-        class,
-        text: format!("{i:03} {prefix}: {header}"),
-    });
+    lines.push(WireLine { class, text: format!("{i:03} {prefix}: {header}") });
     push_continuations(lines, class, prefix, wrap(text, WRAP_WIDTH).into_iter());
 }
 
 fn tx_frame_class(f: &TxFrameEntry) -> &'static str {
-    if f.sync || f.chopsize.is_some() {
-        "wirelog_tx_frame_sync"
-    } else {
-        "wirelog_tx_frame"
-    }
+    if f.sync || f.chopsize.is_some() { "wirelog_tx_frame_sync" } else { "wirelog_tx_frame" }
 }
 
 fn tx_frame_header(f: &TxFrameEntry) -> String {
@@ -375,10 +275,7 @@ fn push_continuations(
     chunks: impl Iterator<Item = String>,
 ) {
     let indent = " ".repeat(6 + prefix.len());
-    lines.extend(chunks.map(|chunk| WireLine {
-        class,
-        text: format!("{indent}{chunk}"),
-    }));
+    lines.extend(chunks.map(|chunk| WireLine { class, text: format!("{indent}{chunk}") }));
 }
 
 #[cfg(test)]
@@ -398,13 +295,7 @@ mod tests {
         // 7.3.5: close(1000, 123 × '*') sent chopped.
         let mut payload = vec![0x03, 0xe8];
         payload.extend([b'*'; 123]);
-        let spec = TxFrameSpec {
-            payload: &payload,
-            opcode: 8,
-            fin: true,
-            chopsize: Some(1),
-            ..Default::default()
-        };
+        let spec = TxFrameSpec { payload: &payload, opcode: 8, fin: true, chopsize: Some(1), ..Default::default() };
         let lines = lines_of(vec![WireLogEntry::tx_frame(&spec)], false);
         let body = format!("0x03e8{} ...", "2a".repeat(62));
         let indent = " ".repeat(15);
@@ -417,18 +308,9 @@ mod tests {
                            PAYLOAD-REPEAT-LEN=None, CHOPSIZE=1, SYNC=False"
                         .into(),
                 },
-                WireLine {
-                    class: "wirelog_tx_frame_sync",
-                    text: format!("{indent}{}", &body[..100])
-                },
-                WireLine {
-                    class: "wirelog_tx_frame_sync",
-                    text: format!("{indent}{}", &body[100..])
-                },
-                WireLine {
-                    class: "wirelog_tcp_closed_by_peer",
-                    text: "001 TCP DROPPED BY PEER".into()
-                },
+                WireLine { class: "wirelog_tx_frame_sync", text: format!("{indent}{}", &body[..100]) },
+                WireLine { class: "wirelog_tx_frame_sync", text: format!("{indent}{}", &body[100..]) },
+                WireLine { class: "wirelog_tcp_closed_by_peer", text: "001 TCP DROPPED BY PEER".into() },
             ]
         );
     }
@@ -444,15 +326,9 @@ mod tests {
             WireLogEntry::KillAfterFired,
             WireLogEntry::tx_octets(&[0x89, 0x00], true),
         ];
-        let texts: Vec<(&str, String)> = lines_of(entries, true)
-            .into_iter()
-            .map(|l| (l.class, l.text))
-            .collect();
+        let texts: Vec<(&str, String)> = lines_of(entries, true).into_iter().map(|l| (l.class, l.text)).collect();
         let want = [
-            (
-                "wirelog_kill_after",
-                "000 CLOSE CONNECTION AFTER 0.500000 sec",
-            ),
+            ("wirelog_kill_after", "000 CLOSE CONNECTION AFTER 0.500000 sec"),
             ("wirelog_kill_after", "001 CLOSING CONNECTION"),
             ("wirelog_delay", "002 DELAY 1.000000 sec for TAG A"),
             ("wirelog_delay", "003 DELAY TIMEOUT on TAG None"),
@@ -467,14 +343,8 @@ mod tests {
 
     #[test]
     fn unmasked_rx_frame_shows_none_and_text_payload() {
-        let lines = lines_of(
-            vec![WireLogEntry::rx_frame(b"Hello   World!", 1, false, 4, None)],
-            true,
-        );
-        assert_eq!(
-            lines[0].text,
-            "000 RX FRAME : OPCODE=1, FIN=False, RSV=4, PAYLOAD-LEN=14, MASKED=False, MASK=None"
-        );
+        let lines = lines_of(vec![WireLogEntry::rx_frame(b"Hello   World!", 1, false, 4, None)], true);
+        assert_eq!(lines[0].text, "000 RX FRAME : OPCODE=1, FIN=False, RSV=4, PAYLOAD-LEN=14, MASKED=False, MASK=None");
         assert_eq!(lines[1].text, format!("{}Hello   World!", " ".repeat(15)));
     }
 }

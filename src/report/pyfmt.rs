@@ -53,11 +53,7 @@ pub fn unicode_repr(text: &str) -> String {
 /// The quoted body shared by both reprs: Python prefers single quotes and
 /// switches to double quotes only when the text has `'` but no `"`.
 fn quoted_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for c in text.chars() {
@@ -195,10 +191,7 @@ mod tests {
     #[test]
     fn repr_matches_cpython_2_7() {
         // Expected values printed by CPython 2.7.18.
-        assert_eq!(
-            unicode_repr("it's \u{e9}\u{1}\n\u{1F600} \"q"),
-            r#"u'it\'s \xe9\x01\n\U0001f600 "q'"#
-        );
+        assert_eq!(unicode_repr("it's \u{e9}\u{1}\n\u{1F600} \"q"), r#"u'it\'s \xe9\x01\n\U0001f600 "q'"#);
         assert_eq!(unicode_repr("\""), r#"u'"'"#);
         assert_eq!(unicode_repr("it's"), r#"u"it's""#);
         assert_eq!(unicode_repr("\u{3ba}\\"), r"u'\u03ba\\'");
@@ -210,19 +203,13 @@ mod tests {
         // textwrap.wrap('ab   cd  ' + 'x'*120, 100) in CPython 2.7.18.
         let text = format!("ab   cd  {}", "x".repeat(120));
         let lines = wrap(&text, 100);
-        assert_eq!(
-            lines,
-            vec![format!("ab   cd  {}", "x".repeat(91)), "x".repeat(29)]
-        );
+        assert_eq!(lines, vec![format!("ab   cd  {}", "x".repeat(91)), "x".repeat(29)]);
     }
 
     #[test]
     fn wrap_breaks_hex_and_keeps_ellipsis_with_tail() {
         let text = format!("{} ...", "a".repeat(128));
-        assert_eq!(
-            wrap(&text, 100),
-            vec!["a".repeat(100), format!("{} ...", "a".repeat(28))]
-        );
+        assert_eq!(wrap(&text, 100), vec!["a".repeat(100), format!("{} ...", "a".repeat(28))]);
         assert_eq!(wrap("  lead\tx", 100), vec!["  lead  x"]);
         assert!(wrap("   ", 100).is_empty());
     }

@@ -47,11 +47,7 @@ fn trace() -> WireTrace {
     let mut trace = WireTrace::default();
     trace.rx_octets(request().as_bytes());
     trace.tx_octets(response().as_bytes(), false);
-    trace.tx_frame(&TxFrameSpec {
-        opcode: 8,
-        fin: true,
-        ..Default::default()
-    });
+    trace.tx_frame(&TxFrameSpec { opcode: 8, fin: true, ..Default::default() });
     trace.tx_octets(&[0x88, 0x00], false);
     trace.log(WireLogEntry::KillAfter(1.0));
     trace.rx_octets(&[0x88, 0x80, 0x5e, 0x17, 0xaa, 0x53]);
@@ -63,18 +59,13 @@ pub(super) fn sample_7_3_1() -> CaseReport {
     let mut r = CaseReport::new("ixwebsocket");
     r.case = 216;
     r.id = "7.3.1".into();
-    r.description =
-        "Send a close frame with payload length 0 (no close code, no close reason)".into();
+    r.description = "Send a close frame with payload length 0 (no close code, no close reason)".into();
     r.expectation = "Clean close with normal code.".into();
     r.started = "2020-01-09T22:33:55.393Z".into();
     r.duration = 3;
     r.expected = BTreeMap::from([("OK".to_owned(), vec![])]);
-    r.expected_close = ExpectedClose {
-        close_code: vec![1000],
-        closed_by_me: true,
-        require_clean: true,
-        ..Default::default()
-    };
+    r.expected_close =
+        ExpectedClose { close_code: vec![1000], closed_by_me: true, require_clean: true, ..Default::default() };
     r.result = "Actual events match at least one expected.".into();
     r.result_close = "Connection was properly closed".into();
     r.closed_by_me = true;
@@ -90,10 +81,7 @@ pub(super) fn sample_7_3_1() -> CaseReport {
 fn text_matches_real_report_byte_for_byte() {
     let got = render_text(&sample_7_3_1());
     if got != SAMPLE_TEXT {
-        let first = got
-            .lines()
-            .zip(SAMPLE_TEXT.lines())
-            .position(|(a, b)| a != b);
+        let first = got.lines().zip(SAMPLE_TEXT.lines()).position(|(a, b)| a != b);
         panic!("first differing line: {first:?}\n--- got ---\n{got}\n--- want ---\n{SAMPLE_TEXT}");
     }
 }
@@ -104,10 +92,7 @@ fn reconstructed_handshake_matches_sample_sizes() {
     // prefixes are checked by the byte-for-byte test.
     assert_eq!(request().len(), 350);
     assert_eq!(response().len(), 206);
-    assert_eq!(
-        sample_7_3_1().rx_octet_stats,
-        [6, 350].into_iter().collect()
-    );
+    assert_eq!(sample_7_3_1().rx_octet_stats, [6, 350].into_iter().collect());
 }
 
 #[test]
@@ -117,16 +102,8 @@ fn json_matches_python_layout() {
 
 #[test]
 fn text_without_case_sections_omits_verdict() {
-    let text = render_text_with(
-        &sample_7_3_1(),
-        &TextOptions {
-            case_sections: false,
-        },
-    );
-    assert!(
-        text.contains("\nixwebsocket - 3 ms @ 2020-01-09T22:33:55.393Z\n\nOpening Handshake\n"),
-        "{text}"
-    );
+    let text = render_text_with(&sample_7_3_1(), &TextOptions { case_sections: false });
+    assert!(text.contains("\nixwebsocket - 3 ms @ 2020-01-09T22:33:55.393Z\n\nOpening Handshake\n"), "{text}");
     assert!(!text.contains("Case Outcome") && !text.contains(": Pass"));
     assert!(text.ends_with("007 TCP DROPPED BY ME"));
 }
@@ -136,13 +113,7 @@ fn hostile() -> CaseReport {
     r.agent = "<b>evil</b>".into();
     r.remote_close_reason = Some("</td><script>alert(1)</script>".into());
     r.received = vec![CaseEvent::message(b"<script>alert('x')</script>", false)];
-    r.wirelog.push(WireLogEntry::rx_frame(
-        b"<script>alert(2)</script>",
-        1,
-        true,
-        0,
-        None,
-    ));
+    r.wirelog.push(WireLogEntry::rx_frame(b"<script>alert(2)</script>", 1, true, 0, None));
     r
 }
 
@@ -154,10 +125,7 @@ fn html_escapes_everything_from_the_wire() {
     assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"));
     assert!(html.contains("&lt;/td&gt;&lt;script&gt;alert(1)"));
     // Python picks double quotes for a repr holding only single quotes.
-    assert!(
-        html.contains("u&quot;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;"),
-        "repr, then HTML-escaped"
-    );
+    assert!(html.contains("u&quot;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;"), "repr, then HTML-escaped");
 }
 
 #[test]
@@ -174,10 +142,7 @@ fn html_has_autobahn_sections_and_classes() {
     ] {
         assert!(html.contains(needle), "missing {needle}");
     }
-    assert!(
-        !html.contains("src=") && !html.contains("http://") && !html.contains("https://"),
-        "not self-contained"
-    );
+    assert!(!html.contains("src=") && !html.contains("http://") && !html.contains("https://"), "not self-contained");
 }
 
 fn other_agent_case(agent: &str, id: &str, behavior: Behavior, close: CloseBehavior) -> CaseReport {
@@ -192,19 +157,9 @@ fn other_agent_case(agent: &str, id: &str, behavior: Behavior, close: CloseBehav
 
 fn index_reports() -> Vec<CaseReport> {
     vec![
-        other_agent_case(
-            "Zeta Client",
-            "7.3.1",
-            Behavior::Failed,
-            CloseBehavior::WrongCode,
-        ),
+        other_agent_case("Zeta Client", "7.3.1", Behavior::Failed, CloseBehavior::WrongCode),
         sample_7_3_1(),
-        other_agent_case(
-            "ixwebsocket",
-            "10.1.1",
-            Behavior::Ok,
-            CloseBehavior::Unclean,
-        ),
+        other_agent_case("ixwebsocket", "10.1.1", Behavior::Ok, CloseBehavior::Unclean),
         other_agent_case("ixwebsocket", "2.1", Behavior::NonStrict, CloseBehavior::Ok),
     ]
 }
@@ -217,10 +172,7 @@ fn index_json_lists_each_agent_and_case() {
         value["ixwebsocket"]["7.3.1"],
         serde_json::json!({"behavior": "OK", "behaviorClose": "OK", "duration": 3, "remoteCloseCode": null, "reportfile": "ixwebsocket_case_7_3_1.json"})
     );
-    assert_eq!(
-        value["Zeta Client"]["7.3.1"]["reportfile"],
-        "zeta_client_case_7_3_1.json"
-    );
+    assert_eq!(value["Zeta Client"]["7.3.1"]["reportfile"], "zeta_client_case_7_3_1.json");
     assert_eq!(value["Zeta Client"]["7.3.1"]["behaviorClose"], "WRONG CODE");
     // Case IDs sort as strings, like Python's sort_keys.
     let ix = json.find("\"ixwebsocket\"").unwrap();
@@ -228,9 +180,7 @@ fn index_json_lists_each_agent_and_case() {
     let (a, b, c) = (at("\"10.1.1\""), at("\"2.1\""), at("\"7.3.1\""));
     assert!(a < b && b < c, "{json}");
     assert!(
-        json.starts_with(
-            "{\n   \"Zeta Client\": {\n      \"7.3.1\": {\n         \"behavior\": \"FAILED\","
-        ),
+        json.starts_with("{\n   \"Zeta Client\": {\n      \"7.3.1\": {\n         \"behavior\": \"FAILED\","),
         "{json}"
     );
 }
@@ -258,10 +208,8 @@ fn writes_report_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("reports/clients");
     write_report_dir(&out, &index_reports()).unwrap();
-    let mut names: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     assert_eq!(
         names,

@@ -25,9 +25,7 @@ pub struct TextOptions {
 
 impl Default for TextOptions {
     fn default() -> Self {
-        Self {
-            case_sections: true,
-        }
+        Self { case_sections: true }
     }
 }
 
@@ -59,23 +57,15 @@ fn push_section(out: &mut String, title: &str, body: &str) {
 fn push_case_sections(out: &mut String, r: &CaseReport) {
     push_section(out, "Case Description", &r.description);
     push_section(out, "Case Expectation", &r.expectation);
-    let outcome = format!(
-        "{}\n\nExpected:\n{}\n\nObserved:\n{}",
-        r.result,
-        page::expected_text(r),
-        page::observed_text(r)
-    );
+    let outcome =
+        format!("{}\n\nExpected:\n{}\n\nObserved:\n{}", r.result, page::expected_text(r), page::observed_text(r));
     push_section(out, "Case Outcome", &outcome);
     push_section(out, "Case Closing Behavior", &page::closing_summary(r));
     out.push_str("\n\n");
 }
 
 fn push_handshake(out: &mut String, r: &CaseReport) {
-    let body = format!(
-        "{}\n{}\n",
-        page::handshake_text(&r.http_request),
-        page::handshake_text(&r.http_response)
-    );
+    let body = format!("{}\n{}\n", page::handshake_text(&r.http_request), page::handshake_text(&r.http_response));
     push_section(out, "Opening Handshake", &body);
 }
 

@@ -147,19 +147,12 @@ pub struct TxFrameSpec<'a> {
 impl WireLogEntry {
     /// `RO` for bytes read from the peer.
     pub fn rx_octets(data: &[u8]) -> Self {
-        Self::RxOctets {
-            len: data.len(),
-            hex: octets_text(data),
-        }
+        Self::RxOctets { len: data.len(), hex: octets_text(data) }
     }
 
     /// `TO` for bytes written to the peer.
     pub fn tx_octets(data: &[u8], sync: bool) -> Self {
-        Self::TxOctets {
-            len: data.len(),
-            hex: octets_text(data),
-            sync,
-        }
+        Self::TxOctets { len: data.len(), hex: octets_text(data), sync }
     }
 
     /// `RF` for a received frame; `payload` is already unmasked.
@@ -209,10 +202,7 @@ impl WireLogEntry {
 
     /// Whether this entry records traffic (as opposed to a timer or mode).
     pub fn is_traffic(&self) -> bool {
-        matches!(
-            self,
-            Self::RxOctets { .. } | Self::TxOctets { .. } | Self::RxFrame { .. } | Self::TxFrame(_)
-        )
+        matches!(self, Self::RxOctets { .. } | Self::TxOctets { .. } | Self::RxFrame { .. } | Self::TxFrame(_))
     }
 }
 
@@ -226,15 +216,7 @@ impl Serialize for WireLogEntry {
                 seq.serialize_element(&(len, hex))?;
                 seq.serialize_element(sync)?;
             }
-            Self::RxFrame {
-                len,
-                text,
-                opcode,
-                fin,
-                rsv,
-                masked,
-                mask,
-            } => {
+            Self::RxFrame { len, text, opcode, fin, rsv, masked, mask } => {
                 seq.serialize_element(&(len, text))?;
                 seq.serialize_element(opcode)?;
                 seq.serialize_element(fin)?;
@@ -272,11 +254,7 @@ struct Delay(f64);
 impl Serialize for Delay {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let whole = self.0.fract() == 0.0 && self.0.abs() < 1e15;
-        if whole {
-            serializer.serialize_i64(self.0 as i64)
-        } else {
-            serializer.serialize_f64(self.0)
-        }
+        if whole { serializer.serialize_i64(self.0 as i64) } else { serializer.serialize_f64(self.0) }
     }
 }
 
@@ -356,14 +334,7 @@ impl WireTrace {
     }
 
     /// Record a complete received frame (payload unmasked).
-    pub fn rx_frame(
-        &mut self,
-        payload: &[u8],
-        opcode: u8,
-        fin: bool,
-        rsv: u8,
-        mask: Option<[u8; 4]>,
-    ) {
+    pub fn rx_frame(&mut self, payload: &[u8], opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) {
         self.rx_frames.add(u64::from(opcode));
         self.log(WireLogEntry::rx_frame(payload, opcode, fin, rsv, mask));
     }
@@ -403,10 +374,7 @@ mod tests {
         assert_eq!(octets_text(&[0x88, 0x00]), "8800");
         assert_eq!(octets_text(&[0xab; 60]), "ab".repeat(60));
         assert_eq!(octets_text(&[0xab; 61]), format!("{} ...", "ab".repeat(61)));
-        assert_eq!(
-            octets_text(&[0xab; 300]),
-            format!("{} ...", "ab".repeat(64))
-        );
+        assert_eq!(octets_text(&[0xab; 300]), format!("{} ...", "ab".repeat(64)));
     }
 
     #[test]
@@ -415,10 +383,7 @@ mod tests {
         assert_eq!(payload_text(&[0x04, 0x4c]), "\u{4}L");
         let mut close = vec![0x03, 0xe8];
         close.extend([b'*'; 123]);
-        assert_eq!(
-            payload_text(&close),
-            format!("0x03e8{} ...", "2a".repeat(62))
-        );
+        assert_eq!(payload_text(&close), format!("0x03e8{} ...", "2a".repeat(62)));
         assert_eq!(payload_text(&[b'a'; 70]), format!("{} ...", "a".repeat(64)));
         // Python 2 accepted encoded surrogates; strict UTF-8 does not.
         assert_eq!(payload_text(&[0xed, 0xa0, 0x80]), "0xeda080");
@@ -427,18 +392,9 @@ mod tests {
     #[test]
     fn entries_serialise_to_autobahn_tuples() {
         let rf = WireLogEntry::rx_frame(b"", 8, true, 0, Some([0x5e, 0x17, 0xaa, 0x53]));
-        assert_eq!(
-            json_of(&rf),
-            json!(["RF", [0, ""], 8, true, 0, true, "5e17aa53"])
-        );
-        assert_eq!(
-            json_of(&WireLogEntry::rx_octets(&[1, 2])),
-            json!(["RO", [2, "0102"]])
-        );
-        assert_eq!(
-            json_of(&WireLogEntry::tx_octets(&[0x88, 0], false)),
-            json!(["TO", [2, "8800"], false])
-        );
+        assert_eq!(json_of(&rf), json!(["RF", [0, ""], 8, true, 0, true, "5e17aa53"]));
+        assert_eq!(json_of(&WireLogEntry::rx_octets(&[1, 2])), json!(["RO", [2, "0102"]]));
+        assert_eq!(json_of(&WireLogEntry::tx_octets(&[0x88, 0], false)), json!(["TO", [2, "8800"], false]));
         let tf = WireLogEntry::tx_frame(&TxFrameSpec {
             payload: b"BAsd7&jh23",
             opcode: 1,
@@ -446,35 +402,13 @@ mod tests {
             repeat: Some(262144),
             ..Default::default()
         });
-        assert_eq!(
-            json_of(&tf),
-            json!([
-                "TF",
-                [10, "BAsd7&jh23"],
-                1,
-                true,
-                0,
-                null,
-                262144,
-                null,
-                false
-            ])
-        );
+        assert_eq!(json_of(&tf), json!(["TF", [10, "BAsd7&jh23"], 1, true, 0, null, 262144, null, false]));
         assert_eq!(json_of(&WireLogEntry::KillAfter(1.0)), json!(["KL", 1]));
         assert_eq!(json_of(&WireLogEntry::CloseAfter(0.5)), json!(["TI", 0.5]));
         assert_eq!(json_of(&WireLogEntry::KillAfterFired), json!(["KLE"]));
-        assert_eq!(
-            json_of(&WireLogEntry::Continue(1.0, None)),
-            json!(["CT", 1, null])
-        );
-        assert_eq!(
-            json_of(&WireLogEntry::ContinueFired(Some("A".into()))),
-            json!(["CTE", "A"])
-        );
-        assert_eq!(
-            json_of(&WireLogEntry::WirelogMode(false)),
-            json!(["WLM", false])
-        );
+        assert_eq!(json_of(&WireLogEntry::Continue(1.0, None)), json!(["CT", 1, null]));
+        assert_eq!(json_of(&WireLogEntry::ContinueFired(Some("A".into()))), json!(["CTE", "A"]));
+        assert_eq!(json_of(&WireLogEntry::WirelogMode(false)), json!(["WLM", false]));
     }
 
     #[test]

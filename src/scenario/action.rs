@@ -44,12 +44,8 @@ impl Action {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Action::Frame(frame) => frame.check(),
-            Action::KillAfter(secs)
-                if !(*secs > 0.0 && Duration::try_from_secs_f64(*secs).is_ok()) =>
-            {
-                Err(format!(
-                    "expected kill_after to be a positive number of seconds, got {secs}"
-                ))
+            Action::KillAfter(secs) if !(*secs > 0.0 && Duration::try_from_secs_f64(*secs).is_ok()) => {
+                Err(format!("expected kill_after to be a positive number of seconds, got {secs}"))
             }
             _ => Ok(()),
         }
@@ -107,10 +103,9 @@ impl FrameSpec {
         }
         let len = self.declared_len();
         match self.len_form {
-            Some(Form(form)) if LenForm::minimal(len).bits() > form.bits() => Err(format!(
-                "expected a length that fits len_form {}, got {len}",
-                form.bits()
-            )),
+            Some(Form(form)) if LenForm::minimal(len).bits() > form.bits() => {
+                Err(format!("expected a length that fits len_form {}, got {len}", form.bits()))
+            }
             _ => Ok(()),
         }
     }
@@ -126,10 +121,8 @@ impl FrameSpec {
 
     /// The length the header declares: `len` if given, else the payload's.
     pub fn declared_len(&self) -> u64 {
-        self.len.unwrap_or_else(|| {
-            self.repeat_to
-                .unwrap_or(self.payload.as_ref().map_or(0, |p| p.bytes().len() as u64))
-        })
+        self.len
+            .unwrap_or_else(|| self.repeat_to.unwrap_or(self.payload.as_ref().map_or(0, |p| p.bytes().len() as u64)))
     }
 }
 
@@ -252,11 +245,7 @@ impl TryFrom<u8> for Rsv {
     type Error = String;
 
     fn try_from(value: u8) -> Result<Rsv, String> {
-        if value <= 7 {
-            Ok(Rsv(value))
-        } else {
-            Err(format!("expected rsv 0-7, got {value}"))
-        }
+        if value <= 7 { Ok(Rsv(value)) } else { Err(format!("expected rsv 0-7, got {value}")) }
     }
 }
 
@@ -269,9 +258,7 @@ impl TryFrom<u8> for Form {
     type Error = String;
 
     fn try_from(bits: u8) -> Result<Form, String> {
-        LenForm::from_bits(bits)
-            .map(Form)
-            .ok_or_else(|| format!("expected len_form 7, 16 or 64, got {bits}"))
+        LenForm::from_bits(bits).map(Form).ok_or_else(|| format!("expected len_form 7, 16 or 64, got {bits}"))
     }
 }
 

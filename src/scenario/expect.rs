@@ -28,18 +28,12 @@ pub enum Event {
 impl Event {
     /// A text message.
     pub fn text(data: impl Into<Vec<u8>>) -> Event {
-        Event::Message {
-            data: data.into(),
-            binary: false,
-        }
+        Event::Message { data: data.into(), binary: false }
     }
 
     /// A binary message.
     pub fn binary(data: impl Into<Vec<u8>>) -> Event {
-        Event::Message {
-            data: data.into(),
-            binary: true,
-        }
+        Event::Message { data: data.into(), binary: true }
     }
 
     /// True for a pong.
@@ -108,12 +102,9 @@ pub struct ExpectedEvents {
 impl ExpectedEvents {
     /// The declared lists in judging order, with their outcome names.
     pub fn declared(&self) -> impl Iterator<Item = (Outcome, &[Event])> {
-        [
-            (Outcome::Ok, &self.ok),
-            (Outcome::NonStrict, &self.non_strict),
-        ]
-        .into_iter()
-        .filter_map(|(key, list)| list.as_deref().map(|l| (key, l)))
+        [(Outcome::Ok, &self.ok), (Outcome::NonStrict, &self.non_strict)]
+            .into_iter()
+            .filter_map(|(key, list)| list.as_deref().map(|l| (key, l)))
     }
 }
 

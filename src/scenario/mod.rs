@@ -140,19 +140,11 @@ impl ScenarioError {
         if let Some(at) = message.rfind(" at line ") {
             message.truncate(at);
         }
-        ScenarioError {
-            file: file.to_path_buf(),
-            position,
-            message,
-        }
+        ScenarioError { file: file.to_path_buf(), position, message }
     }
 
     fn io(file: &Path, error: &std::io::Error) -> ScenarioError {
-        ScenarioError {
-            file: file.to_path_buf(),
-            position: None,
-            message: error.to_string(),
-        }
+        ScenarioError { file: file.to_path_buf(), position: None, message: error.to_string() }
     }
 }
 

@@ -69,12 +69,9 @@ impl TryFrom<String> for MaskKey {
 
     fn try_from(text: String) -> Result<MaskKey, String> {
         let bytes = decode_hex(&text)?;
-        <[u8; 4]>::try_from(bytes).map(MaskKey).map_err(|b| {
-            format!(
-                "expected a mask key of 4 bytes (8 hex digits), got {} bytes",
-                b.len()
-            )
-        })
+        <[u8; 4]>::try_from(bytes)
+            .map(MaskKey)
+            .map_err(|b| format!("expected a mask key of 4 bytes (8 hex digits), got {} bytes", b.len()))
     }
 }
 
@@ -82,10 +79,7 @@ impl TryFrom<String> for MaskKey {
 pub fn decode_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
-        return Err(format!(
-            "expected an even number of hex digits, got {}",
-            digits.len()
-        ));
+        return Err(format!("expected an even number of hex digits, got {}", digits.len()));
     }
     digits
         .chunks(2)
@@ -107,10 +101,7 @@ mod tests {
 
     #[test]
     fn hex_round_trips_and_ignores_whitespace() {
-        assert_eq!(
-            decode_hex("03e8 48\n65").unwrap(),
-            vec![0x03, 0xe8, 0x48, 0x65]
-        );
+        assert_eq!(decode_hex("03e8 48\n65").unwrap(), vec![0x03, 0xe8, 0x48, 0x65]);
         assert_eq!(encode_hex(&decode_hex("00ff7f").unwrap()), "00ff7f");
         assert!(decode_hex("abc").unwrap_err().contains("even number"));
         assert!(decode_hex("zz").unwrap_err().contains("\"zz\""));
@@ -118,12 +109,7 @@ mod tests {
 
     #[test]
     fn notations_give_the_same_bytes() {
-        let parse = |y: &str| {
-            crate::scenario::from_yaml::<Payload>(y)
-                .unwrap()
-                .bytes()
-                .to_vec()
-        };
+        let parse = |y: &str| crate::scenario::from_yaml::<Payload>(y).unwrap().bytes().to_vec();
         assert_eq!(parse("text: Hi!"), b"Hi!");
         assert_eq!(parse("hex: '486921'"), b"Hi!");
         assert_eq!(parse("base64: SGkh"), b"Hi!");
@@ -131,9 +117,7 @@ mod tests {
 
     #[test]
     fn bad_mask_key_is_rejected() {
-        let err = crate::scenario::from_yaml::<MaskKey>("'010203'")
-            .unwrap_err()
-            .to_string();
+        let err = crate::scenario::from_yaml::<MaskKey>("'010203'").unwrap_err().to_string();
         assert!(err.contains("4 bytes"), "{err}");
     }
 }

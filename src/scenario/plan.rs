@@ -58,10 +58,7 @@ pub struct Send {
 impl Send {
     /// The whole frame: every write concatenated.
     pub fn bytes(&self) -> Vec<u8> {
-        self.writes
-            .iter()
-            .flat_map(|w| w.bytes.iter().copied())
-            .collect()
+        self.writes.iter().flat_map(|w| w.bytes.iter().copied()).collect()
     }
 }
 
@@ -116,10 +113,7 @@ impl LocalClose {
     /// A close with a code and a text reason.
     pub fn new(code: u16, reason: &str) -> LocalClose {
         let reason = (!reason.is_empty()).then(|| reason.as_bytes().to_vec());
-        LocalClose {
-            code: Some(code),
-            reason,
-        }
+        LocalClose { code: Some(code), reason }
     }
 
     /// The close frame payload: code (big-endian) then reason.
@@ -160,10 +154,7 @@ fn compile_one(action: &Action) -> Step {
         Action::Raw(RawSpec { hex, chop, sync }) => Step::Raw(split(hex.0.clone(), *chop, *sync)),
         Action::Close(spec) => {
             let close = local_close(spec);
-            Step::Close {
-                send: close.send(),
-                close,
-            }
+            Step::Close { send: close.send(), close }
         }
         Action::Delay(ms) => Step::Delay(Duration::from_millis(*ms)),
         Action::Wait(what) => Step::Wait(*what),
@@ -184,10 +175,7 @@ fn frame_send(frame: &FrameSpec) -> Send {
     Send {
         writes: split(bytes, frame.chop, frame.sync),
         log: TxFrameLog {
-            payload: frame
-                .payload
-                .as_ref()
-                .map_or(Vec::new(), |p| p.bytes().to_vec()),
+            payload: frame.payload.as_ref().map_or(Vec::new(), |p| p.bytes().to_vec()),
             opcode: header.opcode.value(),
             fin: header.fin,
             rsv: header.rsv,
@@ -203,30 +191,17 @@ fn frame_send(frame: &FrameSpec) -> Send {
 fn local_close(spec: &CloseSpec) -> LocalClose {
     let mut reason = spec.reason.as_ref().map(|r: &Payload| r.bytes().to_vec());
     let too_long = |r: &&mut Vec<u8>| r.len() > MAX_API_REASON;
-    if let Some(r) = reason
-        .as_mut()
-        .filter(too_long)
-        .filter(|_| spec.via == CloseVia::Api)
-    {
+    if let Some(r) = reason.as_mut().filter(too_long).filter(|_| spec.via == CloseVia::Api) {
         r.truncate(MAX_API_REASON - 3);
         r.extend_from_slice(b"...");
     }
-    LocalClose {
-        code: spec.code,
-        reason,
-    }
+    LocalClose { code: spec.code, reason }
 }
 
 /// Splits `bytes` into writes: pieces of `chop` bytes (all sync), or one.
 fn split(bytes: Vec<u8>, chop: Option<usize>, sync: bool) -> Vec<Write> {
     match chop {
-        Some(size) => bytes
-            .chunks(size.max(1))
-            .map(|c| Write {
-                bytes: c.to_vec(),
-                sync: true,
-            })
-            .collect(),
+        Some(size) => bytes.chunks(size.max(1)).map(|c| Write { bytes: c.to_vec(), sync: true }).collect(),
         None => vec![Write { bytes, sync }],
     }
 }
@@ -249,15 +224,11 @@ mod tests {
 
     #[test]
     fn invalid_headers_are_expressible() {
-        let steps = compile_yaml(
-            "- frame: {opcode: 11, fin: false, rsv: 5, len: 3, len_form: 64, payload: {hex: 'ff'}}",
-        );
+        let steps =
+            compile_yaml("- frame: {opcode: 11, fin: false, rsv: 5, len: 3, len_form: 64, payload: {hex: 'ff'}}");
         let send = only_send(&steps);
         assert_eq!(encode_hex(&send.bytes()), "5b7f0000000000000003ff");
-        assert_eq!(
-            (send.log.opcode, send.log.fin, send.log.rsv),
-            (11, false, 5)
-        );
+        assert_eq!((send.log.opcode, send.log.fin, send.log.rsv), (11, false, 5));
     }
 
     #[test]
@@ -273,11 +244,7 @@ mod tests {
     fn chopped_frames_are_sync_writes_of_at_most_chop_bytes() {
         let steps = compile_yaml("- frame: {opcode: ping, payload: {text: abcde}, chop: 3}");
         let send = only_send(&steps);
-        let sizes: Vec<(usize, bool)> = send
-            .writes
-            .iter()
-            .map(|w| (w.bytes.len(), w.sync))
-            .collect();
+        let sizes: Vec<(usize, bool)> = send.writes.iter().map(|w| (w.bytes.len(), w.sync)).collect();
         assert_eq!(sizes, vec![(3, true), (3, true), (1, true)]);
         assert_eq!(send.bytes(), b"\x89\x05abcde");
         assert_eq!((send.log.chopsize, send.log.sync), (Some(3), false));
@@ -285,24 +252,10 @@ mod tests {
 
     #[test]
     fn raw_bytes_and_timers_pass_through() {
-        let steps = compile_yaml(
-            "- raw: {hex: '0102 03', chop: 2}\n- delay: 1500\n- drop_tcp\n- kill_after: 1",
-        );
-        let Step::Raw(writes) = &steps[0] else {
-            panic!("{steps:?}")
-        };
-        assert_eq!(
-            writes.iter().map(|w| w.bytes.clone()).collect::<Vec<_>>(),
-            vec![vec![1, 2], vec![3]]
-        );
-        assert_eq!(
-            steps[1..],
-            [
-                Step::Delay(Duration::from_millis(1500)),
-                Step::DropTcp,
-                Step::KillAfter(1.0)
-            ]
-        );
+        let steps = compile_yaml("- raw: {hex: '0102 03', chop: 2}\n- delay: 1500\n- drop_tcp\n- kill_after: 1");
+        let Step::Raw(writes) = &steps[0] else { panic!("{steps:?}") };
+        assert_eq!(writes.iter().map(|w| w.bytes.clone()).collect::<Vec<_>>(), vec![vec![1, 2], vec![3]]);
+        assert_eq!(steps[1..], [Step::Delay(Duration::from_millis(1500)), Step::DropTcp, Step::KillAfter(1.0)]);
     }
 
     #[test]
@@ -326,15 +279,9 @@ mod tests {
 
     #[test]
     fn close_payload_without_code_is_the_reason_alone() {
-        let close = LocalClose {
-            code: None,
-            reason: Some(b"a".to_vec()),
-        };
+        let close = LocalClose { code: None, reason: Some(b"a".to_vec()) };
         assert_eq!(close.send().bytes(), b"\x88\x01a");
-        assert_eq!(
-            LocalClose::new(1001, "Going Away").payload(),
-            b"\x03\xe9Going Away"
-        );
+        assert_eq!(LocalClose::new(1001, "Going Away").payload(), b"\x03\xe9Going Away");
         assert_eq!(LocalClose::new(1000, "").reason, None);
     }
 }

@@ -34,9 +34,7 @@ fn glob(pattern: &[u8], text: &[u8], open_end: bool) -> bool {
 /// The integer tuple an ID sorts by; a part that is not a number sorts as
 /// `u32::MAX` (Autobahn IDs are always numeric).
 pub fn case_key(id: &str) -> Vec<u32> {
-    id.split('.')
-        .map(|part| part.parse().unwrap_or(u32::MAX))
-        .collect()
+    id.split('.').map(|part| part.parse().unwrap_or(u32::MAX)).collect()
 }
 
 /// The selected cases, in `case=N` order.
@@ -47,16 +45,9 @@ pub struct CaseList {
 
 impl CaseList {
     /// Selects from `all` the IDs matched by `cases` and not by `exclude`.
-    pub fn select<'a>(
-        all: impl IntoIterator<Item = &'a str>,
-        cases: &[&str],
-        exclude: &[&str],
-    ) -> CaseList {
+    pub fn select<'a>(all: impl IntoIterator<Item = &'a str>, cases: &[&str], exclude: &[&str]) -> CaseList {
         let any = |patterns: &[&str], id: &str| patterns.iter().any(|p| matches(p, id));
-        let chosen: BTreeSet<&str> = all
-            .into_iter()
-            .filter(|id| any(cases, id) && !any(exclude, id))
-            .collect();
+        let chosen: BTreeSet<&str> = all.into_iter().filter(|id| any(cases, id) && !any(exclude, id)).collect();
         let mut ids: Vec<String> = chosen.into_iter().map(str::to_owned).collect();
         ids.sort_by_key(|id| case_key(id));
         CaseList { ids }
@@ -69,9 +60,7 @@ impl CaseList {
 
     /// The ID that `case=n` runs (1-based); `None` outside `1..=len`.
     pub fn by_number(&self, n: usize) -> Option<&str> {
-        n.checked_sub(1)
-            .and_then(|i| self.ids.get(i))
-            .map(String::as_str)
+        n.checked_sub(1).and_then(|i| self.ids.get(i)).map(String::as_str)
     }
 
     /// The `case=N` number of `id` (the `casetuple` lookup).
@@ -84,9 +73,7 @@ impl CaseList {
 mod tests {
     use super::*;
 
-    const IDS: [&str; 10] = [
-        "7.13.2", "7.1.1", "10.1.1", "7.1.6", "9.8.6", "7.13.1", "5.10", "5.9", "7.3.1", "12.1.1",
-    ];
+    const IDS: [&str; 10] = ["7.13.2", "7.1.1", "10.1.1", "7.1.6", "9.8.6", "7.13.1", "5.10", "5.9", "7.3.1", "12.1.1"];
 
     fn selected(cases: &[&str], exclude: &[&str]) -> Vec<String> {
         CaseList::select(IDS, cases, exclude).ids().to_vec()
@@ -94,20 +81,11 @@ mod tests {
 
     #[test]
     fn wildcard_is_start_anchored_and_dot_is_literal() {
-        assert_eq!(
-            selected(&["7.1*"], &[]),
-            ["7.1.1", "7.1.6", "7.13.1", "7.13.2"]
-        );
+        assert_eq!(selected(&["7.1*"], &[]), ["7.1.1", "7.1.6", "7.13.1", "7.13.2"]);
         assert!(matches("7.1.*", "7.1.1") && !matches("7.1.*", "7.13.1"));
         assert!(!matches("7.1*", "17.1.1"), "anchored at the start");
-        assert!(
-            !matches("7x1*", "7.1.1") && !matches("7.1*", "7x1.1"),
-            "dot is literal"
-        );
-        assert!(
-            matches("*.1", "7.3.1") && matches("*.1", "7.13.2"),
-            "open at the end"
-        );
+        assert!(!matches("7x1*", "7.1.1") && !matches("7.1*", "7x1.1"), "dot is literal");
+        assert!(matches("*.1", "7.3.1") && matches("*.1", "7.13.2"), "open at the end");
         assert!(matches("7*1", "7.3.1x"));
     }
 
@@ -121,10 +99,7 @@ mod tests {
     fn sorting_is_by_integer_tuple() {
         assert_eq!(
             selected(&["*"], &[]),
-            [
-                "5.9", "5.10", "7.1.1", "7.1.6", "7.3.1", "7.13.1", "7.13.2", "9.8.6", "10.1.1",
-                "12.1.1"
-            ]
+            ["5.9", "5.10", "7.1.1", "7.1.6", "7.3.1", "7.13.1", "7.13.2", "9.8.6", "10.1.1", "12.1.1"]
         );
         assert!(case_key("9.8.6") < case_key("10.1.1"));
     }

@@ -27,26 +27,18 @@ fn minimal_scenario_parses_with_defaults() {
     assert_eq!(s.handshake, Handshake::default());
     assert_eq!(s.expect.events.non_strict, None);
     assert!(!s.expect.auto_close && !s.expect.wrong_code_fails);
-    let Step::Send(send) = &s.plan()[0] else {
-        panic!()
-    };
+    let Step::Send(send) = &s.plan()[0] else { panic!() };
     assert_eq!(send.bytes(), [0x81, 0x00]);
 }
 
 #[test]
 fn unknown_field_names_file_line_column_and_expected_fields() {
-    let yaml = MINIMAL.replace(
-        "  - frame: {opcode: text}",
-        "  - frame: {opcode: text, finn: false}",
-    );
+    let yaml = MINIMAL.replace("  - frame: {opcode: text}", "  - frame: {opcode: text, finn: false}");
     let err = parse_err(&yaml);
     assert_eq!(err.position, Some((5, 27)));
     let text = err.to_string();
     assert!(text.starts_with("bad.yaml:5:27: "), "{text}");
-    assert!(
-        text.contains("unknown field `finn`, expected one of"),
-        "{text}"
-    );
+    assert!(text.contains("unknown field `finn`, expected one of"), "{text}");
     assert!(text.contains("`fin`"), "{text}");
 }
 
@@ -63,14 +55,8 @@ fn out_of_range_values_say_what_was_expected() {
         ("{opcode: 16}", "expected an opcode 0-15"),
         ("{opcode: texts}", "expected an opcode 0-15"),
         ("{opcode: text, rsv: 8}", "expected rsv 0-7"),
-        (
-            "{opcode: text, len_form: 32}",
-            "expected len_form 7, 16 or 64",
-        ),
-        (
-            "{opcode: text, payload: {hex: 'abc'}}",
-            "even number of hex digits",
-        ),
+        ("{opcode: text, len_form: 32}", "expected len_form 7, 16 or 64"),
+        ("{opcode: text, payload: {hex: 'abc'}}", "even number of hex digits"),
         ("{opcode: text, mask: '0102'}", "4 bytes"),
     ];
     for (frame, expected) in cases {
@@ -85,28 +71,15 @@ fn out_of_range_values_say_what_was_expected() {
 fn missing_field_and_cross_field_errors() {
     let err = parse_err(&MINIMAL.replace("description: d\n", ""));
     assert!(err.message.contains("missing field `description`"), "{err}");
-    let err =
-        parse_err(&MINIMAL.replace("{opcode: text}", "{opcode: text, len: 300, len_form: 7}"));
-    assert_eq!(
-        err.to_string(),
-        "bad.yaml: actions[0]: expected a length that fits len_form 7, got 300"
-    );
+    let err = parse_err(&MINIMAL.replace("{opcode: text}", "{opcode: text, len: 300, len_form: 7}"));
+    assert_eq!(err.to_string(), "bad.yaml: actions[0]: expected a length that fits len_form 7, got 300");
     let err = parse_err(&MINIMAL.replace("- frame: {opcode: text}", "- kill_after: 0"));
-    assert!(
-        err.message.starts_with("actions[0]: expected kill_after"),
-        "{err}"
-    );
+    assert!(err.message.starts_with("actions[0]: expected kill_after"), "{err}");
     let err = parse_err(&MINIMAL.replace("- frame: {opcode: text}", "- kill_after: 1e300"));
-    assert!(
-        err.message.starts_with("actions[0]: expected kill_after"),
-        "{err}"
-    );
+    assert!(err.message.starts_with("actions[0]: expected kill_after"), "{err}");
     let huge = "{opcode: text, payload: {text: x}, repeat_to: 1099511627776}";
     let err = parse_err(&MINIMAL.replace("{opcode: text}", huge));
-    assert!(
-        err.message.contains("expected repeat_to of at most"),
-        "{err}"
-    );
+    assert!(err.message.contains("expected repeat_to of at most"), "{err}");
 }
 
 #[test]
@@ -160,17 +133,8 @@ fn reference_frames(id: &str) -> Vec<String> {
         "7.1.2" => vec![CLOSE_1000.into(), "8800".into()],
         "7.1.3" => vec![CLOSE_1000.into(), "8900".into()],
         "7.1.4" => vec![CLOSE_1000.into(), HELLO.into()],
-        "7.1.5" => vec![
-            "0109667261676d656e7431".into(),
-            CLOSE_1000.into(),
-            "8009667261676d656e7432".into(),
-        ],
-        "7.1.6" => vec![
-            big_message_hex(),
-            HELLO.into(),
-            CLOSE_1000.into(),
-            "8900".into(),
-        ],
+        "7.1.5" => vec!["0109667261676d656e7431".into(), CLOSE_1000.into(), "8009667261676d656e7432".into()],
+        "7.1.6" => vec![big_message_hex(), HELLO.into(), CLOSE_1000.into(), "8900".into()],
         "7.3.1" => vec!["8800".into()],
         "7.3.2" => vec!["880161".into()],
         "7.3.3" => vec![CLOSE_1000.into()],
@@ -194,13 +158,9 @@ fn big_message_hex() -> String {
 
 /// 7.7.N / 7.9.N: `8802` + the wire column of the reference tables.
 fn close_code_frame(id: &str) -> String {
-    const VALID: [&str; 13] = [
-        "03e8", "03e9", "03ea", "03eb", "03ef", "03f0", "03f1", "03f2", "03f3", "0bb8", "0f9f",
-        "0fa0", "1387",
-    ];
-    const INVALID: [&str; 9] = [
-        "0000", "03e7", "03ec", "03ed", "03ee", "03f8", "044c", "07d0", "0bb7",
-    ];
+    const VALID: [&str; 13] =
+        ["03e8", "03e9", "03ea", "03eb", "03ef", "03f0", "03f1", "03f2", "03f3", "0bb8", "0f9f", "0fa0", "1387"];
+    const INVALID: [&str; 9] = ["0000", "03e7", "03ec", "03ed", "03ee", "03f8", "044c", "07d0", "0bb7"];
     let (table, n) = match id.rsplit_once('.') {
         Some(("7.7", n)) => (&VALID[..], n),
         Some(("7.9", n)) => (&INVALID[..], n),
@@ -226,10 +186,7 @@ fn every_file_is_named_by_its_case_id() {
     for entry in std::fs::read_dir(catalogue_dir()).unwrap() {
         let path = entry.unwrap().path();
         let id = load(&path).unwrap().id;
-        assert_eq!(
-            path.file_name().unwrap().to_str().unwrap(),
-            format!("{id}.yaml")
-        );
+        assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("{id}.yaml"));
     }
 }
 
@@ -243,13 +200,8 @@ fn catalogue_bytes_equal_the_reference() {
 #[test]
 fn big_message_is_logged_as_pattern_plus_repeat_length() {
     let s = catalogue().into_iter().find(|s| s.id == "7.1.6").unwrap();
-    let Step::Send(send) = &s.plan()[0] else {
-        panic!()
-    };
-    assert_eq!(
-        (send.log.payload_len(), send.log.repeat_len),
-        (10, Some(262144))
-    );
+    let Step::Send(send) = &s.plan()[0] else { panic!() };
+    assert_eq!((send.log.payload_len(), send.log.repeat_len), (10, Some(262144)));
     assert_eq!(send.writes.len(), 1);
     assert_eq!(send.writes[0].bytes.len(), 262154);
 }
@@ -263,10 +215,7 @@ fn reference_close(id: &str) -> (Vec<u16>, bool) {
         "7.13.2" => (vec![1000, 65535, 1002], false),
         _ if id.starts_with("7.7.") => {
             let hex = close_code_frame(id);
-            (
-                vec![1000, u16::from_str_radix(&hex[4..], 16).unwrap()],
-                true,
-            )
+            (vec![1000, u16::from_str_radix(&hex[4..], 16).unwrap()], true)
         }
         _ if id.starts_with("7.9.") => (vec![1002], false),
         _ => (vec![1000], true),
@@ -278,25 +227,11 @@ fn catalogue_expectations_equal_the_reference() {
     for s in catalogue() {
         let close = &s.expect.close;
         assert!(close.closed_by_me, "{}", s.id);
-        assert_eq!(
-            (close.codes.clone(), close.require_clean),
-            reference_close(&s.id),
-            "{}",
-            s.id
-        );
+        assert_eq!((close.codes.clone(), close.require_clean), reference_close(&s.id), "{}", s.id);
         let echoes = matches!(s.id.as_str(), "7.1.1" | "7.1.6");
-        let ok = if echoes {
-            vec![Event::text("Hello World!")]
-        } else {
-            vec![]
-        };
+        let ok = if echoes { vec![Event::text("Hello World!")] } else { vec![] };
         assert_eq!(s.expect.events.ok, Some(ok), "{}", s.id);
-        assert_eq!(
-            s.expect.events.non_strict,
-            (s.id == "7.1.6").then(Vec::new),
-            "{}",
-            s.id
-        );
+        assert_eq!(s.expect.events.non_strict, (s.id == "7.1.6").then(Vec::new), "{}", s.id);
         assert_eq!(s.expect.auto_close, s.id == "7.1.1", "{}", s.id);
         let post_rule = s.id != "7.1.6" && !s.id.starts_with("7.13.");
         assert_eq!(s.expect.wrong_code_fails, post_rule, "{}", s.id);
@@ -313,30 +248,12 @@ fn catalogue_texts_match_the_reference() {
         s.description,
         "Send a close frame with close code and close reason which is too long (124) - total frame payload 126 octets"
     );
-    assert_eq!(
-        s.expectation,
-        "Clean close with protocol error code or dropped TCP connection."
-    );
-    assert_eq!(
-        by_id("7.7.10").description,
-        "Send close with valid close code 3000"
-    );
-    assert_eq!(
-        by_id("7.9.3").description,
-        "Send close with invalid close code 1004"
-    );
-    assert_eq!(
-        by_id("7.9.3").expectation,
-        "Clean close with protocol error code or drop TCP"
-    );
-    assert_eq!(
-        by_id("7.1.3").expectation,
-        "Clean close with normal code, no pong."
-    );
-    assert_eq!(
-        by_id("7.13.2").description,
-        "Send close with close code 65535"
-    );
+    assert_eq!(s.expectation, "Clean close with protocol error code or dropped TCP connection.");
+    assert_eq!(by_id("7.7.10").description, "Send close with valid close code 3000");
+    assert_eq!(by_id("7.9.3").description, "Send close with invalid close code 1004");
+    assert_eq!(by_id("7.9.3").expectation, "Clean close with protocol error code or drop TCP");
+    assert_eq!(by_id("7.1.3").expectation, "Clean close with normal code, no pong.");
+    assert_eq!(by_id("7.13.2").description, "Send close with close code 65535");
 }
 
 #[test]
@@ -348,27 +265,9 @@ fn local_close_bookkeeping_follows_the_reference_notes() {
             _ => None,
         })
     };
-    assert_eq!(
-        local("7.3.1"),
-        Some(LocalClose {
-            code: None,
-            reason: None
-        })
-    );
-    assert_eq!(
-        local("7.3.2"),
-        Some(LocalClose {
-            code: None,
-            reason: Some(b"a".to_vec())
-        })
-    );
+    assert_eq!(local("7.3.1"), Some(LocalClose { code: None, reason: None }));
+    assert_eq!(local("7.3.2"), Some(LocalClose { code: None, reason: Some(b"a".to_vec()) }));
     let reason = decode_hex("cebae1bdb9cf83cebcceb5eda080656469746564").unwrap();
-    assert_eq!(
-        local("7.5.1"),
-        Some(LocalClose {
-            code: Some(1000),
-            reason: Some(reason)
-        })
-    );
+    assert_eq!(local("7.5.1"), Some(LocalClose { code: Some(1000), reason: Some(reason) }));
     assert_eq!(local("7.1.1"), None, "7.1.1 closes automatically");
 }

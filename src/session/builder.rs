@@ -160,7 +160,9 @@ impl<S: PayloadStore> Acc<S> {
     fn on_event(&mut self, dir: Direction, event: wire::Event<'_>) {
         let at = self.now;
         match event {
-            wire::Event::Head { offset, bytes } => self.push(at, dir, EventKind::Http { offset, data: Data::inline(bytes) }),
+            wire::Event::Head { offset, bytes } => {
+                self.push(at, dir, EventKind::Http { offset, data: Data::inline(bytes) })
+            }
             wire::Event::Upgrade { upgraded, negotiated } => self.push(at, dir, upgrade_event(upgraded, negotiated)),
             wire::Event::FrameStart { header, .. } => self.start_frame(dir, &header),
             wire::Event::Payload(piece) => self.payload(dir, piece),
@@ -174,7 +176,8 @@ impl<S: PayloadStore> Acc<S> {
                 self.push(at, dir, EventKind::Message(msg));
             }
             wire::Event::Violation(v) => {
-                let kind = EventKind::Violation { offset: v.offset, kind: v.kind.name().into(), detail: v.kind.to_string() };
+                let kind =
+                    EventKind::Violation { offset: v.offset, kind: v.kind.name().into(), detail: v.kind.to_string() };
                 self.push(at, dir, kind);
             }
             wire::Event::Raw { offset, bytes, reason } => {

@@ -113,12 +113,14 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parses hex (either case, no separators).
 pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
     let t = text.trim();
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return Err(format!("hex has an odd number of digits ({})", t.len()));
     }
     (0..t.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&t[i..i + 2], 16).map_err(|_| format!("invalid hex digits {:?} at {i}", &t[i..i + 2])))
+        .map(|i| {
+            u8::from_str_radix(&t[i..i + 2], 16).map_err(|_| format!("invalid hex digits {:?} at {i}", &t[i..i + 2]))
+        })
         .collect()
 }
 

@@ -174,17 +174,22 @@ impl Frame {
     pub fn header(&self) -> Result<FrameHeader, String> {
         let mask = match &self.mask {
             None => None,
-            Some(m) => Some(
-                data::unhex(m)?
-                    .try_into()
-                    .map_err(|_| format!("mask {m:?} is not 4 bytes (8 hex digits)"))?,
-            ),
+            Some(m) => {
+                Some(data::unhex(m)?.try_into().map_err(|_| format!("mask {m:?} is not 4 bytes (8 hex digits)"))?)
+            }
         };
         let len_form = match self.len_bits {
             None => LenForm::minimal(self.len),
             Some(b) => LenForm::from_bits(b).ok_or_else(|| format!("len_bits must be 7, 16 or 64, not {b}"))?,
         };
-        Ok(FrameHeader { fin: self.fin, rsv: self.rsv, opcode: OpCode::new(self.opcode), mask, len: self.len, len_form })
+        Ok(FrameHeader {
+            fin: self.fin,
+            rsv: self.rsv,
+            opcode: OpCode::new(self.opcode),
+            mask,
+            len: self.len,
+            len_form,
+        })
     }
 
     /// The opcode.

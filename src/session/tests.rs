@@ -38,7 +38,8 @@ fn sample_reads() -> Vec<(Direction, Vec<u8>)> {
     let mut split = masked(1, false, "κόσ".as_bytes());
     split.extend(masked(9, true, b"ping"));
     split.extend(masked(0, true, "με".as_bytes()));
-    let odd = FrameHeader { len_form: LenForm::Bits64, ..FrameHeader::new(OpCode::BINARY, 3) }.encode_frame(&[0, 255, 7]);
+    let odd =
+        FrameHeader { len_form: LenForm::Bits64, ..FrameHeader::new(OpCode::BINARY, 3) }.encode_frame(&[0, 255, 7]);
     vec![
         (C2S, REQUEST[..20].to_vec()),
         (C2S, REQUEST[20..].to_vec()),
@@ -82,7 +83,8 @@ fn events_describe_frames_messages_and_closing() {
         .collect();
     // The garbage after the client's close still decodes as a frame ('t' =
     // 0x74: RSV 7, opcode 4): decoding never stops.
-    let expect = ["non_minimal_length", "unmasked_client_frame", "frame_after_close", "reserved_bits", "reserved_opcode"];
+    let expect =
+        ["non_minimal_length", "unmasked_client_frame", "frame_after_close", "reserved_bits", "reserved_opcode"];
     assert_eq!(kinds, expect);
 }
 

@@ -82,7 +82,9 @@ fn check_version(text: &str) -> Result<(), (Option<usize>, String)> {
             Some(index + 1),
             format!("recording format version {v} is not supported; this wstap reads version {FORMAT_VERSION}"),
         )),
-        Err(_) => Err((Some(index + 1), format!("expected a version number after `wstap_recording:`, found {value:?}"))),
+        Err(_) => {
+            Err((Some(index + 1), format!("expected a version number after `wstap_recording:`, found {value:?}")))
+        }
     }
 }
 

@@ -52,10 +52,7 @@ impl ClosePayload {
     /// reported separately by [`ClosePayload::problem`].
     pub fn parse(payload: &[u8]) -> ClosePayload {
         match payload {
-            [hi, lo, rest @ ..] => ClosePayload {
-                code: Some(u16::from_be_bytes([*hi, *lo])),
-                reason: rest.to_vec(),
-            },
+            [hi, lo, rest @ ..] => ClosePayload { code: Some(u16::from_be_bytes([*hi, *lo])), reason: rest.to_vec() },
             _ => ClosePayload { code: None, reason: payload.to_vec() },
         }
     }
@@ -68,9 +65,7 @@ impl ClosePayload {
         let parsed = ClosePayload::parse(payload);
         match parsed.code {
             Some(code) if !policy.allows(code) => Some(CloseProblem::InvalidCode(code)),
-            _ => std::str::from_utf8(&parsed.reason)
-                .err()
-                .map(|e| CloseProblem::InvalidUtf8(2 + e.valid_up_to())),
+            _ => std::str::from_utf8(&parsed.reason).err().map(|e| CloseProblem::InvalidUtf8(2 + e.valid_up_to())),
         }
     }
 
@@ -96,9 +91,8 @@ mod tests {
 
     #[test]
     fn policies_differ_only_on_1012_to_1014() {
-        let differ: Vec<u16> = (0..=u16::MAX)
-            .filter(|&c| CodePolicy::Rfc.allows(c) != CodePolicy::Autobahn.allows(c))
-            .collect();
+        let differ: Vec<u16> =
+            (0..=u16::MAX).filter(|&c| CodePolicy::Rfc.allows(c) != CodePolicy::Autobahn.allows(c)).collect();
         assert_eq!(differ, vec![1012, 1013, 1014]);
         for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
             assert!(!CodePolicy::Rfc.allows(bad), "{bad}");
@@ -112,10 +106,7 @@ mod tests {
         assert_eq!((p.code, p.reason_text()), (Some(1000), Some("bye")));
         assert_eq!(p.to_bytes(), b"\x03\xe8bye");
         assert_eq!(ClosePayload::problem(b"a", CodePolicy::Rfc), Some(CloseProblem::OneByte));
-        assert_eq!(
-            ClosePayload::problem(&[0x03, 0xed], CodePolicy::Rfc),
-            Some(CloseProblem::InvalidCode(1005))
-        );
+        assert_eq!(ClosePayload::problem(&[0x03, 0xed], CodePolicy::Rfc), Some(CloseProblem::InvalidCode(1005)));
         assert_eq!(
             ClosePayload::problem(b"\x03\xe8ok\xed\xa0\x80", CodePolicy::Rfc),
             Some(CloseProblem::InvalidUtf8(4))

@@ -87,7 +87,7 @@ impl ConnectionDecoder {
                 buf.extend_from_slice(data);
                 if buf.len() > MAX_HELD {
                     let why = format!("client sent over {MAX_HELD} bytes before the server answered the upgrade");
-                    self.to_raw(dir, why, sink);
+                    self.switch_to_raw(dir, why, sink);
                 }
             }
             Stage::Head(buf) => {
@@ -115,13 +115,13 @@ impl ConnectionDecoder {
             Stage::Head(_) => Some("stream ended inside the HTTP head"),
         };
         if let Some(why) = why {
-            self.to_raw(dir, why.to_string(), sink);
+            self.switch_to_raw(dir, why.to_string(), sink);
         }
         match dir {
             Direction::ClientToServer => self.try_head(Direction::ServerToClient, sink),
             Direction::ServerToClient if matches!(self.stages[client.index()], Stage::Held(_)) => {
                 let why = "connection ended before the server answered the upgrade";
-                self.to_raw(client, why.to_string(), sink);
+                self.switch_to_raw(client, why.to_string(), sink);
             }
             Direction::ServerToClient => {}
         }
@@ -137,9 +137,9 @@ impl ConnectionDecoder {
         let Stage::Head(buf) = &mut self.stages[dir.index()] else { return };
         let Some(end) = find_head_end(buf) else {
             if buf.len() > MAX_HEAD_LEN {
-                self.to_raw(dir, format!("no end of HTTP head within {MAX_HEAD_LEN} bytes"), sink);
+                self.switch_to_raw(dir, format!("no end of HTTP head within {MAX_HEAD_LEN} bytes"), sink);
             } else if looks_wrong(dir, buf) {
-                self.to_raw(dir, "not HTTP: does not start like an HTTP head".to_string(), sink);
+                self.switch_to_raw(dir, "not HTTP: does not start like an HTTP head".to_string(), sink);
             }
             return;
         };
@@ -187,7 +187,7 @@ impl ConnectionDecoder {
             };
             sink(dir, Event::Upgrade { upgraded: false, negotiated: &self.negotiated });
             self.raw_with(dir, why.clone(), rest, sink);
-            return self.to_raw(Direction::ClientToServer, why, sink);
+            return self.switch_to_raw(Direction::ClientToServer, why, sink);
         };
         let key = request.header("sec-websocket-key").unwrap_or_default();
         if response.header("sec-websocket-accept").as_deref() != Some(accept_key(&key).as_str()) {
@@ -228,7 +228,7 @@ impl ConnectionDecoder {
     }
 
     /// Turns `dir` raw, first reporting anything it was still holding.
-    fn to_raw<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, why: String, sink: &mut F) {
+    fn switch_to_raw<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, why: String, sink: &mut F) {
         let pending = match std::mem::replace(&mut self.stages[dir.index()], Stage::Raw(String::new())) {
             Stage::Head(buf) | Stage::Held(buf) => buf,
             Stage::Frames(mut dec) => {

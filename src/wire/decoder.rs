@@ -14,8 +14,8 @@
 //!   decoding carries on with the next frame boundary the header declared.
 
 use super::{
-    ClosePayload, CloseProblem, CodePolicy, Direction, FrameHeader, MAX_CONTROL_PAYLOAD,
-    MAX_HEADER_LEN, OpCode, Utf8Validator, Violation, ViolationKind, unmask_into,
+    ClosePayload, CloseProblem, CodePolicy, Direction, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode,
+    Utf8Validator, Violation, ViolationKind, unmask_into,
 };
 
 /// What the decoder saw, in stream order.
@@ -144,11 +144,8 @@ impl FrameDecoder {
     /// Decodes `data`, reporting events to `sink`.
     pub fn push<F: FnMut(Event<'_>)>(&mut self, mut data: &[u8], sink: &mut F) {
         while !data.is_empty() {
-            let used = if self.current.is_some() {
-                self.take_payload(data, sink)
-            } else {
-                self.take_header(data, sink)
-            };
+            let used =
+                if self.current.is_some() { self.take_payload(data, sink) } else { self.take_header(data, sink) };
             data = &data[used..];
         }
     }
@@ -281,10 +278,10 @@ impl FrameDecoder {
         if cur.header.opcode.is_control() {
             let keep = (MAX_CONTROL_PAYLOAD as usize).saturating_sub(cur.control.len()).min(n);
             cur.control.extend_from_slice(&piece[..keep]);
-        } else if let Some(msg) = self.message.as_mut().filter(|m| m.opcode == OpCode::TEXT && !m.compressed) {
-            if let Err(at) = msg.utf8.feed(piece) {
-                cur.bad_utf8 = Some(cur.payload_offset + at.saturating_sub(cur.message_base));
-            }
+        } else if let Some(msg) = self.message.as_mut().filter(|m| m.opcode == OpCode::TEXT && !m.compressed)
+            && let Err(at) = msg.utf8.feed(piece)
+        {
+            cur.bad_utf8 = Some(cur.payload_offset + at.saturating_sub(cur.message_base));
         }
         sink(Event::Payload(piece));
         cur.received += n as u64;

@@ -113,21 +113,13 @@ impl FrameHeader {
         if buf.len() < size {
             return None;
         }
-        let len = len_field.unwrap_or_else(|| {
-            buf[2..2 + extra].iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b))
-        });
+        let len = len_field.unwrap_or_else(|| buf[2..2 + extra].iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)));
         let mask = masked.then(|| {
             let at = 2 + extra;
             [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
         });
-        let header = FrameHeader {
-            fin: b0 & 0x80 != 0,
-            rsv: (b0 >> 4) & 0x07,
-            opcode: OpCode::new(b0),
-            mask,
-            len,
-            len_form,
-        };
+        let header =
+            FrameHeader { fin: b0 & 0x80 != 0, rsv: (b0 >> 4) & 0x07, opcode: OpCode::new(b0), mask, len, len_form };
         Some((header, size))
     }
 

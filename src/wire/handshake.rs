@@ -65,11 +65,9 @@ impl Head {
         let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut storage);
         match resp.parse(head) {
-            Ok(httparse::Status::Complete(_)) => Ok(Head {
-                status: resp.code.unwrap_or(0),
-                headers: collect(resp.headers),
-                ..Head::default()
-            }),
+            Ok(httparse::Status::Complete(_)) => {
+                Ok(Head { status: resp.code.unwrap_or(0), headers: collect(resp.headers), ..Head::default() })
+            }
             Ok(httparse::Status::Partial) => Err("incomplete response head".into()),
             Err(e) => Err(format!("not an HTTP response: {e}")),
         }
@@ -88,8 +86,7 @@ impl Head {
 
     /// True if a comma-separated header contains `token` (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.header(name)
-            .is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        self.header(name).is_some_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
     }
 
     /// True for a request asking to upgrade to WebSocket.
@@ -130,10 +127,7 @@ pub struct Extension {
 impl Extension {
     /// The value of a parameter, `Some(None)` for a bare flag.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
     }
 }
 
@@ -169,10 +163,7 @@ impl Negotiated {
     /// Reads the negotiation out of a 101 response.
     pub fn from_response(response: &Head) -> Negotiated {
         Negotiated {
-            extensions: response
-                .header("sec-websocket-extensions")
-                .map(|v| parse_extensions(&v))
-                .unwrap_or_default(),
+            extensions: response.header("sec-websocket-extensions").map(|v| parse_extensions(&v)).unwrap_or_default(),
             protocol: response.header("sec-websocket-protocol"),
         }
     }

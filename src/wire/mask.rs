@@ -7,8 +7,7 @@
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], phase: usize) {
     let rotated = rotate(key, phase);
     let word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
-        rotated[3],
+        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2], rotated[3],
     ]);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {

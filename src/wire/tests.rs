@@ -26,11 +26,11 @@ pub(crate) fn collect(chunks: &[(Direction, &[u8])], finish: bool) -> Vec<Owned>
             Event::Upgrade { upgraded, .. } => Owned::Upgrade(d, upgraded),
             Event::FrameStart { offset, header } => Owned::Start(d, offset, header),
             Event::Payload(p) => {
-                if let Some(Owned::Payload(pd, buf)) = out.last_mut() {
-                    if *pd == d {
-                        buf.extend_from_slice(p);
-                        return;
-                    }
+                if let Some(Owned::Payload(pd, buf)) = out.last_mut()
+                    && *pd == d
+                {
+                    buf.extend_from_slice(p);
+                    return;
                 }
                 Owned::Payload(d, p.to_vec())
             }
@@ -38,11 +38,12 @@ pub(crate) fn collect(chunks: &[(Direction, &[u8])], finish: bool) -> Vec<Owned>
             Event::MessageEnd { offset, opcode, len, frames, .. } => Owned::Message(d, offset, opcode, len, frames),
             Event::Violation(v) => Owned::Violation(d, v.offset, v.kind.name().to_string()),
             Event::Raw { offset, bytes, reason } => {
-                if let Some(Owned::Raw(rd, _, buf, r)) = out.last_mut() {
-                    if *rd == d && r == reason {
-                        buf.extend_from_slice(bytes);
-                        return;
-                    }
+                if let Some(Owned::Raw(rd, _, buf, r)) = out.last_mut()
+                    && *rd == d
+                    && r == reason
+                {
+                    buf.extend_from_slice(bytes);
+                    return;
                 }
                 Owned::Raw(d, offset, bytes.to_vec(), reason.to_string())
             }
@@ -154,7 +155,8 @@ fn a_client_that_half_closes_before_the_answer_is_still_decoded() {
     let frame = masked(2, true, b"bye");
     let mut dec = ConnectionDecoder::new();
     let mut kinds = Vec::new();
-    let mut sink = |d: Direction, e: Event<'_>| kinds.push(format!("{}:{e:?}", d.short()).chars().take(40).collect::<String>());
+    let mut sink =
+        |d: Direction, e: Event<'_>| kinds.push(format!("{}:{e:?}", d.short()).chars().take(40).collect::<String>());
     dec.push(C2S, REQUEST, &mut sink);
     dec.push(C2S, &frame, &mut sink);
     dec.finish(C2S, &mut sink);
@@ -171,8 +173,8 @@ fn client_bytes_before_the_answer_are_held_then_decoded() {
 }
 
 fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
-    (0u8..16, any::<bool>(), 0u8..8, proptest::collection::vec(any::<u8>(), 0..300), any::<bool>(), 0u8..3)
-        .prop_map(|(op, fin, rsv, payload, mask, form)| {
+    (0u8..16, any::<bool>(), 0u8..8, proptest::collection::vec(any::<u8>(), 0..300), any::<bool>(), 0u8..3).prop_map(
+        |(op, fin, rsv, payload, mask, form)| {
             let len_form = [LenForm::Bits7, LenForm::Bits16, LenForm::Bits64][form as usize];
             let h = FrameHeader {
                 fin,
@@ -183,7 +185,8 @@ fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
                 len_form,
             };
             h.encode_frame(&payload)
-        })
+        },
+    )
 }
 
 proptest! {

@@ -66,10 +66,10 @@ async fn sigkill_leftover_loads_up_to_the_last_event() {
     // ways (the recorder flushes whenever it is idle).
     let file = within("recording on disk", async {
         loop {
-            if let Some(f) = yaml_files(out.path()).pop() {
-                if std::fs::read_to_string(&f).unwrap().matches("text: m2").count() == 4 {
-                    return f;
-                }
+            if let Some(f) = yaml_files(out.path()).pop()
+                && std::fs::read_to_string(&f).unwrap().matches("text: m2").count() == 4
+            {
+                return f;
             }
             tokio::task::yield_now().await;
         }
@@ -92,9 +92,17 @@ fn show(path: &std::path::Path) -> std::process::Output {
 fn bad_recordings_get_located_errors_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
-        ("version.yaml", "wstap_recording: 9\nstarted: x\nclient: a\nserver: b\nevents:\n", ":1: recording format version 9"),
+        (
+            "version.yaml",
+            "wstap_recording: 9\nstarted: x\nclient: a\nserver: b\nevents:\n",
+            ":1: recording format version 9",
+        ),
         ("notyaml.yaml", "wstap_recording: 1\nstarted: [unclosed\n", ":2:"),
-        ("field.yaml", "wstap_recording: 1\nstarted: x\nclient: a\nserver: b\nevents:\n- at: soon\n  dir: c2s\n  type: fin\nsummary: {}\n", ":6: events[0]"),
+        (
+            "field.yaml",
+            "wstap_recording: 1\nstarted: x\nclient: a\nserver: b\nevents:\n- at: soon\n  dir: c2s\n  type: fin\nsummary: {}\n",
+            ":6: events[0]",
+        ),
         ("other.yaml", "name: not a recording\n", ":1: not a wstap recording"),
     ];
     for (name, text, expect) in cases {

@@ -23,8 +23,12 @@ async fn tungstenite_session_is_recorded_field_by_field() {
 
     ws.send(Message::text("hello")).await.unwrap();
     ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
-    ws.send(Message::Frame(TFrame::message(Bytes::from_static(b"frag"), TOp::Data(OpData::Text), false))).await.unwrap();
-    ws.send(Message::Frame(TFrame::message(Bytes::from_static(b"ment"), TOp::Data(OpData::Continue), true))).await.unwrap();
+    ws.send(Message::Frame(TFrame::message(Bytes::from_static(b"frag"), TOp::Data(OpData::Text), false)))
+        .await
+        .unwrap();
+    ws.send(Message::Frame(TFrame::message(Bytes::from_static(b"ment"), TOp::Data(OpData::Continue), true)))
+        .await
+        .unwrap();
     ws.send(Message::Ping(Bytes::from_static(b"p1"))).await.unwrap();
     ws.send(Message::binary(big.clone())).await.unwrap();
     let mut echoes = Vec::new();
@@ -112,7 +116,10 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
 
     let mut sent = request.to_vec();
     sent.extend(FrameHeader::new(OpCode::TEXT, 2).encode_frame(b"hi")); // unmasked
-    sent.extend(FrameHeader { mask: Some([1, 2, 3, 4]), fin: false, ..FrameHeader::new(OpCode::PING, 200) }.encode_frame(&[7; 200]));
+    sent.extend(
+        FrameHeader { mask: Some([1, 2, 3, 4]), fin: false, ..FrameHeader::new(OpCode::PING, 200) }
+            .encode_frame(&[7; 200]),
+    );
     sent.extend((0..5000u32).map(|i| (i * 7919 % 256) as u8)); // garbage
     let mut client = TcpStream::connect(proxy.addr).await.unwrap();
     for chunk in sent.chunks(333) {
@@ -140,7 +147,13 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
             _ => None,
         })
         .collect();
-    for expected in ["s2c:reserved_bits", "s2c:reserved_opcode", "c2s:unmasked_client_frame", "c2s:fragmented_control_frame", "c2s:control_frame_too_long"] {
+    for expected in [
+        "s2c:reserved_bits",
+        "s2c:reserved_opcode",
+        "c2s:unmasked_client_frame",
+        "c2s:fragmented_control_frame",
+        "c2s:control_frame_too_long",
+    ] {
         assert!(kinds.contains(&expected.to_string()), "missing {expected} in {kinds:?}");
     }
 }
@@ -170,10 +183,14 @@ async fn half_close_keeps_the_other_direction_flowing() {
     let s = rec.summary();
     assert_eq!(s.tcp_closed_first_by, Some(Side::Client));
     assert_eq!((s.client_tcp_end, s.server_tcp_end), (Some(TcpEnd::Fin), Some(TcpEnd::Fin)));
-    let raw: Vec<&str> = rec.events.iter().filter_map(|e| match &e.kind {
-        EventKind::Raw { reason, .. } => Some(reason.as_str()),
-        _ => None,
-    }).collect();
+    let raw: Vec<&str> = rec
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Raw { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
     assert!(raw.iter().all(|r| r.starts_with("not HTTP") || r.contains("HTTP head")), "{raw:?}");
 }
 
@@ -189,8 +206,12 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
         let (mut s, _) = listener.accept().await.unwrap();
         let mut head = vec![0; request.len()];
         s.read_exact(&mut head).await.unwrap();
-        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n").await.unwrap();
+        s.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        )
+        .await
+        .unwrap();
         let mut frame = [0u8; 11];
         s.read_exact(&mut frame).await.unwrap();
         got_all.send(()).unwrap();
