@@ -71,7 +71,7 @@ async fn sigkill_leftover_loads_up_to_the_last_event() {
             {
                 return f;
             }
-            tokio::task::yield_now().await;
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     })
     .await;
