@@ -26,6 +26,63 @@ pub enum Command {
     Show(ShowArgs),
     /// Record a built-in session through the proxy and show its report.
     Demo(DemoArgs),
+    /// Compare two recordings or two report directories; exit 1 if behaviour changed.
+    ///
+    /// Masking keys, Sec-WebSocket-Key/Accept, Date, addresses, ports,
+    /// timestamps and TCP read boundaries are normalised away first.
+    Diff(DiffArgs),
+}
+
+/// Output formats of `wstap diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Plain-words summary, then a unified diff of the normalised wire logs.
+    Text,
+    /// The same, as JSON.
+    Json,
+}
+
+/// Options of `wstap diff`.
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The baseline: a recording (.yaml) or a replay report directory.
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The candidate, of the same kind as A.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Flag timing changes beyond this tolerance, e.g. 50ms, 1s, 250us.
+    #[arg(long, value_name = "TOLERANCE", value_parser = parse_duration)]
+    pub timing: Option<std::time::Duration>,
+    /// Also compare TCP read (chop) sizes.
+    #[arg(long)]
+    pub segments: bool,
+    /// Ignore this HTTP header in the handshake (repeatable).
+    #[arg(long = "ignore-header", value_name = "NAME")]
+    pub ignore_header: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// Colour the diff: auto (when stdout is a terminal), always or never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+}
+
+/// Parses `50ms`, `1s`, `1.5s`, `250us` or a bare number of milliseconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t.find(|c: char| c.is_ascii_alphabetic()).map_or((t, "ms"), |i| t.split_at(i));
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 50ms, 1s or 250us"))?;
+    let secs = match unit {
+        "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, ms or us")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{text:?} must be a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Options of `wstap record`.
@@ -99,5 +156,16 @@ mod tests {
         assert!(args.listen.ip().is_loopback());
         assert_eq!(args.upstream, None);
         assert!(Cli::try_parse_from(["wstap", "show"]).is_err());
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_millis(20)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 }

@@ -16,9 +16,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Record(args) => record(args).await,
         Command::Show(args) => show::run(&args),
         Command::Demo(args) => demo(args).await,
+        Command::Diff(args) => diff::run(&args),
     }
 }
 
+mod diff;
 mod show;
 
 async fn record(args: RecordArgs) -> Result<ExitCode> {
@@ -70,6 +72,6 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let recorded = crate::demo::record_demo(&args.out).await.context("demo session failed")?;
     eprintln!("wstap: demo recorded {} ({} events)", recorded.path.display(), recorded.events);
     let rec = crate::store::load(&recorded.path)?;
-    print!("{}", show::render_text(&rec, args::Perspective::Server));
+    println!("{}", show::render_text(&rec, args::Perspective::Server)?);
     Ok(ExitCode::SUCCESS)
 }

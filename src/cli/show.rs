@@ -1,8 +1,9 @@
-//! `wstap show`: load a recording and render it.
+//! `wstap show`: load a recording and render it as an Autobahn case report.
 
 use super::args::{Perspective, ShowArgs, ShowFormat};
-use crate::session::Recording;
-use anyhow::Result;
+use crate::report::{self, TextOptions};
+use crate::session::{Recording, Side};
+use anyhow::{Context, Result};
 use std::process::ExitCode;
 
 /// Runs `wstap show`.
@@ -11,14 +12,24 @@ pub fn run(args: &ShowArgs) -> Result<ExitCode> {
     for w in &rec.warnings {
         eprintln!("wstap: warning: {}: {w}", args.file.display());
     }
-    match args.format {
-        ShowFormat::Text => print!("{}", render_text(&rec, args.perspective)),
-        ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&rec.summary())?),
-    }
+    let text = match args.format {
+        ShowFormat::Text => render_text(&rec, args.perspective)?,
+        ShowFormat::Json => report::render_json(&case_report(&rec, args.perspective)?),
+    };
+    println!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// The text report of a recording.
-pub fn render_text(rec: &Recording, _perspective: Perspective) -> String {
-    serde_yaml::to_string(&rec.summary()).unwrap_or_default()
+fn case_report(rec: &Recording, perspective: Perspective) -> Result<report::CaseReport> {
+    let me = match perspective {
+        Perspective::Server => Side::Server,
+        Perspective::Client => Side::Client,
+    };
+    report::from_recording(rec, me).context("the recording's byte streams cannot be rebuilt")
+}
+
+/// The text report of a recording (no case sections: a recording is not a case).
+pub fn render_text(rec: &Recording, perspective: Perspective) -> Result<String> {
+    let report = case_report(rec, perspective)?;
+    Ok(report::render_text_with(&report, &TextOptions { case_sections: false }))
 }

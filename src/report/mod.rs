@@ -32,6 +32,7 @@ mod index;
 mod json;
 mod page;
 mod pyfmt;
+pub mod recording;
 mod text;
 pub mod wirelog;
 
@@ -41,6 +42,7 @@ mod tests;
 pub use autobahn::{Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};
 pub use html::{escape as escape_html, render_html};
 pub use index::{render_index_html, render_index_json};
+pub use recording::from_recording;
 pub use text::{TextOptions, render_text, render_text_with};
 pub use wirelog::{Histogram, TxFrameEntry, TxFrameSpec, WireLogEntry, WireTrace, octets_text, payload_text};
 

@@ -22,6 +22,7 @@ pub mod time;
 pub use builder::{MemoryStore, PayloadStore, SessionBuilder};
 pub use closing::{CloseInfo, Side, Summary, TcpEnd};
 pub use data::{Data, INLINE_MAX, SidecarRef};
+pub use streams::RebuildError;
 
 pub use crate::wire::Direction;
 use crate::wire::{FrameHeader, LenForm, OpCode};

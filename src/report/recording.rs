@@ -1,0 +1,167 @@
+//! A recording seen as an Autobahn case report, from one side's point of view.
+//!
+//! Autobahn writes its reports as the server ("me"); RX is what the client
+//! sent. `wstap show` does the same by default and can take the client's
+//! side instead. The closing-behaviour keys are derived from the recorded
+//! facts; two of them are inferences a passive tap has to make and are
+//! documented on [`closing_flags`].
+//!
+//! Wire log order follows Autobahn: a read (`RO`) precedes the frames
+//! decoded from it (`RF`), while a sent frame (`TF`) is logged before the
+//! write (`TO`) that carried it.
+
+use super::autobahn::{CaseEvent, CaseReport};
+use super::wirelog::{TxFrameSpec, WireTrace};
+use crate::session::{Direction, Event, EventKind, Frame, RebuildError, Recording, Side, Summary, time};
+use std::collections::VecDeque;
+
+/// Close codes that mean "I failed the connection" rather than a normal close.
+const FAILING_CODES: [u16; 7] = [1002, 1003, 1007, 1008, 1009, 1010, 1011];
+
+/// Builds the report of `rec` as seen by `me`.
+pub fn from_recording(rec: &Recording, me: Side) -> Result<CaseReport, RebuildError> {
+    let summary = rec.summary();
+    let peer = match me {
+        Side::Server => &rec.client,
+        Side::Client => &rec.server,
+    };
+    let mut report = CaseReport::new(peer.clone());
+    report.is_server = me == Side::Server;
+    report.started = time::parse_rfc3339(&rec.started).map(time::rfc3339_millis).unwrap_or_else(|| rec.started.clone());
+    report.duration = summary.duration_us.div_ceil(1000);
+    report.http_request = head_text(rec, Direction::ClientToServer);
+    report.http_response = head_text(rec, Direction::ServerToClient);
+    closing_flags(&mut report, &summary, me);
+    report.received = received(rec, me.sends().reverse());
+    report.set_trace(trace(rec, me)?);
+    Ok(report)
+}
+
+fn head_text(rec: &Recording, dir: Direction) -> String {
+    match rec.head(dir).map(|d| rec.data_bytes(d)) {
+        Some(Ok(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Fills the 13 closing-behaviour keys.
+///
+/// Inferred, since a tap cannot see intent: `failedByMe` is true when my
+/// close carried a failure code (1002, 1003, 1007–1011) or I reset TCP
+/// without closing; `wasNotCleanReason` names the peer dropping TCP first,
+/// or not answering my close, when those are what the record shows.
+pub fn closing_flags(report: &mut CaseReport, s: &Summary, me: Side) {
+    let them = match me {
+        Side::Server => Side::Client,
+        Side::Client => Side::Server,
+    };
+    let (mine, theirs) = (s.close_of(me), s.close_of(them));
+    let my_end = match me {
+        Side::Server => s.server_tcp_end,
+        Side::Client => s.client_tcp_end,
+    };
+    report.closed_by_me = s.closed_first_by == Some(me);
+    report.failed_by_me = mine.and_then(|c| c.code).is_some_and(|c| FAILING_CODES.contains(&c))
+        || (mine.is_none() && my_end == Some(crate::session::TcpEnd::Rst));
+    report.dropped_by_me = s.tcp_closed_first_by == Some(me);
+    report.was_clean = s.clean;
+    report.was_not_clean_reason = match (s.clean, mine, theirs) {
+        (true, _, _) => None,
+        (false, Some(_), None) => Some("peer did not respond (in time) in closing handshake".into()),
+        (false, _, _) if s.tcp_closed_first_by == Some(them) => {
+            Some("peer dropped the TCP connection without previous WebSocket closing handshake".into())
+        }
+        _ => None,
+    };
+    report.was_open_handshake_timeout = false;
+    report.was_close_handshake_timeout = false;
+    report.local_close_code = mine.and_then(|c| c.code);
+    report.local_close_reason = mine.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone()));
+    report.remote_close_code = theirs.and_then(|c| c.code);
+    report.remote_close_reason = theirs.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone()));
+}
+
+/// Autobahn's `received` list: the peer's messages and pongs.
+fn received(rec: &Recording, from_peer: Direction) -> Vec<CaseEvent> {
+    rec.events_in(from_peer)
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(m) => {
+                let bytes = m.payload.inline_bytes().ok().flatten().unwrap_or_default();
+                Some(CaseEvent::message(&bytes, m.opcode == 2))
+            }
+            EventKind::Frame(f) if f.opcode == 10 => {
+                Some(CaseEvent::pong(&f.payload.inline_bytes().ok().flatten().unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The wire log and statistics.
+fn trace(rec: &Recording, me: Side) -> Result<WireTrace, RebuildError> {
+    let chunks = |dir| rec.read_chunks(dir).map(|c| c.into_iter().map(|(_, b)| b).collect::<VecDeque<_>>());
+    let mut reads = [chunks(Direction::ClientToServer)?, chunks(Direction::ServerToClient)?];
+    let mine = me.sends();
+    let mut t = WireTrace::default();
+    let mut pending_tx: Option<Vec<u8>> = None;
+    for event in &rec.events {
+        let is_mine = event.dir == mine;
+        match &event.kind {
+            EventKind::Frame(f) if is_mine => tx_frame(rec, &mut t, f)?,
+            EventKind::Message(_) | EventKind::Violation { .. } if is_mine => {}
+            _ => {
+                if let Some(bytes) = pending_tx.take() {
+                    t.tx_octets(&bytes, false);
+                }
+                log_event(rec, &mut t, event, is_mine, &mut reads, &mut pending_tx)?;
+            }
+        }
+    }
+    if let Some(bytes) = pending_tx {
+        t.tx_octets(&bytes, false);
+    }
+    Ok(t)
+}
+
+fn log_event(
+    rec: &Recording,
+    t: &mut WireTrace,
+    event: &Event,
+    is_mine: bool,
+    reads: &mut [VecDeque<Vec<u8>>; 2],
+    pending_tx: &mut Option<Vec<u8>>,
+) -> Result<(), RebuildError> {
+    match &event.kind {
+        EventKind::Read { .. } => {
+            let bytes = reads[event.dir.index()].pop_front().unwrap_or_default();
+            if is_mine {
+                *pending_tx = Some(bytes);
+            } else {
+                t.rx_octets(&bytes);
+            }
+        }
+        EventKind::Frame(f) => {
+            let header = f.header().map_err(|message| RebuildError::Corrupt { index: 0, message })?;
+            t.rx_frame(&rec.data_bytes(&f.payload)?, f.opcode, f.fin, f.rsv, header.mask);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn tx_frame(rec: &Recording, t: &mut WireTrace, f: &Frame) -> Result<(), RebuildError> {
+    let payload = rec.data_bytes(&f.payload)?;
+    let header = f.header().map_err(|message| RebuildError::Corrupt { index: 0, message })?;
+    let spec = TxFrameSpec {
+        payload: &payload,
+        opcode: f.opcode,
+        fin: f.fin,
+        rsv: f.rsv,
+        mask: header.mask,
+        repeat: None,
+        chopsize: None,
+        sync: false,
+    };
+    t.tx_frame(&spec);
+    Ok(())
+}
