@@ -1,0 +1,1 @@
+//! Import of captures built in memory.

@@ -1,0 +1,1 @@
+//! Import of captures made by real tools.
