@@ -31,6 +31,8 @@ struct Conn {
     syn: Option<usize>,
     syn_ack: Option<usize>,
     streams: [Reassembler; 2],
+    /// Stream offset of the next piece emitted per side.
+    offsets: [u64; 2],
     first_payload: [Option<Vec<u8>>; 2],
     fin: [bool; 2],
     rst: bool,
@@ -95,6 +97,7 @@ impl Conn {
             syn: None,
             syn_ack: None,
             streams: Default::default(),
+            offsets: [0; 2],
             first_payload: [None, None],
             fin: [false; 2],
             rst: false,
@@ -140,13 +143,17 @@ impl Conn {
     fn emit(&mut self, ts: Duration, side: usize, pieces: Vec<Piece>) {
         for piece in pieces {
             let item = match piece {
-                Piece::Data(d) => Item::Data(Bytes::from(d)),
+                Piece::Data(d) => {
+                    self.offsets[side] += d.len() as u64;
+                    Item::Data(Bytes::from(d))
+                }
                 Piece::Fin => {
                     self.fin[side] = true;
                     Item::Fin
                 }
                 Piece::Gap(len) => {
                     self.note_gap(side, len);
+                    self.offsets[side] += len;
                     Item::Gap { len }
                 }
             };
@@ -157,7 +164,7 @@ impl Conn {
     fn note_gap(&mut self, side: usize, len: u64) {
         self.gap_notes += 1;
         if self.gap_notes <= MAX_GAP_NOTES {
-            let at = self.streams[side].offset() - len;
+            let at = self.offsets[side];
             let from = self.ends[side];
             self.notes.push(format!(
                 "{len} bytes from {from} not captured (stream offset {at})"

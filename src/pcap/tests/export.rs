@@ -16,7 +16,14 @@ const FIELDS: [&str; 6] = [
 
 /// One line per WebSocket-carrying packet, tab-separated fields.
 fn ws_fields(file: &Path) -> String {
-    let mut args = vec!["-r", file.to_str().unwrap(), "-Y", "websocket", "-T", "fields"];
+    let mut args = vec![
+        "-r",
+        file.to_str().unwrap(),
+        "-Y",
+        "websocket",
+        "-T",
+        "fields",
+    ];
     for f in FIELDS {
         args.extend(["-e", f]);
     }
@@ -55,26 +62,41 @@ fn check_with_tshark(conv: &Conversation, name: &str) {
     assert_eq!(ws_fields(&file), EXPECTED, "{name}");
     let expert = expert(&file);
     for level in ["Errors", "Warns"] {
-        assert!(!expert.contains(level), "{name}: tshark expert info has {level}:\n{expert}");
+        assert!(
+            !expert.contains(level),
+            "{name}: tshark expert info has {level}:\n{expert}"
+        );
     }
     // The checks above would pass on an empty file; make sure it is not.
-    assert!(expert.contains("Chats"), "{name}: no expert info at all:\n{expert}");
+    assert!(
+        expert.contains("Chats"),
+        "{name}: no expert info at all:\n{expert}"
+    );
     assert_eq!(BIG, 3000);
 }
 
 #[test]
 fn pcap_ipv4_decodes_in_tshark() {
-    check_with_tshark(&ws_conversation("192.0.2.10:51000", "198.51.100.20:8080"), "v4.pcap");
+    check_with_tshark(
+        &ws_conversation("192.0.2.10:51000", "198.51.100.20:8080"),
+        "v4.pcap",
+    );
 }
 
 #[test]
 fn pcap_ipv6_decodes_in_tshark() {
-    check_with_tshark(&ws_conversation("[2001:db8::10]:51000", "[2001:db8::20]:9001"), "v6.pcap");
+    check_with_tshark(
+        &ws_conversation("[2001:db8::10]:51000", "[2001:db8::20]:9001"),
+        "v6.pcap",
+    );
 }
 
 #[test]
 fn pcapng_decodes_in_tshark() {
-    check_with_tshark(&ws_conversation("192.0.2.10:51000", "198.51.100.20:8080"), "v4.pcapng");
+    check_with_tshark(
+        &ws_conversation("192.0.2.10:51000", "198.51.100.20:8080"),
+        "v4.pcapng",
+    );
 }
 
 #[test]
@@ -86,7 +108,18 @@ fn mapped_ipv4_is_written_as_ipv4() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mapped.pcap");
     write(&file, &[conv]).unwrap();
-    let args = ["-r", file.to_str().unwrap(), "-c", "1", "-T", "fields", "-e", "ip.src", "-e", "ip.dst"];
+    let args = [
+        "-r",
+        file.to_str().unwrap(),
+        "-c",
+        "1",
+        "-T",
+        "fields",
+        "-e",
+        "ip.src",
+        "-e",
+        "ip.dst",
+    ];
     assert_eq!(run("tshark", &args), "192.0.2.10\t198.51.100.20\n");
 }
 
@@ -99,9 +132,17 @@ fn timestamps_are_right_in_every_format() {
     }
     let conv = ws_conversation("192.0.2.10:51000", "198.51.100.20:8080");
     let dir = tempfile::tempdir().unwrap();
-    for (name, format) in [("a.pcap", Format::Pcap), ("b.pcap", Format::PcapNano), ("c.pcapng", Format::PcapNg)] {
+    for (name, format) in [
+        ("a.pcap", Format::Pcap),
+        ("b.pcap", Format::PcapNano),
+        ("c.pcapng", Format::PcapNg),
+    ] {
         let file = dir.path().join(name);
-        let out = write_to(std::fs::File::create(&file).unwrap(), format, std::slice::from_ref(&conv));
+        let out = write_to(
+            std::fs::File::create(&file).unwrap(),
+            format,
+            std::slice::from_ref(&conv),
+        );
         out.unwrap();
         let path = file.to_str().unwrap();
         let args = ["-r", path, "-T", "fields", "-e", "frame.time_epoch"];

@@ -51,7 +51,8 @@ fn close(code: u16, reason: &str) -> Vec<u8> {
 /// Upgrade, 101, two masked client texts in one read, a server text bigger
 /// than one MSS, a close each way, then FIN from the server and the client.
 pub fn ws_conversation(client: &str, server: &str) -> Conversation {
-    let (client, server): (SocketAddr, SocketAddr) = (client.parse().unwrap(), server.parse().unwrap());
+    let (client, server): (SocketAddr, SocketAddr) =
+        (client.parse().unwrap(), server.parse().unwrap());
     let mut c = Conversation::new(client, server, START_US);
     let request = format!(
         "GET /chat HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -70,7 +71,11 @@ pub fn ws_conversation(client: &str, server: &str) -> Conversation {
         (2_000, S2C, response.into_bytes()),
         (3_000, C2S, texts),
         (4_000, S2C, frame(1, &big, None)),
-        (5_000, C2S, frame(8, &close(1000, "bye"), Some([9, 8, 7, 6]))),
+        (
+            5_000,
+            C2S,
+            frame(8, &close(1000, "bye"), Some([9, 8, 7, 6])),
+        ),
         (6_000, S2C, frame(8, &close(1000, ""), None)),
     ];
     for (at, dir, data) in items {
@@ -115,8 +120,15 @@ pub fn raw_pcap(link: u32, snaplen: u32, records: &[(Duration, Vec<u8>, u32)]) -
         out.extend_from_slice(&word.to_le_bytes());
     }
     for (ts, data, orig) in records {
-        let fields = [ts.as_secs() as u32, ts.subsec_micros(), data.len() as u32, *orig];
-        fields.iter().for_each(|f| out.extend_from_slice(&f.to_le_bytes()));
+        let fields = [
+            ts.as_secs() as u32,
+            ts.subsec_micros(),
+            data.len() as u32,
+            *orig,
+        ];
+        fields
+            .iter()
+            .for_each(|f| out.extend_from_slice(&f.to_le_bytes()));
         out.extend_from_slice(data);
     }
     out
@@ -128,7 +140,13 @@ pub fn relink(eth: &[u8], link: u32) -> Vec<u8> {
     let v6 = ip[0] >> 4 == 6;
     let mut out = match link {
         113 => [&[0, 4, 0, 1, 0, 6][..], &eth[6..12], &[0, 0], ether_type].concat(),
-        276 => [ether_type, &[0, 0, 0, 0, 0, 1, 0, 1, 4, 6], &eth[6..12], &[0, 0]].concat(),
+        276 => [
+            ether_type,
+            &[0, 0, 0, 0, 0, 1, 0, 1, 4, 6],
+            &eth[6..12],
+            &[0, 0],
+        ]
+        .concat(),
         0 => (if v6 { 24u32 } else { 2 }).to_le_bytes().to_vec(),
         108 => (if v6 { 24u32 } else { 2 }).to_be_bytes().to_vec(),
         _ => Vec::new(),
@@ -139,7 +157,10 @@ pub fn relink(eth: &[u8], link: u32) -> Vec<u8> {
 
 /// Whether an external tool can be run; prints why a test is skipped.
 pub fn have(tool: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         eprintln!("SKIPPED: `{tool}` is not installed (apt-get install tshark tcpdump)");
     }
