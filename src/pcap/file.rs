@@ -40,8 +40,6 @@ pub struct Record<'a> {
     pub ts: Duration,
     /// Link type (`LINKTYPE_*` value).
     pub link: u32,
-    /// Snapshot length in force for this packet.
-    pub snaplen: u32,
     /// Bytes captured.
     pub data: &'a [u8],
     /// Length of the packet on the wire.
@@ -126,7 +124,6 @@ fn walk_pcap<'a>(bytes: &'a [u8], each: &mut dyn FnMut(Record<'a>)) -> Result<Wa
             number,
             ts,
             link,
-            snaplen: header.snaplen,
             data,
             orig_len: raw.orig_len,
         });
@@ -207,7 +204,6 @@ fn walk_pcapng<'a>(bytes: &'a [u8], each: &mut dyn FnMut(Record<'a>)) -> Result<
             number,
             ts: last_ts,
             link,
-            snaplen: idb.snaplen,
             data,
             orig_len,
         });

@@ -48,7 +48,9 @@ pub fn read_bytes(bytes: &[u8]) -> Result<Capture, ReadError> {
             return;
         }
         match link::decode(rec.link, rec.data) {
-            Decoded::Tcp(seg) => tracker.segment(rec.number, rec.ts, rec.snaplen, &seg),
+            Decoded::Tcp(seg) => {
+                tracker.segment(rec.number, rec.ts, (rec.data.len(), rec.orig_len), &seg)
+            }
             Decoded::Other => {}
             Decoded::Unusable(why) if notes.len() < MAX_NOTES => {
                 notes.push(format!("packet {} skipped: {why}", rec.number));

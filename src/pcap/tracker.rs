@@ -49,16 +49,17 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Takes one segment from packet `number`, captured at `ts`, with
-    /// snapshot length `snaplen`.
-    pub fn segment(&mut self, number: u64, ts: Duration, snaplen: u32, seg: &Segment) {
+    /// Takes one segment from packet `number`, captured at `ts`;
+    /// `lens` is (captured, original) frame length.
+    pub fn segment(&mut self, number: u64, ts: Duration, lens: (usize, u32), seg: &Segment) {
         let idx = self.conn_for(ts, seg);
         let conn = &mut self.conns[idx];
         conn.last = conn.last.max(ts);
         let side = usize::from(seg.src != conn.ends[0]);
         if seg.missing > 0 {
+            let (captured, orig) = lens;
             conn.notes.push(format!(
-                "packet {number} truncated by snaplen {snaplen}: {} bytes missing",
+                "packet {number} truncated to {captured} of {orig} bytes (snaplen): {} bytes missing",
                 seg.missing
             ));
         }

@@ -176,7 +176,7 @@ fn snaplen_truncation_keeps_what_was_captured_and_counts_the_rest() {
         .collect();
     let back = only(read_bytes(&raw_pcap(1, 100, &records)).unwrap());
     // 100 - 14 (Ethernet) - 20 (IPv4) - 20 (TCP) = 46 payload bytes kept.
-    let note = "packet 10 truncated by snaplen 100: 1414 bytes missing";
+    let note = "packet 10 truncated to 100 of 1514 bytes (snaplen): 1414 bytes missing";
     assert!(back.notes.iter().any(|n| n == note), "{:#?}", back.notes);
     for dir in [C2S, S2C] {
         let (mut data, mut gaps) = (0, 0);
@@ -352,5 +352,35 @@ impl ItemLen for crate::pcap::Entry {
             Item::Data(d) => d.len(),
             _ => 0,
         }
+    }
+}
+
+/// The live writer flushes after every item: the file is complete and
+/// readable at each step, not only at the end.
+#[test]
+fn incremental_writer_is_readable_after_every_item() {
+    let original = conv(V6);
+    for name in ["live.pcap", "live.pcapng"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut writer =
+            crate::pcap::Writer::create(&path, original.client, original.server, original.start_us)
+                .unwrap();
+        assert!(only(crate::pcap::read(&path).unwrap()).entries.is_empty());
+        for (i, e) in original.entries.iter().enumerate() {
+            writer.push(e.at_us, e.dir, &e.item).unwrap();
+            let so_far = only(crate::pcap::read(&path).unwrap());
+            let mut expected = original.clone();
+            expected.entries.truncate(i + 1);
+            assert_eq!(
+                logical(&so_far),
+                logical(&expected),
+                "{name} after item {i}"
+            );
+        }
+        writer.finish().unwrap();
+        let back = only(crate::pcap::read(&path).unwrap());
+        assert_eq!(logical(&back), logical(&original));
+        assert!(back.notes.is_empty(), "{:?}", back.notes);
     }
 }
