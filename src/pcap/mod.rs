@@ -4,7 +4,7 @@
 //! server addresses, a start time, and ordered [`Entry`]s of [`Item`]s
 //! (a read's bytes, FIN, RST, or on import a [`Item::Gap`]).
 //!
-//! **Export** ([`write`], [`write_to`], the incremental [`Writer`])
+//! **Export** ([`write()`], [`write_to`], the incremental [`Writer`])
 //! synthesises Ethernet + IPv4/IPv6 + TCP with the real addresses and
 //! ports: a handshake, correct sequence and acknowledgement numbers,
 //! valid checksums, segments of at most one MSS, pure ACKs from the peer.
@@ -16,7 +16,7 @@
 //! used since every tool reads it; MACs are locally administered
 //! (`02:00:00:00:00:01` client, `…:02` server).
 //!
-//! **Import** ([`read`], [`read_bytes`]) takes pcap or pcapng (detected by
+//! **Import** ([`read()`], [`read_bytes`]) takes pcap or pcapng (detected by
 //! magic number) with Ethernet, Linux SLL/SLL2, NULL/LOOP or raw-IP link
 //! types, tracks every TCP connection, and reassembles each direction:
 //! retransmissions dropped, out-of-order segments reordered, holes turned
@@ -26,8 +26,8 @@
 //! packet and byte offset. Import never panics and always terminates.
 //!
 //! Layout: [`conversation`] (the model), [`seq`] (wrapping sequence
-//! numbers), [`synth`] + [`sink`] + [`writer`] (export), [`file`] +
-//! [`link`] + [`reassembly`] + [`tracker`] + [`read`] (import).
+//! numbers), [`synth`] + [`sink`] + [`mod@writer`] (export), [`mod@file`] +
+//! [`link`] + [`reassembly`] + [`tracker`] + [`mod@read`] (import).
 
 pub mod conversation;
 pub mod error;

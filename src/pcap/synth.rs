@@ -1,4 +1,4 @@
-//! Synthesising Ethernet/IP/TCP packets from a [`Conversation`]'s items.
+//! Synthesising Ethernet/IP/TCP packets from a conversation's items.
 //!
 //! Contract: [`Flow`] is pure (no IO, no clock). It turns items into
 //! packets that Wireshark reassembles without complaint:

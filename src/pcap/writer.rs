@@ -4,7 +4,7 @@
 //! writes the file header and the TCP handshake when created, then one
 //! [`Writer::push`] per item, each followed by a flush so the capture can
 //! be opened (or tailed by Wireshark) before the session ends.
-//! [`write`] and [`write_to`] export finished conversations.
+//! [`write()`] and [`write_to`] export finished conversations.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
