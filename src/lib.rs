@@ -7,6 +7,7 @@
 //! - [`proxy`]: the recording proxy (byte pumps, tap, recorder threads).
 //! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
 //! - [`echo`]: the embedded echo server (the default upstream).
+//! - [`pcap`]: synthetic captures of recordings, and TCP reassembly of real captures.
 //! - [`report`]: Autobahn-compatible case reports (text, JSON, HTML, index files).
 //! - [`scenario`]: scripted server behaviour (the Autobahn case catalogue) and its byte plan.
 //! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
@@ -21,6 +22,7 @@ pub mod demo;
 pub mod diff;
 pub mod echo;
 pub mod judge;
+pub mod pcap;
 pub mod peer;
 pub mod proxy;
 pub mod report;
