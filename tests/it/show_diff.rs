@@ -1,0 +1,84 @@
+//! `wstap show` and `wstap diff` on recordings made with real peers.
+
+use crate::util::*;
+use futures_util::{SinkExt, StreamExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// Records one tokio-tungstenite session (texts, then a close with `code`).
+async fn record_session(texts: &[&str], code: u16) -> (PathBuf, tempfile::TempDir) {
+    let server = tungstenite_echo().await;
+    let proxy = TestProxy::start(server).await;
+    let (mut ws, _) = within("connect", tokio_tungstenite::connect_async(proxy.url())).await.unwrap();
+    for t in texts {
+        ws.send(Message::text(*t)).await.unwrap();
+        within("echo", ws.next()).await.unwrap().unwrap();
+    }
+    ws.close(Some(CloseFrame { code: CloseCode::from(code), reason: "done".into() })).await.unwrap();
+    while let Some(Ok(_)) = within("close", ws.next()).await {}
+    drop(ws);
+    wait_for_summaries(proxy.dir.path(), 1).await;
+    let (recorded, dir) = proxy.finish().await;
+    (recorded[0].path.clone(), dir)
+}
+
+fn wstap(args: &[&str], files: &[&Path]) -> (i32, String, String) {
+    let out = Command::new(wstap_bin()).args(args).args(files).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn show_renders_both_perspectives_and_json() {
+    let (rec, _dir) = record_session(&["hello"], 1000).await;
+    let (code, text, err) = wstap(&["show"], &[&rec]);
+    assert_eq!(code, 0, "{err}");
+    for needle in ["Opening Handshake", "Closing Behavior", "Wire Statistics", "Wire Log", "remoteCloseCode1000"] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let rx_frames: Vec<&str> = text.lines().filter(|l| l.contains("RX FRAME")).collect();
+    assert!(!rx_frames.is_empty() && rx_frames.iter().all(|l| l.contains("MASKED=True")), "{rx_frames:?}");
+    assert!(text.lines().any(|l| l.ends_with("TCP DROPPED BY ME") || l.ends_with("TCP DROPPED BY PEER")));
+
+    let (code, client_view, _) = wstap(&["show", "--perspective", "client"], &[&rec]);
+    assert_eq!(code, 0);
+    let rx: Vec<&str> = client_view.lines().filter(|l| l.contains("RX FRAME")).collect();
+    assert!(!rx.is_empty() && rx.iter().all(|l| l.contains("MASKED=False")), "{rx:?}");
+    assert!(client_view.contains("isServerFalse"));
+
+    let (code, json, _) = wstap(&["show", "--format", "json"], &[&rec]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["httpRequest"].as_str().unwrap().starts_with("GET /test HTTP/1.1"));
+    assert_eq!(v["remoteCloseCode"], 1000);
+    assert_eq!(v["isServer"], true);
+    let rf = v["wirelog"].as_array().unwrap().iter().find(|e| e[0] == "RF").unwrap();
+    assert_eq!(rf[1], serde_json::json!([5, "hello"]));
+    assert_eq!(rf[5], true, "client frames are masked");
+}
+
+#[tokio::test]
+async fn diff_ignores_noise_and_names_behaviour_changes() {
+    let (a, _da) = record_session(&["one", "two"], 1000).await;
+    let (same, _ds) = record_session(&["one", "two"], 1000).await;
+    let (other, _do) = record_session(&["one", "two"], 1001).await;
+
+    let (code, out, err) = wstap(&["diff", "--color", "never"], &[&a, &same]);
+    assert_eq!(code, 0, "new masks, keys, ports and timing are not a difference:\n{out}{err}");
+
+    let (code, out, _) = wstap(&["diff", "--color", "never"], &[&a, &other]);
+    assert_eq!(code, 1);
+    assert!(out.contains("client close code 1000 → 1001"), "{out}");
+
+    let (code, json, _) = wstap(&["diff", "--format", "json"], &[&a, &other]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["changes"].as_array().unwrap().iter().any(|c| c["text"] == "client close code 1000 → 1001"));
+
+    let (code, _, err) = wstap(&["diff"], &[&a, Path::new("/nonexistent/b.yaml")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/b.yaml"), "{err}");
+}
