@@ -116,9 +116,8 @@ impl WsPeer {
     /// Client side: sends the upgrade for `path` to `host` and checks the 101.
     pub async fn connect(mut stream: TcpStream, host: &str, path: &str) -> io::Result<WsPeer> {
         let _ = stream.set_nodelay(true);
-        let key = crate::session::data::hex(&next_mask()) + "AAAAAAAAAAAAAAAA";
-        let key = &key[..22];
-        let key = format!("{key}==");
+        let nonce: Vec<u8> = (0..4).flat_map(|_| next_mask()).collect();
+        let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, nonce);
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nUser-Agent: wstap\r\n\r\n"
