@@ -241,6 +241,11 @@ impl Inflater {
         self.cap
     }
 
+    /// True once the current message has stopped inflating (cap or error).
+    pub fn stopped(&self) -> bool {
+        self.stop.is_some()
+    }
+
     /// Inflates a piece of the current message's compressed payload,
     /// handing inflated chunks to `out`.
     pub fn push(&mut self, input: &[u8], out: &mut dyn FnMut(&[u8])) {
