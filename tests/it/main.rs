@@ -7,4 +7,5 @@
 mod util;
 
 mod cli;
+mod deflate;
 mod proxy;
