@@ -8,7 +8,7 @@
 //! and never held in memory; the event keeps their length and SHA-256.
 //!
 //! Under permessage-deflate, compressed messages are also inflated here
-//! (see [`super::inflate`]), on the recorder's side of the tap: the relay
+//! (see `session/inflate.rs`), on the recorder's side of the tap: the relay
 //! forwards the compressed bytes untouched and never waits for this.
 
 use super::data::{Data, Hasher, INLINE_MAX, SidecarRef, hex};
