@@ -158,4 +158,6 @@ fn unknown_extensions_are_noted_and_kept_raw() {
     let m = messages(&rec, S2C);
     assert!(m[0].compressed && m[0].inflated.is_none());
     assert_eq!(m[0].shown_payload(), &Data::inline(&payload));
+    let back: Recording = serde_yaml::from_str(&serde_yaml::to_string(&rec).unwrap()).unwrap();
+    assert_eq!(back.events, rec.events, "notes survive the YAML round trip");
 }
