@@ -16,14 +16,11 @@
 use super::DiffOptions;
 use crate::session::data::{hex, sha256_hex};
 use crate::session::{Data, Event, EventKind, Frame, Message, Recording, Side, Summary};
-use crate::wire::{Direction, OpCode};
-use flate2::{Decompress, FlushDecompress};
+use crate::wire::handshake::parse_extensions;
+use crate::wire::{DeflateParams, Direction, Inflater, OpCode};
 
 /// Payloads up to this many bytes are shown whole; longer ones by digest.
 pub const SHOW_MAX: usize = 64;
-
-/// Inflated messages larger than this are not inflated further.
-pub const INFLATE_CAP: usize = 64 * 1024 * 1024;
 
 /// Headers that differ on every connection, always ignored.
 pub const VOLATILE_HEADERS: [&str; 3] = ["sec-websocket-key", "sec-websocket-accept", "date"];
@@ -106,12 +103,6 @@ impl View {
     }
 }
 
-/// Per-direction inflate state for permessage-deflate.
-struct Inflater {
-    state: Decompress,
-    reset_each: bool,
-}
-
 struct Builder<'a> {
     rec: &'a Recording,
     opts: &'a DiffOptions,
@@ -159,6 +150,7 @@ impl<'a> Builder<'a> {
             }
             EventKind::Frame(f) => self.frame(e, f),
             EventKind::Message(m) => self.message(e, m),
+            EventKind::Note { kind, .. } => self.line(e.dir, format!("note {kind}")),
             EventKind::Violation { kind, .. } => {
                 self.sides[side].violations.push(kind.clone());
                 self.line(e.dir, format!("violation {kind}"));
@@ -204,16 +196,10 @@ impl<'a> Builder<'a> {
     }
 
     fn setup_inflaters(&mut self, ext: &str) {
-        if !ext.contains("permessage-deflate") {
-            return;
-        }
+        let Some(pmd) = parse_extensions(ext).into_iter().find(|e| e.name == "permessage-deflate") else { return };
+        let (params, _) = DeflateParams::from_extension_lenient(&pmd);
         for dir in Direction::BOTH {
-            let no_takeover = match dir {
-                Direction::ClientToServer => "client_no_context_takeover",
-                Direction::ServerToClient => "server_no_context_takeover",
-            };
-            let reset_each = ext.contains(no_takeover);
-            self.inflaters[dir.index()] = Some(Inflater { state: Decompress::new(false), reset_each });
+            self.inflaters[dir.index()] = Some(params.inflater(dir));
         }
     }
 
@@ -296,9 +282,9 @@ impl<'a> Builder<'a> {
         let Some(inf) = self.inflaters[dir.index()].as_mut() else {
             return (self.show(&m.payload), m.len);
         };
-        match inflate(inf, &input) {
-            Some(bytes) => (show_bytes(&bytes), bytes.len() as u64),
-            None => (format!("<does not inflate> {}", self.show(&m.payload)), m.len),
+        match inf.inflate_message(&input) {
+            Ok(bytes) => (show_bytes(&bytes), bytes.len() as u64),
+            Err(_) => (format!("<does not inflate> {}", self.show(&m.payload)), m.len),
         }
     }
 
@@ -324,29 +310,6 @@ impl<'a> Builder<'a> {
             Data::Sidecar(r) => format!("len={} sha256={}", r.len, &r.sha256[..r.sha256.len().min(16)]),
             Data::Sha256(d) => format!("sha256={}", &d[..d.len().min(16)]),
             _ => show_bytes(&self.rec.data_bytes(data).unwrap_or_default()),
-        }
-    }
-}
-
-/// Inflates one message (RFC 7692 §7.2.2: append `00 00 ff ff`, sync flush).
-fn inflate(inf: &mut Inflater, input: &[u8]) -> Option<Vec<u8>> {
-    if inf.reset_each {
-        inf.state.reset(false);
-    }
-    let mut data = input.to_vec();
-    data.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let (mut out, mut pos) = (Vec::new(), 0);
-    loop {
-        out.reserve(out.len().max(4096));
-        let (in_before, out_before) = (inf.state.total_in(), out.len());
-        inf.state.decompress_vec(&data[pos..], &mut out, FlushDecompress::Sync).ok()?;
-        let used = (inf.state.total_in() - in_before) as usize;
-        pos += used;
-        if pos >= data.len() && out.len() < out.capacity() {
-            return Some(out);
-        }
-        if out.len() > INFLATE_CAP || (used == 0 && out.len() == out_before) {
-            return None;
         }
     }
 }

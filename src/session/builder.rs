@@ -6,10 +6,17 @@
 //! queues [`Event`]s for the caller to drain. Payloads larger than
 //! [`INLINE_MAX`] are streamed to the store piece by piece as they arrive
 //! and never held in memory; the event keeps their length and SHA-256.
+//!
+//! Under permessage-deflate, compressed messages are also inflated here
+//! (see `session/inflate.rs`), on the recorder's side of the tap: the relay
+//! forwards the compressed bytes untouched and never waits for this.
 
 use super::data::{Data, Hasher, INLINE_MAX, SidecarRef, hex};
-use super::{Event, EventKind, Frame, Message, TcpEnd};
-use crate::wire::{self, ConnectionDecoder, Direction, FrameHeader, Negotiated};
+use super::inflate::Inflation;
+use super::{Event, EventKind, Frame, InflatedPayload, Message, TcpEnd};
+use crate::wire::{
+    self, ConnectionDecoder, DEFAULT_INFLATE_CAP, DeflateParams, Direction, FrameHeader, Negotiated, OpCode,
+};
 use std::io;
 
 /// Where large payloads go.
@@ -18,6 +25,20 @@ pub trait PayloadStore {
     fn append(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<u64>;
     /// The file name that sidecar references for `dir` carry.
     fn file_name(&self, dir: Direction) -> String;
+
+    /// Appends inflated message bytes for `dir` to a store kept apart from
+    /// the wire payloads (so the two never interleave); returns the offset of
+    /// the first. `Ok(None)`, the default, means this store keeps no inflated
+    /// bytes, and large inflated messages are recorded by digest only.
+    fn append_inflated(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<Option<u64>> {
+        let _ = (dir, bytes);
+        Ok(None)
+    }
+
+    /// The file name that inflated sidecar references for `dir` carry.
+    fn inflated_file_name(&self, dir: Direction) -> String {
+        format!("{}.inflated", self.file_name(dir))
+    }
 }
 
 /// A store that keeps payloads in memory (tests and small imports).
@@ -25,6 +46,8 @@ pub trait PayloadStore {
 pub struct MemoryStore {
     /// The bytes stored for each direction, indexed by [`Direction::index`].
     pub bytes: [Vec<u8>; 2],
+    /// Inflated message bytes for each direction.
+    pub inflated: [Vec<u8>; 2],
 }
 
 impl PayloadStore for MemoryStore {
@@ -37,6 +60,17 @@ impl PayloadStore for MemoryStore {
 
     fn file_name(&self, dir: Direction) -> String {
         format!("memory.{}.bin", dir.short())
+    }
+
+    fn append_inflated(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<Option<u64>> {
+        let buf = &mut self.inflated[dir.index()];
+        let at = buf.len() as u64;
+        buf.extend_from_slice(bytes);
+        Ok(Some(at))
+    }
+
+    fn inflated_file_name(&self, dir: Direction) -> String {
+        format!("memory.{}.inflated.bin", dir.short())
     }
 }
 
@@ -59,6 +93,9 @@ struct Acc<S> {
     now: u64,
     frames: [Option<FrameAcc>; 2],
     messages: [Option<MessageAcc>; 2],
+    /// One inflater per direction once permessage-deflate is negotiated.
+    inflation: [Option<Inflation>; 2],
+    inflate_cap: u64,
     out: Vec<Event>,
     error: Option<io::Error>,
 }
@@ -77,13 +114,34 @@ impl<S: PayloadStore> SessionBuilder<S> {
     }
 
     /// A builder for a connection joined mid-stream (frames from byte 0).
+    ///
+    /// Compressed messages are inflated from the first one seen, which fails
+    /// under context takeover if earlier messages were missed.
     pub fn mid_stream(negotiated: Negotiated, store: S) -> Self {
-        Self::with_decoder(ConnectionDecoder::mid_stream(negotiated), store)
+        let mut builder = Self::with_decoder(ConnectionDecoder::mid_stream(negotiated.clone()), store);
+        builder.acc.setup_inflation(0, &negotiated);
+        builder
     }
 
     fn with_decoder(decoder: ConnectionDecoder, store: S) -> Self {
-        let acc = Acc { store, now: 0, frames: [None, None], messages: [None, None], out: Vec::new(), error: None };
+        let acc = Acc {
+            store,
+            now: 0,
+            frames: [None, None],
+            messages: [None, None],
+            inflation: [None, None],
+            inflate_cap: DEFAULT_INFLATE_CAP,
+            out: Vec::new(),
+            error: None,
+        };
         SessionBuilder { decoder, acc, ended: [false; 2] }
+    }
+
+    /// Sets the per-message cap on inflated bytes (default
+    /// [`DEFAULT_INFLATE_CAP`]); call before the first read.
+    pub fn with_inflate_cap(mut self, cap: u64) -> Self {
+        self.acc.inflate_cap = cap;
+        self
     }
 
     /// Records one TCP read of `bytes` in `dir` at `at` microseconds.
@@ -163,8 +221,13 @@ impl<S: PayloadStore> Acc<S> {
             wire::Event::Head { offset, bytes } => {
                 self.push(at, dir, EventKind::Http { offset, data: Data::inline(bytes) })
             }
-            wire::Event::Upgrade { upgraded, negotiated } => self.push(at, dir, upgrade_event(upgraded, negotiated)),
-            wire::Event::FrameStart { header, .. } => self.start_frame(dir, &header),
+            wire::Event::Upgrade { upgraded, negotiated } => {
+                self.push(at, dir, upgrade_event(upgraded, negotiated));
+                if upgraded {
+                    self.setup_inflation(at, negotiated);
+                }
+            }
+            wire::Event::FrameStart { offset, header } => self.start_frame(dir, offset, &header),
             wire::Event::Payload(piece) => self.payload(dir, piece),
             wire::Event::FrameEnd { offset, header, close, cut } => {
                 let frame = self.end_frame(dir, offset, &header, close, cut);
@@ -172,21 +235,69 @@ impl<S: PayloadStore> Acc<S> {
             }
             wire::Event::MessageEnd { offset, opcode, len, frames, compressed } => {
                 let payload = self.end_message(dir);
-                let msg = Message { offset, opcode: opcode.value(), len, frames, compressed, payload };
+                let mut msg = Message::new(offset, opcode.value(), len, frames, compressed, payload);
+                if let Some(done) = self.end_inflation(dir) {
+                    done.violations.into_iter().for_each(|v| self.violation(dir, v));
+                    msg.inflated = Some(InflatedPayload { len: done.len, cut: done.cut, data: done.data });
+                }
                 self.push(at, dir, EventKind::Message(msg));
             }
-            wire::Event::Violation(v) => {
-                let kind =
-                    EventKind::Violation { offset: v.offset, kind: v.kind.name().into(), detail: v.kind.to_string() };
-                self.push(at, dir, kind);
-            }
+            wire::Event::Violation(v) => self.violation(dir, v),
             wire::Event::Raw { offset, bytes, reason } => {
                 self.push(at, dir, EventKind::Raw { offset, reason: reason.into(), data: Data::inline(bytes) })
             }
         }
     }
 
-    fn start_frame(&mut self, dir: Direction, header: &FrameHeader) {
+    fn violation(&mut self, dir: Direction, v: wire::Violation) {
+        let kind = EventKind::Violation { offset: v.offset, kind: v.kind.name().into(), detail: v.kind.to_string() };
+        self.push(self.now, dir, kind);
+    }
+
+    /// Prepares inflation for permessage-deflate, and notes extensions whose
+    /// frames are kept as sent.
+    fn setup_inflation(&mut self, at: u64, negotiated: &Negotiated) {
+        for ext in &negotiated.extensions {
+            if ext.name != "permessage-deflate" {
+                let detail = format!(
+                    "extension {} is not decoded by wstap: its frames are recorded as sent, not inflated",
+                    ext.name
+                );
+                self.note(at, "extension_not_decoded", detail);
+            }
+        }
+        let Some(ext) = negotiated.deflate() else { return };
+        let (params, problems) = DeflateParams::from_extension_lenient(ext);
+        if !problems.is_empty() {
+            let detail = format!("permessage-deflate parameters ignored: {}", problems.join("; "));
+            self.note(at, "deflate_params", detail);
+        }
+        for dir in Direction::BOTH {
+            let inflater = params.inflater(dir).with_cap(self.inflate_cap);
+            self.inflation[dir.index()] = Some(Inflation::new(inflater));
+        }
+    }
+
+    fn note(&mut self, at: u64, kind: &str, detail: String) {
+        self.push(at, Direction::ServerToClient, EventKind::Note { kind: kind.into(), detail });
+    }
+
+    fn end_inflation(&mut self, dir: Direction) -> Option<super::inflate::Done> {
+        let inflation = self.inflation[dir.index()].as_mut()?;
+        match inflation.end(dir, &mut self.store) {
+            Ok(done) => done,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn start_frame(&mut self, dir: Direction, offset: u64, header: &FrameHeader) {
+        if let Some(inflation) = self.inflation[dir.index()].as_mut().filter(|_| !header.opcode.is_control()) {
+            let compressed = header.rsv & 0b100 != 0;
+            inflation.frame(offset, header.opcode.starts_message(), compressed, header.opcode == OpCode::TEXT);
+        }
         let mut acc = FrameAcc { in_message: !header.opcode.is_control(), ..FrameAcc::default() };
         if header.len > INLINE_MAX as u64 {
             match self.store.append(dir, &[]) {
@@ -214,6 +325,11 @@ impl<S: PayloadStore> Acc<S> {
         }
         if let Some(msg) = self.messages[dir.index()].as_mut().filter(|_| frame.in_message) {
             msg.add(piece);
+        }
+        if let Some(inflation) = self.inflation[dir.index()].as_mut().filter(|i| frame.in_message && i.active())
+            && let Err(e) = inflation.push(dir, piece, &mut self.store)
+        {
+            self.error.get_or_insert(e);
         }
     }
 

@@ -16,6 +16,7 @@
 pub mod builder;
 pub mod closing;
 pub mod data;
+mod inflate;
 pub mod streams;
 pub mod time;
 
@@ -108,6 +109,14 @@ pub enum EventKind {
     Frame(Frame),
     /// A text or binary message, reassembled from its frames.
     Message(Message),
+    /// Something the recorder wants the reader to know that is not a broken
+    /// rule, e.g. that an extension's frames are kept as sent.
+    Note {
+        /// Stable snake_case name, e.g. `extension_not_decoded`.
+        kind: String,
+        /// Human explanation.
+        detail: String,
+    },
     /// A broken protocol rule.
     Violation {
         /// Offset in this direction's stream.
@@ -213,9 +222,47 @@ pub struct Message {
     /// True if sent compressed (permessage-deflate).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compressed: bool,
-    /// The payload, inline when small, otherwise only its SHA-256.
+    /// The inflated payload of a compressed message. Absent if not
+    /// compressed, or compressed under an extension wstap cannot decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inflated: Option<InflatedPayload>,
+    /// The payload as sent (compressed if `compressed`), inline when small,
+    /// otherwise only its SHA-256.
     #[serde(flatten)]
     pub payload: Data,
+}
+
+/// A compressed message's payload after inflating (permessage-deflate).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InflatedPayload {
+    /// Bytes inflated (at most the recorder's inflate cap).
+    pub len: u64,
+    /// True if inflation stopped early (cap hit or corrupt data; a violation
+    /// precedes the message): the bytes are only the first part.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
+    /// The inflated bytes: inline when small, otherwise in the inflated
+    /// sidecar, or only their SHA-256 if the store keeps none.
+    #[serde(flatten)]
+    pub data: Data,
+}
+
+impl Message {
+    /// A message with no inflated payload.
+    pub fn new(offset: u64, opcode: u8, len: u64, frames: u32, compressed: bool, payload: Data) -> Message {
+        Message { offset, opcode, len, frames, compressed, inflated: None, payload }
+    }
+
+    /// The payload to show a reader: the inflated bytes if the message was
+    /// compressed and inflated, otherwise the payload as sent.
+    pub fn shown_payload(&self) -> &Data {
+        self.inflated.as_ref().map_or(&self.payload, |i| &i.data)
+    }
+
+    /// The length of [`shown_payload`](Self::shown_payload).
+    pub fn shown_len(&self) -> u64 {
+        self.inflated.as_ref().map_or(self.len, |i| i.len)
+    }
 }
 
 impl Recording {

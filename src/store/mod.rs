@@ -4,7 +4,9 @@
 //! A recording is one YAML file per connection, written as the session goes:
 //! the header, then `events:` with one list item appended (and flushed) per
 //! batch, then `summary:` when the connection is finalised. Large payloads
-//! go to `<name>.c2s.bin` / `<name>.s2c.bin` beside it. A writer killed
+//! go to `<name>.c2s.bin` / `<name>.s2c.bin` beside it, and large inflated
+//! (permessage-deflate) messages to `<name>.c2s.inflated.bin` /
+//! `<name>.s2c.inflated.bin`. A writer killed
 //! mid-session leaves a file whose every complete event loads.
 
 pub mod load;

@@ -13,17 +13,21 @@ pub fn recording_file_name(micros: u64, seq: u64) -> String {
     format!("{}-{seq:06}.yaml", crate::session::time::file_stamp(micros))
 }
 
-/// Sidecar files for payloads too large to inline, created on first use.
+/// Sidecar files for payloads too large to inline, created on first use:
+/// `<name>.c2s.bin` / `<name>.s2c.bin` for wire payloads, and
+/// `<name>.c2s.inflated.bin` / `<name>.s2c.inflated.bin` for inflated
+/// permessage-deflate messages.
 #[derive(Debug)]
 pub struct FileStore {
     stem: PathBuf,
-    files: [Option<(BufWriter<File>, u64)>; 2],
+    /// Wire sidecars at [`Direction::index`], inflated ones at 2 + index.
+    files: [Option<(BufWriter<File>, u64)>; 4],
 }
 
 impl FileStore {
     /// Sidecars named after the recording at `yaml_path`.
     pub fn new(yaml_path: &Path) -> FileStore {
-        FileStore { stem: yaml_path.with_extension(""), files: [None, None] }
+        FileStore { stem: yaml_path.with_extension(""), files: [None, None, None, None] }
     }
 
     /// Flushes both sidecars.
@@ -31,29 +35,47 @@ impl FileStore {
         self.files.iter_mut().flatten().try_for_each(|(f, _)| f.flush())
     }
 
-    fn path(&self, dir: Direction) -> PathBuf {
+    fn path(&self, slot: usize) -> PathBuf {
+        let dir = Direction::BOTH[slot % 2];
+        let kind = if slot < 2 { "" } else { ".inflated" };
         let mut name = self.stem.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".{}.bin", dir.short()));
+        name.push(format!(".{}{kind}.bin", dir.short()));
         self.stem.with_file_name(name)
     }
-}
 
-impl PayloadStore for FileStore {
-    fn append(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<u64> {
-        let path = self.path(dir);
-        let slot = &mut self.files[dir.index()];
-        if slot.is_none() {
-            *slot = Some((BufWriter::with_capacity(256 * 1024, File::create(path)?), 0));
+    fn append_to(&mut self, slot: usize, bytes: &[u8]) -> io::Result<u64> {
+        let path = self.path(slot);
+        let file = &mut self.files[slot];
+        if file.is_none() {
+            *file = Some((BufWriter::with_capacity(256 * 1024, File::create(path)?), 0));
         }
-        let (file, len) = slot.as_mut().expect("just created");
+        let (file, len) = file.as_mut().expect("just created");
         file.write_all(bytes)?;
         let at = *len;
         *len += bytes.len() as u64;
         Ok(at)
     }
 
+    fn name(&self, slot: usize) -> String {
+        self.path(slot).file_name().unwrap_or_default().to_string_lossy().into_owned()
+    }
+}
+
+impl PayloadStore for FileStore {
+    fn append(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<u64> {
+        self.append_to(dir.index(), bytes)
+    }
+
     fn file_name(&self, dir: Direction) -> String {
-        self.path(dir).file_name().unwrap_or_default().to_string_lossy().into_owned()
+        self.name(dir.index())
+    }
+
+    fn append_inflated(&mut self, dir: Direction, bytes: &[u8]) -> io::Result<Option<u64>> {
+        self.append_to(2 + dir.index(), bytes).map(Some)
+    }
+
+    fn inflated_file_name(&self, dir: Direction) -> String {
+        self.name(2 + dir.index())
     }
 }
 

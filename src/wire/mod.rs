@@ -4,6 +4,7 @@
 //! - [`opcode`], [`close`], [`mask`], [`utf8`]: the small vocabulary;
 //! - [`frame`]: [`FrameHeader`] parse and emit (any header, invalid included);
 //! - [`handshake`]: finding and reading the HTTP upgrade;
+//! - [`deflate`]: permessage-deflate parameters, inflating and deflating;
 //! - [`violation`]: broken rules as data;
 //! - [`decoder`]: one direction's frames, messages and violations;
 //! - [`connection`]: both directions, the upgrade deciding what follows.
@@ -18,6 +19,7 @@
 pub mod close;
 pub mod connection;
 pub mod decoder;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -28,6 +30,7 @@ pub mod violation;
 pub use close::{ClosePayload, CloseProblem, CodePolicy};
 pub use connection::ConnectionDecoder;
 pub use decoder::{Event, FrameDecoder};
+pub use deflate::{DEFAULT_INFLATE_CAP, DeflateParams, Deflater, InflateStop, Inflated, Inflater};
 pub use frame::{FrameHeader, LenForm, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use handshake::{Extension, Head, MAX_HEAD_LEN, Negotiated, accept_key, find_head_end};
 pub use mask::{apply_mask, unmask_into};

@@ -7,5 +7,6 @@
 mod util;
 
 mod cli;
+mod deflate;
 mod proxy;
 mod show_diff;

@@ -1,0 +1,332 @@
+//! permessage-deflate through the recording proxy: Python `websockets` (an
+//! independent implementation) on both ends, and raw peers for corrupt data
+//! and a decompression bomb.
+//!
+//! The Python tests need `pip install websockets`; without it they print why
+//! and pass without running.
+
+use crate::util::*;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+use wstap::session::{Data, Direction, EventKind, Message, Recording};
+use wstap::wire::deflate::SYNC_TAIL;
+use wstap::wire::{DEFAULT_INFLATE_CAP, Deflater, FrameHeader, OpCode};
+
+const C2S: Direction = Direction::ClientToServer;
+const S2C: Direction = Direction::ServerToClient;
+
+fn script(name: &str) -> String {
+    format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// True if `python3` can import `websockets`; otherwise says why the test is skipped.
+fn have_websockets(test: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import websockets"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED {test}: `python3 -c 'import websockets'` failed; run `python3 -m pip install websockets`");
+    }
+    ok
+}
+
+/// The Python echo server; killed when dropped.
+struct PyServer {
+    port: u16,
+    _child: Child,
+}
+
+async fn py_server(settings: &Value) -> PyServer {
+    let mut child = Command::new("python3")
+        .arg(script("pmd_echo_server.py"))
+        .arg(settings.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within("python server ready", lines.next_line()).await.unwrap().expect("a READY line");
+    let port = line.strip_prefix("READY ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+    PyServer { port, _child: child }
+}
+
+async fn py_client(url: &str, settings: &Value, messages: &Value) {
+    let mut child = Command::new("python3")
+        .arg(script("pmd_client.py"))
+        .args([url, &settings.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(messages.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = within("python client", child.wait_with_output()).await.unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.starts_with("OK"), "client failed: {stdout}\n{stderr}");
+}
+
+/// Messages that exercise inflation: small, large (sidecar), repeated
+/// (context takeover), binary, unicode and fragmented.
+fn sample_messages() -> (Value, Vec<Vec<u8>>) {
+    // 20 000 pseudo-random letters: compress by about half alone, but a
+    // second copy within the 32 KiB window is almost free.
+    let mut x = 12345u32;
+    let long: String = (0..20_000)
+        .map(|_| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            char::from(b'a' + ((x >> 16) % 26) as u8)
+        })
+        .collect();
+    let binary: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8 ^ (i / 1000) as u8).collect();
+    let hex = wstap::session::data::hex(&binary);
+    let spec = json!([
+        {"text": "hello"},
+        {"text": long},
+        {"text": long},
+        {"hex": hex},
+        {"text": "κόσμε, fragmented into several frames ".repeat(50), "fragments": 3},
+        {"text": ""},
+    ]);
+    let bytes = vec![
+        b"hello".to_vec(),
+        long.clone().into_bytes(),
+        long.into_bytes(),
+        binary,
+        "κόσμε, fragmented into several frames ".repeat(50).into_bytes(),
+        Vec::new(),
+    ];
+    (spec, bytes)
+}
+
+fn messages(rec: &Recording, dir: Direction) -> Vec<&Message> {
+    rec.events_in(dir)
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+fn violations(rec: &Recording) -> Vec<(Direction, String, u64)> {
+    rec.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Violation { kind, offset, .. } => Some((e.dir, kind.clone(), *offset)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn upgrade_extensions(rec: &Recording) -> String {
+    rec.events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Upgrade { extensions, .. } => Some(extensions.clone().unwrap_or_default()),
+            _ => None,
+        })
+        .expect("an upgrade event")
+}
+
+/// Runs the Python client against the Python server through the proxy and
+/// checks that every message, both ways, is recorded inflated exactly.
+async fn python_session(test: &str, settings: Value, expect_params: &[&str]) -> Option<Recording> {
+    if !have_websockets(test) {
+        return None;
+    }
+    let server = py_server(&settings).await;
+    let proxy = TestProxy::start(([127, 0, 0, 1], server.port).into()).await;
+    let (spec, sent) = sample_messages();
+    py_client(&proxy.url(), &settings, &spec).await;
+    wait_for_summaries(proxy.dir.path(), 1).await;
+    let (recorded, dir) = proxy.finish().await;
+    let rec = wstap::store::load(&recorded[0].path).unwrap();
+    let ext = upgrade_extensions(&rec);
+    assert!(ext.starts_with("permessage-deflate"), "{ext}");
+    for p in expect_params {
+        assert!(ext.contains(p), "{p} not negotiated: {ext}");
+    }
+    assert_eq!(violations(&rec), [], "no violations");
+    for dir in [C2S, S2C] {
+        let got = messages(&rec, dir);
+        assert_eq!(got.len(), sent.len(), "{dir:?}");
+        for (i, (m, want)) in got.iter().zip(&sent).enumerate() {
+            assert!(m.compressed, "{dir:?} message {i} was sent compressed");
+            let inflated = m.inflated.as_ref().unwrap_or_else(|| panic!("{dir:?} message {i} not inflated"));
+            assert_eq!((inflated.len, inflated.cut), (want.len() as u64, false), "{dir:?} message {i}");
+            assert_eq!(rec.data_bytes(m.shown_payload()).unwrap(), *want, "{dir:?} message {i}");
+        }
+        // websockets sends the 3 fragments, then an empty final frame.
+        assert_eq!(got[4].frames, if dir == C2S { 4 } else { 1 }, "the client fragments message 4");
+        assert!(matches!(got[3].inflated.as_ref().unwrap().data, Data::Sidecar(_)), "40 kB inflated: sidecar");
+    }
+    // Frames keep the wire payload: rebuilding the streams still works.
+    for dir in [C2S, S2C] {
+        rec.stream(dir).expect("streams rebuild from wire payloads");
+    }
+    drop(dir);
+    Some(rec)
+}
+
+/// Wire length of the first and second copy of the long message.
+fn repeated_lengths(rec: &Recording, dir: Direction) -> (u64, u64) {
+    let m = messages(rec, dir);
+    (m[1].len, m[2].len)
+}
+
+#[tokio::test]
+async fn python_peers_with_context_takeover() {
+    let Some(rec) = python_session("python_peers_with_context_takeover", json!({}), &[]).await else { return };
+    for dir in [C2S, S2C] {
+        let (first, second) = repeated_lengths(&rec, dir);
+        assert!(second * 4 < first, "{dir:?}: the repeat refers back to the first copy ({first} vs {second})");
+    }
+}
+
+#[tokio::test]
+async fn python_peers_without_context_takeover() {
+    let settings = json!({"server_no_context_takeover": true, "client_no_context_takeover": true});
+    let params = ["server_no_context_takeover", "client_no_context_takeover"];
+    let Some(rec) = python_session("python_peers_without_context_takeover", settings, &params).await else {
+        return;
+    };
+    for dir in [C2S, S2C] {
+        let (first, second) = repeated_lengths(&rec, dir);
+        assert_eq!(first, second, "{dir:?}: each message compressed on its own");
+    }
+}
+
+#[tokio::test]
+async fn python_peers_with_small_windows() {
+    let settings = json!({"server_max_window_bits": 9, "client_max_window_bits": 10});
+    let params = ["server_max_window_bits=9", "client_max_window_bits=10"];
+    python_session("python_peers_with_small_windows", settings, &params).await;
+}
+
+#[tokio::test]
+async fn python_peers_with_mixed_settings() {
+    let settings = json!({"server_no_context_takeover": true, "client_max_window_bits": 9});
+    let params = ["server_no_context_takeover", "client_max_window_bits=9"];
+    python_session("python_peers_with_mixed_settings", settings, &params).await;
+}
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+
+fn deflate_response(params: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate{params}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn server_frame(op: OpCode, rsv: u8, payload: &[u8]) -> Vec<u8> {
+    FrameHeader { rsv, ..FrameHeader::new(op, payload.len() as u64) }.encode_frame(payload)
+}
+
+/// A raw server sends `reply` (a 101 and frames) through the proxy to a raw
+/// client; returns the recording after checking the bytes passed unchanged.
+async fn raw_exchange(reply: Vec<u8>) -> (Recording, tempfile::TempDir) {
+    let listener = TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = reply.clone();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(&sent).await.unwrap();
+        s.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got).await;
+        got
+    });
+    let proxy = TestProxy::start(addr).await;
+    let mut client = TcpStream::connect(proxy.addr).await.unwrap();
+    client.write_all(REQUEST).await.unwrap();
+    client.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    within("client read", client.read_to_end(&mut got)).await.unwrap();
+    assert_eq!(within("server read", server).await.unwrap(), REQUEST, "the request passed unchanged");
+    assert!(got.len() == reply.len() && sha256(&got) == sha256(&reply), "the reply passed unchanged");
+    wait_for_summaries(proxy.dir.path(), 1).await;
+    let (recorded, dir) = proxy.finish().await;
+    (wstap::store::load(&recorded[0].path).unwrap(), dir)
+}
+
+#[tokio::test]
+async fn corrupt_compressed_frames_are_violations_and_recording_goes_on() {
+    let head = deflate_response("");
+    let mut reply = head.clone();
+    let garbage_at = reply.len() as u64;
+    reply.extend(server_frame(OpCode::TEXT, 4, &[0xff, 0xfe, 0xfd, 0x00, 0x13, 0x37]));
+    let bad_block_at = reply.len() as u64;
+    // BFINAL=1 with the reserved block type 11, split over two frames.
+    let mut fragmented = FrameHeader { rsv: 4, fin: false, ..FrameHeader::new(OpCode::BINARY, 0) }.encode_frame(&[]);
+    fragmented.extend(server_frame(OpCode::CONTINUATION, 0, &[0x07, 0x00]));
+    reply.extend(fragmented);
+    // A fresh, self-contained message still inflates after the failures.
+    reply.extend(server_frame(OpCode::TEXT, 4, &Deflater::new(15, true).unwrap().compress_message(b"after")));
+    reply.extend(server_frame(OpCode::CLOSE, 0, &[0x03, 0xe8]));
+    let (rec, _dir) = raw_exchange(reply).await;
+    let v = violations(&rec);
+    assert_eq!(v[0], (S2C, "inflate_failed".to_string(), garbage_at), "{v:?}");
+    // Found in the second frame of the fragmented message.
+    assert_eq!(v[1], (S2C, "inflate_failed".to_string(), bad_block_at + 2), "{v:?}");
+    assert_eq!(v.len(), 2, "{v:?}");
+    let m = messages(&rec, S2C);
+    assert!(m[0].compressed && m[0].inflated.as_ref().unwrap().cut);
+    assert_eq!(m[1].frames, 2);
+    assert_eq!(m[2].shown_payload(), &Data::Text("after".into()));
+    assert!(!m[2].inflated.as_ref().unwrap().cut);
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test]
+async fn decompression_bomb_is_capped_with_bounded_memory() {
+    // 1 GiB of zeros: a sync-flushed segment for 1 MiB, repeated. Each
+    // segment is byte-aligned and refers back only to its own zeros.
+    let mut segment = Vec::new();
+    let mut def = Deflater::new(15, true).unwrap();
+    def.push(&vec![0; 1024 * 1024], &mut segment);
+    def.end_message(&mut segment);
+    segment.extend_from_slice(&SYNC_TAIL);
+    let mut bomb = segment.repeat(1024);
+    bomb.truncate(bomb.len() - SYNC_TAIL.len());
+    assert!(bomb.len() < 2 * 1024 * 1024, "1 GiB compresses to {} bytes", bomb.len());
+
+    let mut reply = deflate_response("; server_no_context_takeover");
+    let bomb_at = reply.len() as u64;
+    reply.extend(server_frame(OpCode::BINARY, 4, &bomb));
+    reply.extend(server_frame(OpCode::TEXT, 4, &Deflater::new(15, true).unwrap().compress_message(b"still here")));
+    let before = peak_rss();
+    let (rec, dir) = raw_exchange(reply).await;
+    let grew = peak_rss().saturating_sub(before);
+    assert!(grew < 512 * 1024 * 1024, "peak memory grew by {grew} bytes inflating a 1 GiB bomb");
+
+    assert_eq!(violations(&rec), [(S2C, "inflate_cap_hit".to_string(), bomb_at)]);
+    let m = messages(&rec, S2C);
+    let inflated = m[0].inflated.as_ref().unwrap();
+    assert_eq!((inflated.len, inflated.cut), (DEFAULT_INFLATE_CAP, true));
+    let Data::Sidecar(r) = &inflated.data else { panic!("{inflated:?}") };
+    let sidecar = dir.path().join(&r.file);
+    assert_eq!(std::fs::metadata(&sidecar).unwrap().len(), DEFAULT_INFLATE_CAP, "{}", sidecar.display());
+    assert_eq!(m[0].len, bomb.len() as u64, "the wire payload is the compressed size");
+    assert_eq!(m[1].shown_payload(), &Data::Text("still here".into()));
+}
