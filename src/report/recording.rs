@@ -9,6 +9,11 @@
 //! Wire log order follows Autobahn: a read (`RO`) precedes the frames
 //! decoded from it (`RF`), while a sent frame (`TF`) is logged before the
 //! write (`TO`) that carried it.
+//!
+//! Compressed messages (permessage-deflate) are shown inflated: the final
+//! frame of a compressed message carries the whole inflated message as its
+//! payload text, so the report is readable; its RSV (4) still marks it as
+//! compressed, and the octets lines keep the wire bytes.
 
 use super::autobahn::{CaseEvent, CaseReport};
 use super::wirelog::{TxFrameSpec, WireTrace};
@@ -86,7 +91,7 @@ fn received(rec: &Recording, from_peer: Direction) -> Vec<CaseEvent> {
     rec.events_in(from_peer)
         .filter_map(|e| match &e.kind {
             EventKind::Message(m) => {
-                let bytes = m.payload.inline_bytes().ok().flatten().unwrap_or_default();
+                let bytes = rec.data_bytes(m.shown_payload()).unwrap_or_default();
                 Some(CaseEvent::message(&bytes, m.opcode == 2))
             }
             EventKind::Frame(f) if f.opcode == 10 => {
@@ -102,18 +107,19 @@ fn trace(rec: &Recording, me: Side) -> Result<WireTrace, RebuildError> {
     let chunks = |dir| rec.read_chunks(dir).map(|c| c.into_iter().map(|(_, b)| b).collect::<VecDeque<_>>());
     let mut reads = [chunks(Direction::ClientToServer)?, chunks(Direction::ServerToClient)?];
     let mine = me.sends();
+    let mut shown = Inflated::new(rec)?;
     let mut t = WireTrace::default();
     let mut pending_tx: Option<Vec<u8>> = None;
     for event in &rec.events {
         let is_mine = event.dir == mine;
         match &event.kind {
-            EventKind::Frame(f) if is_mine => tx_frame(rec, &mut t, f)?,
+            EventKind::Frame(f) if is_mine => tx_frame(&mut t, f, shown.payload(rec, event.dir, f)?)?,
             EventKind::Message(_) | EventKind::Violation { .. } if is_mine => {}
             _ => {
                 if let Some(bytes) = pending_tx.take() {
                     t.tx_octets(&bytes, false);
                 }
-                log_event(rec, &mut t, event, is_mine, &mut reads, &mut pending_tx)?;
+                log_event(rec, &mut t, event, is_mine, &mut reads, &mut pending_tx, &mut shown)?;
             }
         }
     }
@@ -130,6 +136,7 @@ fn log_event(
     is_mine: bool,
     reads: &mut [VecDeque<Vec<u8>>; 2],
     pending_tx: &mut Option<Vec<u8>>,
+    shown: &mut Inflated,
 ) -> Result<(), RebuildError> {
     match &event.kind {
         EventKind::Read { .. } => {
@@ -142,15 +149,14 @@ fn log_event(
         }
         EventKind::Frame(f) => {
             let header = f.header().map_err(|message| RebuildError::Corrupt { index: 0, message })?;
-            t.rx_frame(&rec.data_bytes(&f.payload)?, f.opcode, f.fin, f.rsv, header.mask);
+            t.rx_frame(&shown.payload(rec, event.dir, f)?, f.opcode, f.fin, f.rsv, header.mask);
         }
         _ => {}
     }
     Ok(())
 }
 
-fn tx_frame(rec: &Recording, t: &mut WireTrace, f: &Frame) -> Result<(), RebuildError> {
-    let payload = rec.data_bytes(&f.payload)?;
+fn tx_frame(t: &mut WireTrace, f: &Frame, payload: Vec<u8>) -> Result<(), RebuildError> {
     let header = f.header().map_err(|message| RebuildError::Corrupt { index: 0, message })?;
     let spec = TxFrameSpec {
         payload: &payload,
@@ -164,4 +170,89 @@ fn tx_frame(rec: &Recording, t: &mut WireTrace, f: &Frame) -> Result<(), Rebuild
     };
     t.tx_frame(&spec);
     Ok(())
+}
+
+/// The inflated payloads of compressed messages, handed out at their final frames.
+struct Inflated {
+    pending: [VecDeque<crate::session::Data>; 2],
+    in_compressed: [bool; 2],
+}
+
+impl Inflated {
+    fn new(rec: &Recording) -> Result<Inflated, RebuildError> {
+        let mut pending = [VecDeque::new(), VecDeque::new()];
+        for e in &rec.events {
+            if let EventKind::Message(m) = &e.kind
+                && m.compressed
+            {
+                pending[e.dir.index()].push_back(m.shown_payload().clone());
+            }
+        }
+        Ok(Inflated { pending, in_compressed: [false; 2] })
+    }
+
+    /// The payload to display for `f`: its wire bytes, or for the final frame
+    /// of a compressed message, the inflated message.
+    fn payload(&mut self, rec: &Recording, dir: Direction, f: &Frame) -> Result<Vec<u8>, RebuildError> {
+        let i = dir.index();
+        if matches!(f.opcode, 1 | 2) {
+            self.in_compressed[i] = f.rsv & 4 != 0;
+        }
+        let data_frame = matches!(f.opcode, 0..=2);
+        if data_frame && f.fin && std::mem::take(&mut self.in_compressed[i]) {
+            let inflated = self.pending[i].pop_front().map(|d| rec.data_bytes(&d));
+            if let Some(Ok(bytes)) = inflated {
+                return Ok(bytes);
+            }
+        }
+        rec.data_bytes(&f.payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::WireLogEntry;
+    use crate::session::{MemoryStore, SessionBuilder};
+    use crate::wire::{Deflater, FrameHeader, OpCode};
+
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+
+    fn recording() -> Recording {
+        let mut b = SessionBuilder::new(MemoryStore::default());
+        let compressed = Deflater::new(15, false).unwrap().compress_message(b"hello, compressed world");
+        let client =
+            FrameHeader { rsv: 4, mask: Some([1, 2, 3, 4]), ..FrameHeader::new(OpCode::TEXT, compressed.len() as u64) }
+                .encode_frame(&compressed);
+        b.read(0, Direction::ClientToServer, REQUEST).unwrap();
+        b.read(1, Direction::ServerToClient, RESPONSE).unwrap();
+        b.read(2, Direction::ClientToServer, &client).unwrap();
+        b.read(3, Direction::ServerToClient, &FrameHeader::new(OpCode::CLOSE, 2).encode_frame(&[3, 232])).unwrap();
+        Recording { started: "2026-11-24T00:00:00.000000Z".into(), events: b.drain(), ..Recording::default() }
+    }
+
+    #[test]
+    fn compressed_messages_are_shown_inflated_and_marked_by_rsv() {
+        let report = from_recording(&recording(), Side::Server).unwrap();
+        let rf: Vec<&WireLogEntry> = report.wirelog.iter().filter(|e| e.tag() == "RF").collect();
+        let json = serde_json::to_value(rf[0]).unwrap();
+        assert_eq!(json[1][1], "hello, compressed world");
+        assert_eq!(json[4], 4, "RSV1 marks the frame compressed");
+        assert_eq!(report.received, vec![CaseEvent::message(b"hello, compressed world", false)]);
+        assert!(report.closed_by_me, "the server closed first");
+        assert_eq!(report.local_close_code, Some(1000));
+        assert_eq!(report.was_not_clean_reason.as_deref(), Some("peer did not respond (in time) in closing handshake"));
+    }
+
+    #[test]
+    fn the_client_perspective_flips_rx_and_tx() {
+        let report = from_recording(&recording(), Side::Client).unwrap();
+        assert!(!report.is_server && !report.closed_by_me);
+        assert_eq!(report.remote_close_code, Some(1000));
+        let tags: Vec<&str> = report.wirelog.iter().map(|e| e.tag()).collect();
+        assert_eq!(tags, ["TO", "RO", "TF", "TO", "RO", "RF"]);
+    }
 }
