@@ -7,6 +7,7 @@
 //! - [`proxy`]: the recording proxy (byte pumps, tap, recorder threads).
 //! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
 //! - [`echo`]: the embedded echo server (the default upstream).
+//! - [`replay`]: the fuzzingserver: replay scenarios and recordings to a real client, judge it.
 //! - [`report`]: Autobahn-compatible case reports (text, JSON, HTML, index files).
 //! - [`scenario`]: scripted server behaviour (the Autobahn case catalogue) and its byte plan.
 //! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
@@ -23,6 +24,7 @@ pub mod echo;
 pub mod judge;
 pub mod peer;
 pub mod proxy;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod session;
