@@ -178,7 +178,7 @@ fn verdict(run: &CaseRun) -> (Behavior, CloseBehavior) {
 
 #[tokio::test]
 async fn no_reply_close_handshake_timer_wins() {
-    let silent = || raw(|ws| drain(ws));
+    let silent = || raw(drain);
     let (strict, lenient) =
         tokio::join!(run_with(shipped("7.3.3"), None, silent()), run_with(shipped("7.9.1"), None, silent()));
     let want: Flags = (true, false, true, false, Some(NO_CLOSE_REPLY.into()), true, None);
