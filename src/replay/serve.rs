@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use super::engine::{record_path, response_101, run_with_request};
+use super::inbound::Item;
 use super::wire_io::{Request, WireIo};
 use super::{Case, Response, Settings};
 use crate::report::CaseReport;
@@ -263,7 +264,17 @@ async fn control(mut io: WireIo, request: &Request, text: Option<String>) -> Out
         io.write(&FrameHeader::new(OpCode::TEXT, text.len() as u64).encode_frame(text.as_bytes()), false).await;
     }
     io.write(&[0x88, 0x00], false).await;
-    let _ = tokio::time::timeout(CONTROL_CLOSE_WAIT, async { while let Ok(Some(_)) = io.read().await {} }).await;
+    // Autobahn drops TCP once it has read the driver's close reply.
+    let mut inbound = super::inbound::Inbound::new();
+    let is_close = |item: &Item| matches!(item, Item::Frame { header, .. } if header.opcode == OpCode::CLOSE);
+    let _ = tokio::time::timeout(CONTROL_CLOSE_WAIT, async {
+        while let Ok(Some(bytes)) = io.read().await {
+            if inbound.push(&bytes).iter().any(is_close) {
+                return;
+            }
+        }
+    })
+    .await;
     io.drop_tcp().await;
     Ok(())
 }
