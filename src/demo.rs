@@ -3,6 +3,8 @@
 //! The embedded echo server, the recording proxy in front of it, and a
 //! built-in client that talks through the proxy: text, binary, a fragmented
 //! message, ping/pong, a 64 KiB message, and a close 1000 with a reason.
+//! Then the recording is replayed (wstap as the recorded server) to the same
+//! built-in client and judged: a recording is a regression test.
 
 use crate::echo::EchoServer;
 use crate::peer::{Incoming, WsPeer};
@@ -78,4 +80,22 @@ fn brief(item: Option<&Incoming>) -> String {
         Some(Incoming::Message { opcode, payload }) => format!("{} message of {} bytes", opcode.name(), payload.len()),
         Some(other) => format!("{other:?}"),
     }
+}
+
+/// Replays a demo recording with wstap as the server and the built-in
+/// client as the client under test; returns the judged case.
+pub async fn replay_demo(recording: &Path) -> io::Result<crate::replay::CaseRun> {
+    let mut case = crate::replay::from_recording::load(recording, Default::default()).map_err(io::Error::other)?;
+    case.number = 1;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await?;
+        let settings = crate::replay::Settings::new("wstap demo client");
+        Ok::<_, io::Error>(crate::replay::engine::run_case(stream, &case, &settings).await)
+    });
+    let talked = client_session(addr).await;
+    let run = server.await.map_err(io::Error::other)??;
+    talked.map_err(|e| io::Error::other(format!("the built-in client failed against the replay: {e}")))?;
+    Ok(run)
 }

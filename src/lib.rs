@@ -8,6 +8,7 @@
 //! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
 //! - [`echo`]: the embedded echo server (the default upstream).
 //! - [`pcap`]: synthetic captures of recordings, and TCP reassembly of real captures.
+//! - [`replay`]: the fuzzingserver: replay scenarios and recordings to a real client, judge it.
 //! - [`report`]: Autobahn-compatible case reports (text, JSON, HTML, index files).
 //! - [`scenario`]: scripted server behaviour (the Autobahn case catalogue) and its byte plan.
 //! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
@@ -25,6 +26,7 @@ pub mod judge;
 pub mod pcap;
 pub mod peer;
 pub mod proxy;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod session;

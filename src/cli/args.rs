@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive). Every flag has a doc line, which
 //! becomes its `--help` text.
 
+use crate::replay::from_recording::Timing;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,6 +32,12 @@ pub enum Command {
     /// Masking keys, Sec-WebSocket-Key/Accept, Date, addresses, ports,
     /// timestamps and TCP read boundaries are normalised away first.
     Diff(DiffArgs),
+    /// Act as Autobahn's fuzzingserver: replay scenarios or recordings to a
+    /// client under test and judge it (exit 0 all passed, 1 some failed, 2 error).
+    Replay(ReplayArgs),
+    /// Serve Autobahn's URL protocol (/getCaseCount, /runCase, /updateReports,
+    /// ...) so existing Autobahn client drivers run against wstap unchanged.
+    Serve(ServeArgs),
 }
 
 /// Output formats of `wstap diff`.
@@ -83,6 +90,68 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{text:?} must be a positive duration"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Options of `wstap replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Scenario or recording files, or directories of them.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Case patterns to run (Autobahn rules: `*` wildcards, anchored at the start). Default: all.
+    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    pub cases: Vec<String>,
+    /// Case patterns to leave out.
+    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    pub exclude: Vec<String>,
+    /// Client under test, run per case via `sh -c`; `{url}` is replaced by the case's URL.
+    /// Without it, the URL is printed and wstap waits for a client to connect.
+    #[arg(long, value_name = "CMD")]
+    pub client: Option<String>,
+    /// Cases run in parallel, each on its own port.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+    /// The client's name in reports (Autobahn's `agent`).
+    #[arg(long, value_name = "NAME", default_value = "client")]
+    pub agent: String,
+    /// Write Autobahn-compatible reports into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML file with one testcase per case.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Save what each case observed as a recording here (default: DIR/recordings with --report).
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// How recordings are paced: react to the client, or keep the recorded delays.
+    #[arg(long, value_enum, default_value_t = Timing::Reactive)]
+    pub timing: Timing,
+    /// Seconds to wait for the client to connect before the case fails.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub connect_timeout: f64,
+}
+
+/// Options of `wstap serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to accept Autobahn client drivers on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
+    pub listen: SocketAddr,
+    /// Case patterns to serve (numbering is over the selected cases). Default: all.
+    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    pub cases: Vec<String>,
+    /// Case patterns to leave out (shifts later case numbers, as in Autobahn).
+    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    pub exclude: Vec<String>,
+    /// Scenario or recording files or directories to serve instead of the shipped cases.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub scenarios: Vec<PathBuf>,
+    /// Where /updateReports writes the reports.
+    #[arg(long, value_name = "DIR", default_value = "reports/clients")]
+    pub report: PathBuf,
+    /// Save what each case observed as a recording here.
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
 }
 
 /// Options of `wstap record`.
@@ -167,5 +236,30 @@ mod tests {
         assert_eq!(parse_duration("20"), Ok(Duration::from_millis(20)));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn replay_takes_paths_patterns_and_a_client() {
+        let cli = Cli::try_parse_from([
+            "wstap",
+            "replay",
+            "scenarios",
+            "--cases",
+            "7.1*",
+            "7.3.1",
+            "--exclude",
+            "7.1.6",
+            "--client",
+            "c {url}",
+            "--jobs",
+            "8",
+            "--timing",
+            "recorded",
+        ])
+        .unwrap();
+        let Command::Replay(args) = cli.command else { panic!("not replay") };
+        assert_eq!(args.cases, ["7.1*", "7.3.1"]);
+        assert_eq!((args.jobs, args.timing, args.client.as_deref()), (8, Timing::Recorded, Some("c {url}")));
+        assert!(Cli::try_parse_from(["wstap", "replay"]).is_err(), "PATH is required");
     }
 }

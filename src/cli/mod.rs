@@ -17,10 +17,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show::run(&args),
         Command::Demo(args) => demo(args).await,
         Command::Diff(args) => diff::run(&args),
+        Command::Replay(args) => replay::run(args).await,
+        Command::Serve(args) => replay::serve(args).await,
     }
 }
 
 mod diff;
+mod replay;
 mod show;
 
 async fn record(args: RecordArgs) -> Result<ExitCode> {
@@ -73,5 +76,10 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     eprintln!("wstap: demo recorded {} ({} events)", recorded.path.display(), recorded.events);
     let rec = crate::store::load(&recorded.path)?;
     println!("{}", show::render_text(&rec, args::Perspective::Server)?);
-    Ok(ExitCode::SUCCESS)
+    let run = crate::demo::replay_demo(&recorded.path).await.context("replaying the demo recording")?;
+    let r = &run.report;
+    println!("replayed to the built-in client: behavior {}, close {}", r.behavior.as_str(), r.behavior_close.as_str());
+    println!("  {}", r.result);
+    println!("  {}", r.result_close);
+    Ok(ExitCode::from(crate::replay::output::exit_status(std::slice::from_ref(&run))))
 }

@@ -117,6 +117,7 @@ pub struct Tracker {
     state: State,
     obs: Observation,
     client_closed: bool,
+    kill_fired: bool,
     deadlines: Vec<(Duration, Timer)>,
 }
 
@@ -131,6 +132,7 @@ impl Tracker {
             state: State::Connecting,
             obs: Observation::default(),
             client_closed: false,
+            kill_fired: false,
             deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
         }
     }
@@ -149,6 +151,12 @@ impl Tracker {
     /// [`crate::scenario::WaitFor::Close`]).
     pub fn client_closed(&self) -> bool {
         self.client_closed
+    }
+
+    /// True once the kill timer fired while the connection was not yet
+    /// closed (the wire log's `KLE` entry).
+    pub fn kill_fired(&self) -> bool {
+        self.kill_fired
     }
 
     /// The earliest armed timer, for the engine to sleep until.
@@ -207,7 +215,10 @@ impl Tracker {
     fn fire(&mut self, at: Duration, timer: Timer) -> Vec<Reaction> {
         match (timer, self.state) {
             (_, State::Closed) => Vec::new(),
-            (Timer::Kill, _) => self.fail(at, GOING_AWAY.0, GOING_AWAY.1),
+            (Timer::Kill, _) => {
+                self.kill_fired = true;
+                self.fail(at, GOING_AWAY.0, GOING_AWAY.1)
+            }
             (Timer::CloseHandshake, _) => {
                 self.obs.was_close_handshake_timeout = true;
                 self.not_clean(NO_CLOSE_REPLY)

@@ -9,4 +9,5 @@ mod util;
 mod cli;
 mod deflate;
 mod proxy;
+mod replay;
 mod show_diff;

@@ -1,0 +1,167 @@
+//! The cases a run can use: the shipped scenarios (compiled into the
+//! binary, so `wstap serve` needs no files) and PATH arguments (scenario
+//! files, recordings, or directories of either).
+//!
+//! Numbering follows Autobahn (§1.1 of the reference): the selected cases
+//! sorted by their integer tuple, `case=N` being the N-th. Only the shipped
+//! category-7 cases exist, so with the default selection 7.1.1 is case 1,
+//! not Autobahn's 210; the numbers are always printed next to the IDs.
+
+use std::path::{Path, PathBuf};
+
+use super::from_recording::{self, Timing};
+use super::{Case, Response};
+use crate::scenario::select::CaseList;
+use crate::scenario::{Scenario, ScenarioError};
+
+/// The shipped category-7 scenarios: (ID, YAML text).
+pub const SHIPPED: [(&str, &str); 37] = [
+    ("7.1.1", include_str!("../../scenarios/7.1.1.yaml")),
+    ("7.1.2", include_str!("../../scenarios/7.1.2.yaml")),
+    ("7.1.3", include_str!("../../scenarios/7.1.3.yaml")),
+    ("7.1.4", include_str!("../../scenarios/7.1.4.yaml")),
+    ("7.1.5", include_str!("../../scenarios/7.1.5.yaml")),
+    ("7.1.6", include_str!("../../scenarios/7.1.6.yaml")),
+    ("7.3.1", include_str!("../../scenarios/7.3.1.yaml")),
+    ("7.3.2", include_str!("../../scenarios/7.3.2.yaml")),
+    ("7.3.3", include_str!("../../scenarios/7.3.3.yaml")),
+    ("7.3.4", include_str!("../../scenarios/7.3.4.yaml")),
+    ("7.3.5", include_str!("../../scenarios/7.3.5.yaml")),
+    ("7.3.6", include_str!("../../scenarios/7.3.6.yaml")),
+    ("7.5.1", include_str!("../../scenarios/7.5.1.yaml")),
+    ("7.7.1", include_str!("../../scenarios/7.7.1.yaml")),
+    ("7.7.2", include_str!("../../scenarios/7.7.2.yaml")),
+    ("7.7.3", include_str!("../../scenarios/7.7.3.yaml")),
+    ("7.7.4", include_str!("../../scenarios/7.7.4.yaml")),
+    ("7.7.5", include_str!("../../scenarios/7.7.5.yaml")),
+    ("7.7.6", include_str!("../../scenarios/7.7.6.yaml")),
+    ("7.7.7", include_str!("../../scenarios/7.7.7.yaml")),
+    ("7.7.8", include_str!("../../scenarios/7.7.8.yaml")),
+    ("7.7.9", include_str!("../../scenarios/7.7.9.yaml")),
+    ("7.7.10", include_str!("../../scenarios/7.7.10.yaml")),
+    ("7.7.11", include_str!("../../scenarios/7.7.11.yaml")),
+    ("7.7.12", include_str!("../../scenarios/7.7.12.yaml")),
+    ("7.7.13", include_str!("../../scenarios/7.7.13.yaml")),
+    ("7.9.1", include_str!("../../scenarios/7.9.1.yaml")),
+    ("7.9.2", include_str!("../../scenarios/7.9.2.yaml")),
+    ("7.9.3", include_str!("../../scenarios/7.9.3.yaml")),
+    ("7.9.4", include_str!("../../scenarios/7.9.4.yaml")),
+    ("7.9.5", include_str!("../../scenarios/7.9.5.yaml")),
+    ("7.9.6", include_str!("../../scenarios/7.9.6.yaml")),
+    ("7.9.7", include_str!("../../scenarios/7.9.7.yaml")),
+    ("7.9.8", include_str!("../../scenarios/7.9.8.yaml")),
+    ("7.9.9", include_str!("../../scenarios/7.9.9.yaml")),
+    ("7.13.1", include_str!("../../scenarios/7.13.1.yaml")),
+    ("7.13.2", include_str!("../../scenarios/7.13.2.yaml")),
+];
+
+/// The shipped scenarios, parsed.
+pub fn shipped() -> Vec<Case> {
+    SHIPPED
+        .iter()
+        .map(|(id, text)| {
+            let origin = PathBuf::from(format!("scenarios/{id}.yaml"));
+            let scenario = Scenario::parse(text, &origin).expect("shipped scenarios parse (checked by tests)");
+            Case { scenario, number: 0, response: Response::Autobahn, origin }
+        })
+        .collect()
+}
+
+/// Loads every PATH (file or directory) as cases, unnumbered.
+pub fn load_paths(paths: &[PathBuf], timing: Timing) -> Result<Vec<Case>, ScenarioError> {
+    let mut cases = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            for file in yaml_files(path)? {
+                cases.push(load_file(&file, timing)?);
+            }
+        } else {
+            cases.push(load_file(path, timing)?);
+        }
+    }
+    Ok(cases)
+}
+
+/// Loads one scenario or recording file.
+pub fn load_file(path: &Path, timing: Timing) -> Result<Case, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: path.to_path_buf(),
+        position: None,
+        message: e.to_string(),
+    })?;
+    if is_recording(&text) {
+        return from_recording::load(path, timing);
+    }
+    let scenario = Scenario::parse(&text, path)?;
+    Ok(Case { scenario, number: 0, response: Response::Autobahn, origin: path.to_path_buf() })
+}
+
+/// True for a `wstap record` recording (rather than a scenario).
+pub fn is_recording(text: &str) -> bool {
+    text.lines().any(|l| l.starts_with("wstap_recording:"))
+}
+
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+    let io = |e: std::io::Error| ScenarioError { file: dir.to_path_buf(), position: None, message: e.to_string() };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Selects and numbers cases the Autobahn way (`cases`/`exclude`
+/// patterns; an empty `cases` means `*`). Two cases with one ID are an error.
+pub fn select(all: Vec<Case>, cases: &[String], exclude: &[String]) -> Result<Vec<Case>, String> {
+    for (i, a) in all.iter().enumerate() {
+        if let Some(b) = all[..i].iter().find(|b| b.scenario.id == a.scenario.id) {
+            let (x, y) = (b.origin.display(), a.origin.display());
+            return Err(format!("case {} is defined twice: {x} and {y}", a.scenario.id));
+        }
+    }
+    let star = ["*".to_owned()];
+    let cases = if cases.is_empty() { &star[..] } else { cases };
+    let list = CaseList::select(all.iter().map(|c| c.scenario.id.as_str()), &patterns(cases), &patterns(exclude));
+    let mut chosen: Vec<Case> = all.into_iter().filter(|c| list.number_of(&c.scenario.id).is_some()).collect();
+    for case in &mut chosen {
+        case.number = list.number_of(&case.scenario.id).unwrap_or(0) as u32;
+    }
+    chosen.sort_by_key(|c| c.number);
+    Ok(chosen)
+}
+
+fn patterns(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_cases_parse_and_number_like_autobahn_within_category_7() {
+        let all = select(shipped(), &[], &[]).unwrap();
+        assert_eq!(all.len(), 37);
+        assert_eq!((all[0].scenario.id.as_str(), all[0].number), ("7.1.1", 1));
+        let some = select(shipped(), &["7.1*".into()], &["7.1.2".into()]).unwrap();
+        let ids: Vec<(&str, u32)> = some.iter().map(|c| (c.scenario.id.as_str(), c.number)).collect();
+        assert_eq!(
+            ids,
+            [("7.1.1", 1), ("7.1.3", 2), ("7.1.4", 3), ("7.1.5", 4), ("7.1.6", 5), ("7.13.1", 6), ("7.13.2", 7)]
+        );
+    }
+
+    #[test]
+    fn shipped_texts_equal_the_scenarios_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let on_disk = load_paths(&[dir], Timing::Reactive).unwrap();
+        assert_eq!(on_disk.len(), SHIPPED.len());
+        for (case, shipped) in select(on_disk, &[], &[]).unwrap().iter().zip(select(shipped(), &[], &[]).unwrap()) {
+            assert_eq!(case.scenario, shipped.scenario);
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The client's bytes, decoded into what the fuzzer reacts to.
+//!
+//! [`Inbound::push`] runs the wire decoder and returns [`Item`]s in stream
+//! order: complete frames (for the `RF` wire-log entry and the frame
+//! statistics), complete messages, and protocol violations. The engine turns
+//! them into [`crate::judge::Occurrence`]s.
+//!
+//! Close-frame problems (one-byte payload, invalid code, non-UTF-8 reason)
+//! are *not* reported as violations here: the tracker checks close payloads
+//! itself, under the chosen [`crate::wire::CodePolicy`], because Autobahn
+//! handles them as part of the close (§2.5).
+
+use crate::judge::tracker::{INVALID_PAYLOAD, PROTOCOL_ERROR};
+use crate::wire::{self, Direction, FrameDecoder, FrameHeader, OpCode, ViolationKind};
+
+/// One thing decoded from the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A complete frame with its unmasked payload.
+    Frame {
+        /// The header as sent.
+        header: FrameHeader,
+        /// The payload, unmasked.
+        payload: Vec<u8>,
+    },
+    /// A complete text or binary message.
+    Message {
+        /// The whole payload.
+        data: Vec<u8>,
+        /// Binary (true) or text.
+        binary: bool,
+    },
+    /// A broken rule the fuzzer fails the connection for.
+    Violation {
+        /// 1002 (protocol error) or 1007 (invalid payload).
+        code: u16,
+        /// Reason text for the fuzzer's close.
+        reason: String,
+    },
+}
+
+/// Decoder state for the client-to-server direction.
+pub struct Inbound {
+    decoder: FrameDecoder,
+    frame: Vec<u8>,
+    message: Vec<u8>,
+}
+
+impl Default for Inbound {
+    fn default() -> Self {
+        Inbound::new()
+    }
+}
+
+impl Inbound {
+    /// A decoder for frames right after the upgrade (no extensions).
+    pub fn new() -> Inbound {
+        Inbound { decoder: FrameDecoder::new(Direction::ClientToServer, 0, 0), frame: Vec::new(), message: Vec::new() }
+    }
+
+    /// Decodes `bytes`; returns what completed, in order.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<Item> {
+        let mut items = Vec::new();
+        let (frame, message) = (&mut self.frame, &mut self.message);
+        self.decoder.push(bytes, &mut |event| match event {
+            wire::Event::FrameStart { .. } => frame.clear(),
+            wire::Event::Payload(piece) => frame.extend_from_slice(piece),
+            wire::Event::FrameEnd { header, cut: false, .. } => {
+                if !header.opcode.is_control() {
+                    message.extend_from_slice(frame);
+                }
+                items.push(Item::Frame { header, payload: std::mem::take(frame) });
+            }
+            wire::Event::MessageEnd { opcode, .. } => {
+                items.push(Item::Message { data: std::mem::take(message), binary: opcode == OpCode::BINARY })
+            }
+            wire::Event::Violation(v) => items.extend(violation(&v.kind)),
+            _ => {}
+        });
+        items
+    }
+}
+
+/// The fuzzer's reaction to a violation, if it has one.
+fn violation(kind: &ViolationKind) -> Option<Item> {
+    use ViolationKind::*;
+    let code = match kind {
+        // Judged by the tracker as part of the close frame.
+        CloseOneByte | InvalidCloseCode(_) | InvalidCloseReason => return None,
+        // After the client's close the fuzzer has already dropped TCP.
+        FrameAfterClose => return None,
+        InvalidUtf8Text => INVALID_PAYLOAD,
+        _ => PROTOCOL_ERROR,
+    };
+    Some(Item::Violation { code, reason: kind.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64);
+        header.fin = fin;
+        header.mask = Some([1, 2, 3, 4]);
+        header.encode_frame(payload)
+    }
+
+    #[test]
+    fn fragments_become_one_message_after_their_frames() {
+        let mut inbound = Inbound::new();
+        let mut bytes = masked(OpCode::TEXT, false, b"He");
+        bytes.extend(masked(OpCode::PING, true, b"p"));
+        bytes.extend(masked(OpCode::CONTINUATION, true, b"llo"));
+        let items = inbound.push(&bytes[..5]);
+        assert!(items.is_empty(), "{items:?}");
+        let items = inbound.push(&bytes[5..]);
+        let kinds: Vec<String> = items
+            .iter()
+            .map(|i| match i {
+                Item::Frame { header, payload } => format!("F{}:{}", header.opcode.value(), payload.len()),
+                Item::Message { data, binary } => format!("M{binary}:{}", String::from_utf8_lossy(data)),
+                Item::Violation { code, .. } => format!("V{code}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["F1:2", "F9:1", "F0:3", "Mfalse:Hello"]);
+    }
+
+    #[test]
+    fn unmasked_frames_and_bad_utf8_are_violations_but_bad_close_codes_are_not() {
+        let mut inbound = Inbound::new();
+        let unmasked = FrameHeader::new(OpCode::TEXT, 1).encode_frame(b"a");
+        assert!(
+            inbound
+                .push(&unmasked)
+                .contains(&Item::Violation { code: 1002, reason: "client frame is not masked".into() })
+        );
+        let mut inbound = Inbound::new();
+        let items = inbound.push(&masked(OpCode::TEXT, true, &[0xff]));
+        assert!(items.iter().any(|i| matches!(i, Item::Violation { code: 1007, .. })), "{items:?}");
+        let mut inbound = Inbound::new();
+        let items = inbound.push(&masked(OpCode::CLOSE, true, &[0x03, 0xed]));
+        assert!(items.iter().all(|i| !matches!(i, Item::Violation { .. })), "{items:?}");
+    }
+}

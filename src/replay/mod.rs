@@ -1,0 +1,116 @@
+//! Replay: wstap acts as Autobahn|Testsuite's fuzzingserver towards a real
+//! client, one case per connection, and judges what the client does.
+//!
+//! Layout:
+//! - [`wire_io`]: one accepted connection as the fuzzer sees it: every read
+//!   (`RO`) and write (`TO`) logged, counted, and saved as a recording;
+//! - [`case_report`]: the Autobahn report of a case from its pieces;
+//! - [`inbound`]: the client's bytes decoded into what the judge consumes;
+//! - [`engine`]: one case on one connection: the plan, the timers, the
+//!   [`crate::judge::Tracker`], and the [`CaseReport`] at the end;
+//! - [`from_recording`]: a `wstap record` recording turned into a case;
+//! - [`catalogue`]: the shipped scenarios and loading of PATH arguments;
+//! - [`runner`]: many cases, `--jobs` at a time, each with its own port and
+//!   (optionally) its own client process;
+//! - [`output`]: the summary table, JUnit, report directory;
+//! - [`serve`]: Autobahn's URL protocol (`/runCase`, `/updateReports`, …).
+//!
+//! Contracts:
+//! - A case's outcome is decided by the tracker and [`crate::judge::judge`]
+//!   only; the engine carries out reactions and never judges by itself,
+//!   except when no WebSocket connection happened at all (a client that
+//!   never connects or a command that fails), which is a `FAILED` case
+//!   with the reason as its result text.
+//! - The engine never sleeps except until a timer or a scenario delay: a
+//!   client that closes promptly finishes its case promptly.
+
+pub mod case_report;
+pub mod catalogue;
+pub mod engine;
+pub mod from_recording;
+pub mod inbound;
+pub mod output;
+pub mod runner;
+pub mod serve;
+pub mod wire_io;
+
+use std::path::PathBuf;
+
+use crate::report::CaseReport;
+use crate::scenario::Scenario;
+use crate::wire::CodePolicy;
+
+/// The `Server` header of the 101 response (Autobahn sends
+/// `AutobahnTestSuite/<version>-0.10.9`).
+pub const SERVER_HEADER: &str = concat!("wstap/", env!("CARGO_PKG_VERSION"));
+/// The `X-Powered-By` header of the 101 response (Autobahn sends
+/// `AutobahnPython/0.10.9`).
+pub const POWERED_BY_HEADER: &str = concat!("wstap-replay/", env!("CARGO_PKG_VERSION"));
+
+/// How the 101 response is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    /// Autobahn's header set and order: `Server`, `X-Powered-By`,
+    /// `Upgrade: WebSocket`, `Connection: Upgrade`, `Sec-WebSocket-Accept`,
+    /// then the scenario's own handshake headers.
+    Autobahn,
+    /// A recorded response: these header lines in order, with
+    /// `Sec-WebSocket-Accept` recomputed for the new key.
+    Recorded(Vec<(String, String)>),
+}
+
+/// One runnable case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// What the server does and expects.
+    pub scenario: Scenario,
+    /// Autobahn's `case=N` number (1-based over the selected cases).
+    pub number: u32,
+    /// The 101 response.
+    pub response: Response,
+    /// The file it came from.
+    pub origin: PathBuf,
+}
+
+/// Settings shared by every case of a run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The client's name in reports (`agent`).
+    pub agent: String,
+    /// Where to save what each case observed as a recording, if anywhere.
+    pub record_dir: Option<PathBuf>,
+    /// Which close codes the fuzzer accepts from the client.
+    pub policy: CodePolicy,
+}
+
+impl Settings {
+    /// Settings with Autobahn's code policy and no recordings.
+    pub fn new(agent: impl Into<String>) -> Settings {
+        Settings { agent: agent.into(), record_dir: None, policy: CodePolicy::Autobahn }
+    }
+}
+
+/// What one case produced.
+#[derive(Clone, Debug)]
+pub struct CaseRun {
+    /// The Autobahn report (verdicts, flags, wire log).
+    pub report: CaseReport,
+    /// The recording of what was observed, if one was saved.
+    pub recording: Option<PathBuf>,
+}
+
+impl CaseRun {
+    /// True when the case passes: `behavior` is OK, NON-STRICT or
+    /// INFORMATIONAL and `behaviorClose` is not FAILED or UNCLEAN (no red
+    /// cell in Autobahn's index).
+    pub fn passed(&self) -> bool {
+        passed(&self.report)
+    }
+}
+
+/// See [`CaseRun::passed`].
+pub fn passed(report: &CaseReport) -> bool {
+    use crate::report::{Behavior, CloseBehavior};
+    let behavior_ok = matches!(report.behavior, Behavior::Ok | Behavior::NonStrict | Behavior::Informational);
+    behavior_ok && !matches!(report.behavior_close, CloseBehavior::Failed | CloseBehavior::Unclean)
+}

@@ -1,0 +1,312 @@
+//! `wstap serve`: Autobahn's fuzzingserver URL protocol (§5.2 of the
+//! reference), so Autobahn client drivers run against wstap unchanged.
+//!
+//! Endpoints: `/getCaseCount`, `/runCase?case=N&agent=A` (or
+//! `casetuple=ID`), `/getCaseInfo?case=N`, `/getCaseStatus?case=N&agent=A`,
+//! `/updateReports?agent=A[&shutdownOnComplete=true]`, `/stopServer`.
+//! Numbering is Autobahn's rule over the *selected* cases (only the shipped
+//! category-7 cases exist, so 7.1.1 is `case=1`). A missing or invalid
+//! parameter gets HTTP 500 and stores nothing, as in Autobahn. Any other
+//! path is accepted and closed at once (Autobahn's "direct command mode" is
+//! not implemented). Results live in memory, keyed by (agent, case ID); a
+//! re-run overwrites; `/updateReports` writes the reports of every agent.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use super::engine::{record_path, response_101, run_with_request};
+use super::inbound::Item;
+use super::wire_io::{Request, WireIo};
+use super::{Case, Response, Settings};
+use crate::report::CaseReport;
+use crate::wire::{FrameHeader, OpCode};
+
+/// How long a control endpoint waits for the driver's close reply.
+pub const CONTROL_CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+struct State {
+    cases: Vec<Case>,
+    settings: Settings,
+    report_dir: PathBuf,
+    results: Mutex<BTreeMap<(String, u32), CaseReport>>,
+    changed: watch::Sender<u64>,
+    stop: watch::Sender<bool>,
+}
+
+/// A bound server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+/// A parsed endpoint request.
+struct Call {
+    path: String,
+    params: BTreeMap<String, Vec<String>>,
+}
+
+impl Server {
+    /// Binds `addr` to serve `cases` (already selected and numbered).
+    pub async fn bind(
+        addr: SocketAddr,
+        cases: Vec<Case>,
+        settings: Settings,
+        report_dir: PathBuf,
+    ) -> io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let state = State {
+            cases,
+            settings,
+            report_dir,
+            results: Mutex::default(),
+            changed: watch::channel(0).0,
+            stop: watch::channel(false).0,
+        };
+        Ok(Server { listener, state: Arc::new(state) })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Number of cases served.
+    pub fn case_count(&self) -> usize {
+        self.state.cases.len()
+    }
+
+    /// `(case=N, ID)` for every case.
+    pub fn numbering(&self) -> Vec<(u32, String)> {
+        self.state.cases.iter().map(|c| (c.number, c.scenario.id.clone())).collect()
+    }
+
+    /// Serves until `shutdown` completes or a driver calls `/stopServer`.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut stop = self.state.stop.subscribe();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    if let Ok((stream, _)) = accepted {
+                        tokio::spawn(handle(self.state.clone(), stream));
+                    }
+                }
+                _ = stop.wait_for(|s| *s) => return,
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+}
+
+async fn handle(state: Arc<State>, stream: TcpStream) {
+    let mut io = WireIo::deferred(stream);
+    let Ok(request) = io.read_request().await else { return };
+    let call = parse_call(&request.head.path);
+    let outcome = match call.path.as_str() {
+        "/runCase" => run_case(&state, io, request, &call).await,
+        "/getCaseCount" => control(io, &request, Some(state.cases.len().to_string())).await,
+        "/getCaseInfo" => match state.case_of(&call) {
+            Ok(case) => control(io, &request, Some(case_info(case))).await,
+            Err(e) => Err((io, e)),
+        },
+        "/getCaseStatus" => case_status(&state, io, &request, &call).await,
+        "/updateReports" => update_reports(&state, io, &request, &call).await,
+        "/stopServer" => {
+            let done = control(io, &request, None).await;
+            state.stop.send_replace(true);
+            done
+        }
+        _ => control(io, &request, None).await,
+    };
+    if let Err((mut io, message)) = outcome {
+        internal_error(&mut io, &message).await;
+    }
+}
+
+type Outcome = Result<(), (WireIo, String)>;
+
+async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) -> Outcome {
+    let (case, agent) = match (state.case_of(call), call.one("agent")) {
+        (Ok(case), Ok(agent)) => (case, agent),
+        (Err(e), _) | (_, Err(e)) => return Err((io, e)),
+    };
+    let mut settings = state.settings.clone();
+    settings.agent = agent;
+    if let Some(path) = record_path(&settings, case) {
+        io.start_recording(&path);
+    }
+    let run = run_with_request(io, request, case, &settings).await;
+    let key = (settings.agent.clone(), case.number);
+    state.results.lock().unwrap_or_else(|e| e.into_inner()).insert(key, run.report);
+    state.changed.send_modify(|n| *n += 1);
+    Ok(())
+}
+
+async fn case_status(state: &State, io: WireIo, request: &Request, call: &Call) -> Outcome {
+    let (case, agent) = match (state.case_of(call), call.one("agent")) {
+        (Ok(case), Ok(agent)) => (case, agent),
+        (Err(e), _) | (_, Err(e)) => return Err((io, e)),
+    };
+    let key = (agent, case.number);
+    let mut changed = state.changed.subscribe();
+    let behavior = loop {
+        if let Some(r) = state.results.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            break r.behavior.as_str();
+        }
+        if changed.changed().await.is_err() {
+            return Ok(());
+        }
+    };
+    control(io, request, Some(format!("{{\"behavior\": \"{behavior}\"}}"))).await
+}
+
+async fn update_reports(state: &State, io: WireIo, request: &Request, call: &Call) -> Outcome {
+    if let Err(e) = call.one("agent") {
+        return Err((io, e));
+    }
+    let reports: Vec<CaseReport> = state.results.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    if let Err(e) = crate::report::write_report_dir(&state.report_dir, &reports) {
+        return Err((io, format!("cannot write reports into {}: {e}", state.report_dir.display())));
+    }
+    let done = control(io, request, None).await;
+    let shutdown = call.params.get("shutdownOnComplete").and_then(|v| v.first());
+    if shutdown.is_some_and(|v| v == "true" || v == "yes") {
+        state.stop.send_replace(true);
+    }
+    done
+}
+
+impl State {
+    /// The case named by `case=N` or `casetuple=ID`.
+    fn case_of(&self, call: &Call) -> Result<&Case, String> {
+        if call.params.contains_key("casetuple") {
+            let id = call.one("casetuple")?;
+            return self.cases.iter().find(|c| c.scenario.id == id).ok_or(format!("unknown case ID {id}"));
+        }
+        let text = call.one("case")?;
+        let n: u32 = text.parse().map_err(|_| format!("invalid case number {text:?}"))?;
+        let count = self.cases.len();
+        self.cases.iter().find(|c| c.number == n).ok_or(format!("case {n} is outside 1..{count}"))
+    }
+}
+
+impl Call {
+    /// Exactly one value of parameter `name`.
+    fn one(&self, name: &str) -> Result<String, String> {
+        match self.params.get(name).map(Vec::as_slice) {
+            Some([value]) => Ok(value.clone()),
+            Some(_) => Err(format!("parameter {name} given more than once")),
+            None => Err(format!("missing parameter {name}")),
+        }
+    }
+}
+
+fn parse_call(target: &str) -> Call {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut params: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        params.entry(percent_decode(k)).or_default().push(percent_decode(v));
+    }
+    Call { path: path.to_owned(), params }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `{"id": "7.3.1", "description": "…"}`: the description cut at the first
+/// `<` and its whitespace collapsed, as Autobahn sends it.
+fn case_info(case: &Case) -> String {
+    let description = case.scenario.description.split('<').next().unwrap_or_default();
+    let description = description.split_whitespace().collect::<Vec<_>>().join(" ");
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    format!("{{\"id\": {}, \"description\": {}}}", quote(&case.scenario.id), quote(&description))
+}
+
+/// Accepts the upgrade, sends `text` if any, then an empty close, and
+/// waits (bounded) for the driver to answer or hang up.
+async fn control(mut io: WireIo, request: &Request, text: Option<String>) -> Outcome {
+    if !request.head.is_websocket_request() {
+        return Err((io, "not a WebSocket upgrade request".into()));
+    }
+    let response = response_101(request, &Response::Autobahn, &Default::default());
+    io.write(&response, false).await;
+    if let Some(text) = text {
+        io.write(&FrameHeader::new(OpCode::TEXT, text.len() as u64).encode_frame(text.as_bytes()), false).await;
+    }
+    io.write(&[0x88, 0x00], false).await;
+    // Autobahn drops TCP once it has read the driver's close reply.
+    let mut inbound = super::inbound::Inbound::new();
+    let is_close = |item: &Item| matches!(item, Item::Frame { header, .. } if header.opcode == OpCode::CLOSE);
+    let _ = tokio::time::timeout(CONTROL_CLOSE_WAIT, async {
+        while let Ok(Some(bytes)) = io.read().await {
+            if inbound.push(&bytes).iter().any(is_close) {
+                return;
+            }
+        }
+    })
+    .await;
+    io.drop_tcp().await;
+    Ok(())
+}
+
+async fn internal_error(io: &mut WireIo, message: &str) {
+    let body = format!("wstap: {message}\n");
+    let head = format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    io.write(&[head.as_bytes(), body.as_bytes()].concat(), false).await;
+    io.drop_tcp().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_parse_with_percent_escapes_and_repeats() {
+        let call = parse_call("/runCase?case=3&agent=my%20client&x=1&x=2");
+        assert_eq!(call.path, "/runCase");
+        assert_eq!(call.one("agent").unwrap(), "my client");
+        assert_eq!(call.one("case").unwrap(), "3");
+        assert!(call.one("x").unwrap_err().contains("more than once"));
+        assert!(call.one("y").unwrap_err().contains("missing"));
+    }
+
+    #[test]
+    fn case_info_cuts_at_markup_and_collapses_whitespace() {
+        let mut case = super::super::catalogue::shipped().remove(0);
+        case.scenario.description = "Send  a\nmessage <b>bold</b>".into();
+        assert_eq!(case_info(&case), r#"{"id": "7.1.1", "description": "Send a message"}"#);
+    }
+}

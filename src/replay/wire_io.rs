@@ -1,0 +1,253 @@
+//! One accepted TCP connection as the fuzzer sees it.
+//!
+//! Every read is an `RO` entry and every write a `TO` entry in the
+//! [`WireTrace`] (which also keeps the four statistics), and both are fed to
+//! a [`SessionBuilder`] so that what replay observed is saved as an ordinary
+//! recording (`show` and `diff` work on it). Writes go straight to the
+//! socket, so `TO` entries appear in the order the bytes left.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::judge::tracker::OPEN_HANDSHAKE_TIMEOUT;
+use crate::report::WireTrace;
+use crate::session::{Direction, Recording, SessionBuilder, Summary, TcpEnd, time};
+use crate::store::{FileStore, RecordingWriter};
+use crate::wire::{Head, MAX_HEAD_LEN, find_head_end};
+
+/// Size of one socket read.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// A received upgrade request.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The head, exactly as sent (blank line included).
+    pub raw: Vec<u8>,
+    /// The parsed head.
+    pub head: Head,
+    /// Bytes read after the head (early frames).
+    pub rest: Vec<u8>,
+}
+
+/// Saves the connection as a recording while it runs.
+struct Observer {
+    builder: SessionBuilder<FileStore>,
+    writer: RecordingWriter,
+    summary: Summary,
+    path: PathBuf,
+}
+
+/// The socket plus its wire log, statistics and recording.
+pub struct WireIo {
+    stream: TcpStream,
+    /// TCP accept time; every timestamp is relative to it.
+    pub t0: Instant,
+    /// Accept time as UNIX microseconds.
+    pub started_micros: u64,
+    /// The wire log and statistics so far.
+    pub trace: WireTrace,
+    observer: Option<Observer>,
+    /// Traffic held back until [`WireIo::start_recording`] (serve mode).
+    held: Option<Vec<(u64, Direction, Vec<u8>)>>,
+    /// True once TCP is gone (either side).
+    pub closed: bool,
+}
+
+impl WireIo {
+    /// Wraps an accepted stream; `record` names the recording to write.
+    pub fn new(stream: TcpStream, record: Option<&Path>) -> WireIo {
+        let _ = stream.set_nodelay(true);
+        let started_micros = time::unix_micros(SystemTime::now());
+        let observer = record.and_then(|path| match Observer::create(path, &stream, started_micros) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::warn!("cannot record {}: {e}", path.display());
+                None
+            }
+        });
+        let trace = WireTrace::default();
+        WireIo { stream, t0: Instant::now(), started_micros, trace, observer, held: None, closed: false }
+    }
+
+    /// Wraps an accepted stream whose recording starts later, once the
+    /// request says where it goes ([`WireIo::start_recording`]).
+    pub fn deferred(stream: TcpStream) -> WireIo {
+        let mut io = WireIo::new(stream, None);
+        io.held = Some(Vec::new());
+        io
+    }
+
+    /// Starts the recording at `path`, with the traffic so far.
+    pub fn start_recording(&mut self, path: &Path) {
+        let held = self.held.take().unwrap_or_default();
+        match Observer::create(path, &self.stream, self.started_micros) {
+            Ok(o) => self.observer = Some(o),
+            Err(e) => tracing::warn!("cannot record {}: {e}", path.display()),
+        }
+        for (at, dir, bytes) in held {
+            self.observe_at(at, dir, &bytes);
+        }
+    }
+
+    /// Time since accept.
+    pub fn now(&self) -> Duration {
+        self.t0.elapsed()
+    }
+
+    /// Reads the upgrade request, bounded by Autobahn's 5 s opening timeout.
+    pub async fn read_request(&mut self) -> Result<Request, String> {
+        let deadline = tokio::time::Instant::from_std(self.t0 + OPEN_HANDSHAKE_TIMEOUT);
+        let mut buf = Vec::new();
+        loop {
+            if let Some(end) = find_head_end(&buf) {
+                let rest = buf.split_off(end);
+                let head = Head::parse_request(&buf)?;
+                return Ok(Request { raw: buf, head, rest });
+            }
+            if buf.len() > MAX_HEAD_LEN {
+                return Err("HTTP head too long".into());
+            }
+            match tokio::time::timeout_at(deadline, self.read()).await {
+                Err(_) => return Err("timeout".into()),
+                Ok(Ok(Some(chunk))) => buf.extend_from_slice(&chunk),
+                Ok(Ok(None)) => return Err("connection closed during the HTTP upgrade".into()),
+                Ok(Err(e)) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// One read: `Some(bytes)`, or `None` at end of stream. Logged as `RO`.
+    /// A reset ends the connection like EOF and is returned as an error.
+    pub async fn read(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut buf = vec![0u8; READ_CHUNK];
+        match self.stream.read(&mut buf).await {
+            Ok(0) => {
+                self.lost(Direction::ClientToServer, TcpEnd::Fin, None);
+                Ok(None)
+            }
+            Ok(n) => {
+                buf.truncate(n);
+                self.trace.rx_octets(&buf);
+                self.observe(Direction::ClientToServer, &buf);
+                Ok(Some(buf))
+            }
+            Err(e) => {
+                self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    /// One write, logged as `TO`. False if the peer is gone.
+    pub async fn write(&mut self, bytes: &[u8], sync: bool) -> bool {
+        if self.closed {
+            return false;
+        }
+        self.trace.tx_octets(bytes, sync);
+        self.observe(Direction::ServerToClient, bytes);
+        match self.stream.write_all(bytes).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Closes TCP from our side (Autobahn's drop). Nothing is buffered on
+    /// our side, so abortive and graceful drops are the same here.
+    pub async fn drop_tcp(&mut self) {
+        if !self.closed {
+            let _ = self.stream.shutdown().await;
+            self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
+        }
+    }
+
+    /// Ends the recording; returns its path. Call once, at the end.
+    pub fn finish(&mut self) -> Option<PathBuf> {
+        let observer = self.observer.take()?;
+        match observer.finish() {
+            Ok(path) => Some(path),
+            Err(e) => {
+                tracing::warn!("cannot finish the recording: {e}");
+                None
+            }
+        }
+    }
+
+    fn lost(&mut self, dir: Direction, how: TcpEnd, error: Option<String>) {
+        self.closed = true;
+        let at = self.micros();
+        if let Some(o) = self.observer.as_mut() {
+            let _ = o.end(at, dir, how, error);
+        }
+    }
+
+    fn observe(&mut self, dir: Direction, bytes: &[u8]) {
+        let at = self.micros();
+        if let Some(held) = self.held.as_mut() {
+            held.push((at, dir, bytes.to_vec()));
+        }
+        self.observe_at(at, dir, bytes);
+    }
+
+    fn observe_at(&mut self, at: u64, dir: Direction, bytes: &[u8]) {
+        if let Some(o) = self.observer.as_mut()
+            && let Err(e) = o.record(at, dir, bytes)
+        {
+            tracing::warn!("recording stopped: {e}");
+            self.observer = None;
+        }
+    }
+
+    fn micros(&self) -> u64 {
+        self.t0.elapsed().as_micros() as u64
+    }
+}
+
+impl Observer {
+    fn create(path: &Path, stream: &TcpStream, started: u64) -> io::Result<Observer> {
+        let addr = |a: io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+        let header = Recording {
+            wstap_recording: crate::session::FORMAT_VERSION,
+            started: time::rfc3339_micros(started),
+            client: addr(stream.peer_addr()),
+            server: addr(stream.local_addr()),
+            source: Some("replay".into()),
+            ..Recording::default()
+        };
+        let writer = RecordingWriter::create(path, &header)?;
+        let builder = SessionBuilder::new(FileStore::new(path));
+        Ok(Observer { builder, writer, summary: Summary::default(), path: path.to_path_buf() })
+    }
+
+    fn record(&mut self, at: u64, dir: Direction, bytes: &[u8]) -> io::Result<()> {
+        self.builder.read(at, dir, bytes)?;
+        self.write_out()
+    }
+
+    fn end(&mut self, at: u64, dir: Direction, how: TcpEnd, error: Option<String>) -> io::Result<()> {
+        if !self.builder.has_ended(dir) {
+            self.builder.end(at, dir, how, error)?;
+        }
+        self.write_out()
+    }
+
+    fn write_out(&mut self) -> io::Result<()> {
+        let events = self.builder.drain();
+        events.iter().for_each(|e| self.summary.observe(e));
+        self.writer.append(&events)
+    }
+
+    fn finish(mut self) -> io::Result<PathBuf> {
+        self.builder.finish()?;
+        self.write_out()?;
+        self.builder.store_mut().flush()?;
+        self.writer.finish(&self.summary)?;
+        Ok(self.path)
+    }
+}
