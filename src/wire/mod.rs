@@ -6,7 +6,8 @@
 //! - [`handshake`]: finding and reading the HTTP upgrade;
 //! - [`violation`]: broken rules as data;
 //! - [`decoder`]: one direction's frames, messages and violations;
-//! - [`connection`]: both directions, the upgrade deciding what follows.
+//! - [`connection`]: both directions, the upgrade deciding what follows;
+//! - [`resync`]: finding frame boundaries when the start of a stream is missing.
 //!
 //! Guarantees, relied on by every layer above:
 //! 1. Decoding never fails and never stops: every input byte is reported,
@@ -22,6 +23,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod opcode;
+pub mod resync;
 pub mod utf8;
 pub mod violation;
 

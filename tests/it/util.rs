@@ -52,7 +52,7 @@ pub struct TestProxy {
 impl TestProxy {
     pub async fn start(upstream: SocketAddr) -> TestProxy {
         let dir = tempfile::tempdir().unwrap();
-        let config = ProxyConfig { upstream, out_dir: dir.path().to_path_buf(), source: "test".into() };
+        let config = ProxyConfig { upstream, out_dir: dir.path().to_path_buf(), source: "test".into(), pcap: None };
         let proxy = Proxy::bind(loopback(), config).await.unwrap();
         let addr = proxy.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
