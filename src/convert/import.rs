@@ -41,6 +41,9 @@ const BATCH: usize = 256;
 enum Mode {
     Handshake,
     Joined,
+    /// Joined, and the capture's guess of the client was wrong: the other
+    /// side sends the masked frames.
+    JoinedSwapped,
     Skip(&'static str),
 }
 
@@ -58,7 +61,14 @@ pub fn convert(input: &Path, out_dir: &Path) -> Result<Converted, ConvertError> 
             Mode::Skip(why) => done.messages.push(format!("{what} skipped: {why}")),
             mode => {
                 let path = recording_path(out_dir, conv, i as u64 + 1);
-                write_recording(&path, conv, &capture.notes, mode == Mode::Joined)
+                let swapped;
+                let conv = if mode == Mode::JoinedSwapped {
+                    swapped = swap(conv);
+                    &swapped
+                } else {
+                    conv
+                };
+                write_recording(&path, conv, &capture.notes, mode != Mode::Handshake)
                     .map_err(|e| ConvertError::write(&path, e))?;
                 done.written.push(path);
             }
@@ -86,12 +96,27 @@ fn mode(conv: &Conversation) -> Mode {
     if c2s.is_empty() && s2c.is_empty() {
         return Mode::Skip("no data");
     }
-    let frames = |bytes: &[u8], dir| matches!(find_boundary(bytes, dir, 0, true), Search::Found(_));
-    if frames(&c2s, Direction::ClientToServer) || frames(&s2c, Direction::ServerToClient) {
-        Mode::Joined
-    } else {
-        Mode::Skip("neither a WebSocket upgrade nor WebSocket frames")
+    // Only clients mask, so frames also tell which side is the client.
+    let fits = |bytes: &[u8], dir| u8::from(matches!(find_boundary(bytes, dir, 0, true), Search::Found(_)));
+    let (c, s) = (Direction::ClientToServer, Direction::ServerToClient);
+    let as_captured = fits(&c2s, c) + fits(&s2c, s);
+    let reversed = fits(&c2s, s) + fits(&s2c, c);
+    match (as_captured, reversed) {
+        (0, 0) => Mode::Skip("neither a WebSocket upgrade nor WebSocket frames"),
+        (a, r) if r > a => Mode::JoinedSwapped,
+        _ => Mode::Joined,
     }
+}
+
+/// `conv` with client and server exchanged.
+fn swap(conv: &Conversation) -> Conversation {
+    let mut out = Conversation::new(conv.server, conv.client, conv.start_us);
+    for e in &conv.entries {
+        out.push(e.at_us, e.dir.reverse(), e.item.clone());
+    }
+    out.notes = conv.notes.iter().filter(|n| !n.contains("client guessed as")).cloned().collect();
+    out.notes.push("TCP handshake not captured; client taken as the side that sends masked frames".into());
+    out
 }
 
 /// The data `dir` sent before its first gap, up to [`MAX_RESYNC`] bytes.

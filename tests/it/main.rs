@@ -7,4 +7,5 @@
 mod util;
 
 mod cli;
+mod pcap;
 mod proxy;
