@@ -1,7 +1,7 @@
 //! `wstap convert`: recordings to captures and HAR, captures to recordings.
 //!
 //! Every conversion goes through the shared models: a recording is loaded
-//! with [`crate::store::load`], a capture read with [`crate::pcap::read`],
+//! with [`crate::store::load()`], a capture read with [`crate::pcap::read()`],
 //! and recordings are written with the same [`crate::store::RecordingWriter`]
 //! and [`crate::session::SessionBuilder`] the proxy uses, so an imported
 //! connection is indistinguishable in shape from a recorded one.
