@@ -12,6 +12,7 @@
 //! - [`report`]: Autobahn-compatible case reports (text, JSON, HTML, index files).
 //! - [`scenario`]: scripted server behaviour (the Autobahn case catalogue) and its byte plan.
 //! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
+//! - [`convert`]: recordings to pcap/pcapng/HAR, captures to recordings.
 //! - [`diff`]: behavioural comparison of two recordings or report directories.
 //! - [`demo`]: `wstap demo`, a self-contained record session.
 //! - [`cli`]: argument parsing and subcommands (the binary is a thin shell).
@@ -19,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod convert;
 pub mod demo;
 pub mod diff;
 pub mod echo;

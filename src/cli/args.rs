@@ -38,6 +38,32 @@ pub enum Command {
     /// Serve Autobahn's URL protocol (/getCaseCount, /runCase, /updateReports,
     /// ...) so existing Autobahn client drivers run against wstap unchanged.
     Serve(ServeArgs),
+    /// Convert between recordings, captures and HAR.
+    ///
+    /// REC.yaml OUT.pcap|OUT.pcapng: the recording as a capture Wireshark
+    /// decodes. REC.yaml OUT.har: a HAR log with Chrome's _webSocketMessages.
+    /// CAPTURE.pcap|.pcapng OUT_DIR: one recording per WebSocket connection.
+    Convert(ConvertArgs),
+}
+
+/// Options of `wstap convert`.
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// A recording (.yaml) or a capture (.pcap, .pcapng).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// A .pcap, .pcapng or .har file (from a recording) or a directory (from a capture).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+/// Capture formats `wstap record --pcap` can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PcapFormat {
+    /// Classic pcap (microsecond timestamps; read by every tool).
+    Pcap,
+    /// pcapng (nanosecond timestamps).
+    Pcapng,
 }
 
 /// Output formats of `wstap diff`.
@@ -166,6 +192,12 @@ pub struct RecordArgs {
     /// Directory for recordings (created if missing).
     #[arg(long, value_name = "DIR", default_value = "recordings")]
     pub out: PathBuf,
+    /// Also write a capture of each connection beside its recording, as it goes.
+    #[arg(long)]
+    pub pcap: bool,
+    /// Capture format for --pcap.
+    #[arg(long, value_enum, default_value_t = PcapFormat::Pcap, requires = "pcap")]
+    pub pcap_format: PcapFormat,
 }
 
 /// Whose point of view a report takes.
@@ -224,7 +256,12 @@ mod tests {
         let Command::Record(args) = cli.command else { panic!("not record") };
         assert!(args.listen.ip().is_loopback());
         assert_eq!(args.upstream, None);
+        assert!(!args.pcap);
         assert!(Cli::try_parse_from(["wstap", "show"]).is_err());
+        assert!(Cli::try_parse_from(["wstap", "record", "--pcap-format", "pcapng"]).is_err());
+        let cli = Cli::try_parse_from(["wstap", "record", "--pcap", "--pcap-format", "pcapng"]).unwrap();
+        let Command::Record(args) = cli.command else { panic!("not record") };
+        assert_eq!((args.pcap, args.pcap_format), (true, PcapFormat::Pcapng));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::echo::EchoServer;
 use crate::proxy::{Proxy, ProxyConfig};
 use anyhow::{Context, Result};
 pub use args::Cli;
-use args::{Command, DemoArgs, RecordArgs};
+use args::{Command, DemoArgs, PcapFormat, RecordArgs};
 use std::process::ExitCode;
 
 /// Runs a parsed command line.
@@ -19,9 +19,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(&args),
         Command::Replay(args) => replay::run(args).await,
         Command::Serve(args) => replay::serve(args).await,
+        Command::Convert(args) => convert::run(&args),
     }
 }
 
+mod convert;
 mod diff;
 mod replay;
 mod show;
@@ -33,7 +35,11 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         None => Some(EchoServer::start(loopback).await.context("starting the embedded echo server")?),
     };
     let upstream = args.upstream.or(echo.as_ref().map(EchoServer::addr)).expect("one or the other");
-    let config = ProxyConfig { upstream, out_dir: args.out.clone(), source: "record".into() };
+    let pcap = args.pcap.then_some(match args.pcap_format {
+        PcapFormat::Pcap => crate::pcap::Format::Pcap,
+        PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
+    });
+    let config = ProxyConfig { upstream, out_dir: args.out.clone(), source: "record".into(), pcap };
     let proxy = Proxy::bind(args.listen, config).await.with_context(|| {
         format!("cannot listen on {} (is another program using it? try --listen 127.0.0.1:0)", args.listen)
     })?;

@@ -156,6 +156,7 @@ impl<'a> Builder<'a> {
                 self.line(e.dir, format!("violation {kind}"));
             }
             EventKind::Raw { reason, data, .. } => self.raw(e.dir, reason, data),
+            EventKind::Gap { len, .. } => self.line(e.dir, format!("gap {len}")),
             EventKind::Fin | EventKind::Rst { .. } => {
                 self.sides[side].end_at.get_or_insert(e.at);
                 let how = if matches!(e.kind, EventKind::Fin) { "fin" } else { "rst" };

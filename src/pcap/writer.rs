@@ -60,6 +60,11 @@ impl<W: Write> Writer<W> {
         write_packets(&mut self.sink, &self.flow.push(at_us, dir, item))
     }
 
+    /// Flushes what [`push_unflushed`](Self::push_unflushed) wrote.
+    pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.sink.flush()
+    }
+
     /// Flushes and returns the underlying writer.
     pub fn finish(self) -> Result<W, WriteError> {
         self.sink.finish()

@@ -29,6 +29,9 @@ pub struct ProxyConfig {
     pub out_dir: PathBuf,
     /// `source` written into each recording.
     pub source: String,
+    /// Also write a capture of each connection beside its recording
+    /// (`<name>.pcap` or `.pcapng`), from the recorder thread.
+    pub pcap: Option<crate::pcap::Format>,
 }
 
 /// A bound, not yet running, recording proxy.
@@ -108,7 +111,8 @@ async fn connection(
         ..Recording::default()
     };
     let (tx, rx) = mpsc::channel(TAP_CAPACITY);
-    let recorder = tokio::task::spawn_blocking(move || recorder::run(rx, header, path));
+    let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: peer, server: config.upstream, started });
+    let recorder = tokio::task::spawn_blocking(move || recorder::run_with(rx, header, path, pcap));
     match TcpStream::connect(config.upstream).await {
         Ok(server) => relay::relay(client, server, tx, t0, stop).await,
         Err(e) => {

@@ -123,6 +123,13 @@ impl<S: PayloadStore> SessionBuilder<S> {
         builder
     }
 
+    /// A builder for a connection whose start was not captured: frames are
+    /// decoded from each direction's first plausible boundary, and bytes
+    /// skipped before it are recorded as `raw` with `reason`.
+    pub fn joined(reason: &str, store: S) -> Self {
+        Self::with_decoder(ConnectionDecoder::joined(Negotiated::default(), reason), store)
+    }
+
     fn with_decoder(decoder: ConnectionDecoder, store: S) -> Self {
         let acc = Acc {
             store,
@@ -150,6 +157,19 @@ impl<S: PayloadStore> SessionBuilder<S> {
         self.acc.push(at, dir, EventKind::Read { len: bytes.len() as u64 });
         let acc = &mut self.acc;
         self.decoder.push(dir, bytes, &mut |d, e| acc.on_event(d, e));
+        self.take_error()
+    }
+
+    /// Records that `len` bytes of `dir` were lost at `at` microseconds
+    /// (a capture gap). What was being decoded ends there, a `gap` event is
+    /// recorded, and decoding resumes at the next plausible frame boundary.
+    pub fn gap(&mut self, at: u64, dir: Direction, len: u64) -> io::Result<()> {
+        self.acc.now = at;
+        let offset = self.decoder.offset(dir);
+        let acc = &mut self.acc;
+        self.decoder.gap(dir, &mut |d, e| acc.on_event(d, e));
+        self.acc.messages[dir.index()] = None;
+        self.acc.push(at, dir, EventKind::Gap { offset, len });
         self.take_error()
     }
 

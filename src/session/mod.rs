@@ -47,6 +47,10 @@ pub struct Recording {
     /// What produced this recording: `record`, `replay`, `import` or `demo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Remarks on how the recording was made (on import: capture problems,
+    /// a missing handshake). Written only when there are some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// Everything that happened, in order.
     #[serde(default, deserialize_with = "null_as_empty")]
     pub events: Vec<Event>,
@@ -135,6 +139,16 @@ pub enum EventKind {
         /// The bytes.
         #[serde(flatten)]
         data: Data,
+    },
+    /// `len` bytes of this direction are missing (not captured). They are
+    /// not part of the recorded stream: offsets after a gap count only the
+    /// bytes recorded. Decoding restarts after it at the first plausible
+    /// frame boundary.
+    Gap {
+        /// Offset in the recorded stream where the missing bytes belong.
+        offset: u64,
+        /// Number of missing bytes.
+        len: u64,
     },
     /// The sender closed its side of TCP (FIN).
     Fin,

@@ -115,3 +115,42 @@ fn large_payloads_go_to_the_store_with_a_digest() {
     assert_eq!(r.sha256, data::sha256_hex(&big));
     assert_eq!(store.bytes[0], big);
 }
+
+#[test]
+fn gap_cuts_the_frame_and_decoding_resumes_at_a_plausible_boundary() {
+    let mut b = SessionBuilder::new(MemoryStore::default());
+    b.read(0, C2S, REQUEST).unwrap();
+    b.read(1, S2C, RESPONSE).unwrap();
+    let big = masked(2, true, &[5; 300]);
+    b.read(2, C2S, &big[..100]).unwrap();
+    b.gap(3, C2S, 150).unwrap();
+    // The tail of the lost frame, then three whole frames.
+    let after = [&big[250..], &masked(1, true, b"one"), &masked(9, true, b""), &masked(1, true, b"two")].concat();
+    b.read(4, C2S, &after).unwrap();
+    b.finish().unwrap();
+    let events = b.drain();
+    let kinds: Vec<&EventKind> = events.iter().filter(|e| e.dir == C2S).map(|e| &e.kind).collect();
+    let cut = kinds.iter().position(|k| matches!(k, EventKind::Frame(f) if f.cut && f.len == 300)).unwrap();
+    let Some(EventKind::Gap { offset, len: 150 }) = kinds.get(cut + 1) else { panic!("{kinds:?}") };
+    assert_eq!(*offset, (REQUEST.len() + 100) as u64);
+    let raw = kinds.iter().find_map(|k| match k {
+        EventKind::Raw { offset, data, reason } => Some((*offset, data.inline_bytes().unwrap().unwrap(), reason)),
+        _ => None,
+    });
+    let (raw_at, raw_bytes, reason) = raw.expect("the lost frame's tail is raw");
+    assert_eq!((raw_at, raw_bytes.as_slice()), ((REQUEST.len() + 100) as u64, &big[250..]));
+    assert!(reason.contains("after a gap"), "{reason}");
+    let texts: Vec<Data> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            EventKind::Frame(f) if f.opcode == 1 => Some(f.payload.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, [Data::Text("one".into()), Data::Text("two".into())]);
+    let rec = Recording { events, ..Recording::default() };
+    let mut want = REQUEST.to_vec();
+    want.extend_from_slice(&big[..100]);
+    want.extend_from_slice(&after);
+    assert_eq!(rec.stream(C2S).unwrap(), want, "the recorded bytes rebuild, the gap excluded");
+}

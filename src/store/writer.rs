@@ -87,6 +87,8 @@ struct HeaderOut<'a> {
     server: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -117,6 +119,7 @@ impl RecordingWriter {
             client: &header.client,
             server: &header.server,
             source: header.source.as_deref(),
+            notes: &header.notes,
         };
         writeln!(out, "# wstap recording; the format is described in docs/recording-format.md")?;
         out.write_all(serde_yaml::to_string(&head).map_err(to_io)?.as_bytes())?;

@@ -9,6 +9,7 @@
 //! turns the rest of that direction into [`Event::Raw`] with a reason:
 //! every byte is accounted for, so the stream can be rebuilt exactly.
 
+use super::resync::{Search, find_boundary};
 use super::{Direction, Event, FrameDecoder, Head, MAX_HEAD_LEN, Negotiated, accept_key};
 use super::{Violation, ViolationKind, find_head_end};
 
@@ -21,6 +22,9 @@ enum Stage {
     Held(Vec<u8>),
     Frames(Box<FrameDecoder>),
     Raw(String),
+    /// Looking for a frame boundary (joined mid-stream, or after a gap);
+    /// bytes skipped turn raw with this reason.
+    Resync(Vec<u8>, String),
 }
 
 /// Decoder state for one connection.
@@ -66,6 +70,30 @@ impl ConnectionDecoder {
         }
     }
 
+    /// A decoder for a connection whose start was not seen: each direction
+    /// decodes frames from its first plausible boundary ([`super::resync`]);
+    /// bytes before it turn raw with `reason`.
+    pub fn joined(negotiated: Negotiated, reason: &str) -> ConnectionDecoder {
+        let resync = || Stage::Resync(Vec::new(), reason.to_string());
+        ConnectionDecoder { stages: [resync(), resync()], ..ConnectionDecoder::mid_stream(negotiated) }
+    }
+
+    /// Bytes of `dir` were lost: whatever was being decoded ends (a frame
+    /// cut short, a head turned raw) and frames are looked for afresh in
+    /// what follows.
+    pub fn gap<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, sink: &mut F) {
+        let reason = "after a gap in the capture, before the next plausible frame boundary".to_string();
+        match &mut self.stages[dir.index()] {
+            Stage::Frames(dec) => dec.finish(&mut |e| sink(dir, e)),
+            Stage::Raw(_) => return,
+            Stage::Resync(..) => self.resync(dir, true, sink),
+            Stage::Head(_) | Stage::Held(_) => {
+                return self.switch_to_raw(dir, "a gap in the capture inside the HTTP upgrade".into(), sink);
+            }
+        }
+        self.stages[dir.index()] = Stage::Resync(Vec::new(), reason);
+    }
+
     /// What the server accepted (empty until the 101 has been decoded).
     pub fn negotiated(&self) -> &Negotiated {
         &self.negotiated
@@ -83,6 +111,10 @@ impl ConnectionDecoder {
         match &mut self.stages[dir.index()] {
             Stage::Frames(dec) => dec.push(data, &mut |e| sink(dir, e)),
             Stage::Raw(reason) => sink(dir, Event::Raw { offset: start, bytes: data, reason }),
+            Stage::Resync(buf, _) => {
+                buf.extend_from_slice(data);
+                self.resync(dir, false, sink);
+            }
             Stage::Held(buf) => {
                 buf.extend_from_slice(data);
                 if buf.len() > MAX_HELD {
@@ -106,6 +138,13 @@ impl ConnectionDecoder {
         let client = Direction::ClientToServer;
         let why = match &mut self.stages[dir.index()] {
             Stage::Frames(dec) => return dec.finish(&mut |e| sink(dir, e)),
+            Stage::Resync(..) => {
+                self.resync(dir, true, sink);
+                if let Stage::Frames(dec) = &mut self.stages[dir.index()] {
+                    dec.finish(&mut |e| sink(dir, e));
+                }
+                return;
+            }
             Stage::Raw(_) => None,
             Stage::Held(_) => {
                 self.client_ended = true;
@@ -212,6 +251,33 @@ impl ConnectionDecoder {
         }
     }
 
+    /// Looks for a frame boundary in what `dir` has buffered: bytes that
+    /// cannot start frames are reported raw, and at a boundary `dir` moves
+    /// on to frames.
+    fn resync<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, at_end: bool, sink: &mut F) {
+        let rsv = self.negotiated.allowed_rsv();
+        let end = self.offsets[dir.index()];
+        let Stage::Resync(buf, reason) = &mut self.stages[dir.index()] else { return };
+        let start = end - buf.len() as u64;
+        let search = find_boundary(buf, dir, rsv, at_end);
+        let skip = match search {
+            Search::Found(off) => off,
+            Search::Wait(off) => off,
+            Search::NotFound => buf.len(),
+        };
+        if skip > 0 {
+            sink(dir, Event::Raw { offset: start, bytes: &buf[..skip], reason });
+        }
+        let rest = buf.split_off(skip);
+        buf.clear();
+        if let Search::Found(_) = search {
+            self.stages[dir.index()] = Stage::Frames(Box::new(FrameDecoder::new(dir, start + skip as u64, rsv)));
+            self.replay_into_frames(dir, rest, sink);
+        } else {
+            *buf = rest;
+        }
+    }
+
     /// Feeds bytes already counted in `offsets` to the new stage of `dir`.
     fn replay_into_frames<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, bytes: Vec<u8>, sink: &mut F) {
         if let Stage::Frames(dec) = &mut self.stages[dir.index()] {
@@ -230,7 +296,7 @@ impl ConnectionDecoder {
     /// Turns `dir` raw, first reporting anything it was still holding.
     fn switch_to_raw<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, why: String, sink: &mut F) {
         let pending = match std::mem::replace(&mut self.stages[dir.index()], Stage::Raw(String::new())) {
-            Stage::Head(buf) | Stage::Held(buf) => buf,
+            Stage::Head(buf) | Stage::Held(buf) | Stage::Resync(buf, _) => buf,
             Stage::Frames(mut dec) => {
                 dec.finish(&mut |e| sink(dir, e));
                 Vec::new()

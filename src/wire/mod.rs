@@ -7,7 +7,8 @@
 //! - [`deflate`]: permessage-deflate parameters, inflating and deflating;
 //! - [`violation`]: broken rules as data;
 //! - [`decoder`]: one direction's frames, messages and violations;
-//! - [`connection`]: both directions, the upgrade deciding what follows.
+//! - [`connection`]: both directions, the upgrade deciding what follows;
+//! - [`resync`]: finding frame boundaries when the start of a stream is missing.
 //!
 //! Guarantees, relied on by every layer above:
 //! 1. Decoding never fails and never stops: every input byte is reported,
@@ -24,6 +25,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod opcode;
+pub mod resync;
 pub mod utf8;
 pub mod violation;
 

@@ -8,6 +8,7 @@ mod util;
 
 mod cli;
 mod deflate;
+mod pcap;
 mod proxy;
 mod replay;
 mod show_diff;

@@ -22,9 +22,18 @@ pub fn loopback() -> SocketAddr {
     ([127, 0, 0, 1], 0).into()
 }
 
+pub fn loopback_v6() -> SocketAddr {
+    (std::net::Ipv6Addr::LOCALHOST, 0).into()
+}
+
 /// A tokio-tungstenite echo server (messages echoed; pings answered by the library).
 pub async fn tungstenite_echo() -> SocketAddr {
-    let listener = TcpListener::bind(loopback()).await.unwrap();
+    tungstenite_echo_at(loopback()).await
+}
+
+/// [`tungstenite_echo`] listening on `bind` (port 0 for any).
+pub async fn tungstenite_echo_at(bind: SocketAddr) -> SocketAddr {
+    let listener = TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -51,9 +60,14 @@ pub struct TestProxy {
 
 impl TestProxy {
     pub async fn start(upstream: SocketAddr) -> TestProxy {
+        TestProxy::start_with(loopback(), upstream, None).await
+    }
+
+    /// A proxy listening on `listen`, optionally writing captures.
+    pub async fn start_with(listen: SocketAddr, upstream: SocketAddr, pcap: Option<wstap::pcap::Format>) -> TestProxy {
         let dir = tempfile::tempdir().unwrap();
-        let config = ProxyConfig { upstream, out_dir: dir.path().to_path_buf(), source: "test".into() };
-        let proxy = Proxy::bind(loopback(), config).await.unwrap();
+        let config = ProxyConfig { upstream, out_dir: dir.path().to_path_buf(), source: "test".into(), pcap };
+        let proxy = Proxy::bind(listen, config).await.unwrap();
         let addr = proxy.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(proxy.run(async {
