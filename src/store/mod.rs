@@ -2,11 +2,13 @@
 //! files, and the loader.
 //!
 //! A recording is one YAML file per connection, written as the session goes:
-//! the header, then `events:` with one list item appended (and flushed) per
-//! batch, then `summary:` when the connection is finalised. Large payloads
+//! the header, then `events:` with one list item appended per event (reaching
+//! the file when the writer flushes), then `summary:` when the connection is
+//! finalised. Large payloads
 //! go to `<name>.c2s.bin` / `<name>.s2c.bin` beside it. A writer killed
 //! mid-session leaves a file whose every complete event loads.
 
+mod emit;
 pub mod load;
 pub mod writer;
 
