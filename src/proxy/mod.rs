@@ -1,7 +1,7 @@
 //! The recording proxy: accept, connect upstream, relay, record.
 //!
 //! Every accepted connection gets its own upstream connection, a
-//! [`relay`](relay::relay) and a [`recorder`] thread writing one recording.
+//! [`relay`](relay::relay) and a [`recorder`] task writing one recording.
 //! On shutdown the listener stops, open connections are closed, and every
 //! recorder finalises its file before [`Proxy::run`] returns.
 
@@ -108,7 +108,7 @@ async fn connection(
         ..Recording::default()
     };
     let (tx, rx) = mpsc::channel(TAP_CAPACITY);
-    let recorder = tokio::task::spawn_blocking(move || recorder::run(rx, header, path));
+    let recorder = tokio::spawn(recorder::run(rx, header, path));
     match TcpStream::connect(config.upstream).await {
         Ok(server) => relay::relay(client, server, tx, t0, stop).await,
         Err(e) => {

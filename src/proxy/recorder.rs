@@ -1,25 +1,37 @@
 //! The recorder: the consumer end of the tap, off the relay path.
 //!
 //! Each connection's two pumps send [`Tap`] messages over one bounded
-//! channel, so the recorder sees both directions in arrival order. It runs
-//! on a blocking thread: it decodes, writes YAML and sidecars, and flushes
-//! whenever the channel is momentarily empty (so under load writes batch up,
-//! and when idle every event is on disk).
+//! channel, so the recorder sees both directions in arrival order. It is an
+//! ordinary task on the runtime: it decodes, writes YAML and sidecars into
+//! buffers, and pushes them to the files at most every [`FLUSH_EVERY`] while
+//! traffic flows, and [`FLUSH_EVERY`] after it stops (so when idle every
+//! event is on disk).
+//!
+//! Why a task and not a blocking thread: a thread per connection meant a
+//! cross-thread wake-up (futex, context switch) for every read, and 50 busy
+//! connections meant 50 threads fighting the relay for two cores. As a task
+//! it runs on the worker that just forwarded the read. Its work between
+//! awaits is small: decoding one read, and buffered writes to the page
+//! cache (one `write` per buffer-full or per flush).
 //!
 //! Backpressure policy: the channel holds at most [`TAP_CAPACITY`] reads. A
 //! pump forwards a read *before* handing it to the recorder, so a read is
 //! never delayed; but if the recorder falls that far behind, the pump waits
 //! before its next read. Dropping data would make the recording wrong.
 
-use crate::session::{Direction, PayloadStore, Recording, SessionBuilder, Summary, TcpEnd};
+use crate::session::{Data, Direction, Event, EventKind, PayloadStore, Recording, SessionBuilder, Summary, TcpEnd};
 use crate::store::{FileStore, RecordingWriter};
 use bytes::Bytes;
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Most reads queued between the pumps and the recorder.
 pub const TAP_CAPACITY: usize = 256;
+
+/// Longest time written events wait in memory before they reach the files.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(5);
 
 /// What a pump tells the recorder.
 #[derive(Debug)]
@@ -58,21 +70,44 @@ pub struct Recorded {
 }
 
 /// Runs until every sender is dropped, then finalises the file.
-pub fn run(mut rx: mpsc::Receiver<Tap>, header: Recording, path: PathBuf) -> io::Result<Recorded> {
+pub async fn run(mut rx: mpsc::Receiver<Tap>, header: Recording, path: PathBuf) -> io::Result<Recorded> {
     let mut writer = RecordingWriter::create(&path, &header)?;
     let mut builder = SessionBuilder::new(FileStore::new(&path));
     let mut summary = Summary::default();
-    while let Some(first) = rx.blocking_recv() {
-        apply(&mut builder, first)?;
-        while let Ok(more) = rx.try_recv() {
-            apply(&mut builder, more)?;
+    let flush_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(flush_timer);
+    let mut dirty = false;
+    loop {
+        tokio::select! {
+            biased;
+            tap = rx.recv() => {
+                let Some(tap) = tap else { break };
+                apply(&mut builder, tap)?;
+                while let Ok(more) = rx.try_recv() {
+                    apply(&mut builder, more)?;
+                }
+                write_out(&mut builder, &mut writer, &mut summary)?;
+                if dirty && flush_timer.is_elapsed() {
+                    // Busy enough that the timer branch never got polled.
+                    dirty = false;
+                    flush(&mut builder, &mut writer)?;
+                } else if !dirty {
+                    dirty = true;
+                    flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
+                }
+            }
+            _ = &mut flush_timer, if dirty => {
+                dirty = false;
+                flush(&mut builder, &mut writer)?;
+            }
         }
-        write_out(&mut builder, &mut writer, &mut summary)?;
     }
     builder.finish()?;
     write_out(&mut builder, &mut writer, &mut summary)?;
+    flush(&mut builder, &mut writer)?;
     let events = writer.events_written();
-    writer.finish(&summary)?;
+    let summary_written = tokio::task::spawn_blocking(move || writer.finish(&summary).map(|()| summary));
+    let summary = summary_written.await.map_err(io::Error::other)??;
     Ok(Recorded { path, events, summary })
 }
 
@@ -84,6 +119,7 @@ fn apply<S: PayloadStore>(builder: &mut SessionBuilder<S>, tap: Tap) -> io::Resu
     }
 }
 
+/// Turns what was read into events and appends them to the writers' buffers.
 fn write_out(
     builder: &mut SessionBuilder<FileStore>,
     writer: &mut RecordingWriter,
@@ -91,7 +127,21 @@ fn write_out(
 ) -> io::Result<()> {
     let events = builder.drain();
     events.iter().for_each(|e| summary.observe(e));
+    if events.iter().any(points_into_sidecar) {
+        // The YAML buffer may reach the file before the next flush: the
+        // bytes an event points at must be there first.
+        builder.store_mut().flush()?;
+    }
+    writer.append(&events)
+}
+
+fn points_into_sidecar(event: &Event) -> bool {
+    matches!(&event.kind, EventKind::Frame(f) if matches!(f.payload, Data::Sidecar(_)))
+}
+
+/// Pushes both sidecars, then the YAML, to the files (sidecars first, so an
+/// event on disk never points at bytes that are not).
+fn flush(builder: &mut SessionBuilder<FileStore>, writer: &mut RecordingWriter) -> io::Result<()> {
     builder.store_mut().flush()?;
-    writer.append(&events)?;
     writer.flush()
 }
