@@ -485,8 +485,11 @@ fn main() {
 
 async fn run(s: Settings) {
     let echo = echo_server().await;
-    let workloads = s.workloads();
-    let live: Vec<(&'static str, Via)> = PATHS.iter().filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
+    // For profiling: WSTAP_BENCH_ONLY / WSTAP_BENCH_WORKLOAD keep paths / workloads whose name contains them.
+    let keep = |var: &str, name: &str| std::env::var(var).map_or(true, |only| name.contains(only.as_str()));
+    let workloads: Vec<Workload> = s.workloads().into_iter().filter(|w| keep("WSTAP_BENCH_WORKLOAD", w.name)).collect();
+    let live: Vec<(&'static str, Via)> =
+        PATHS.iter().filter(|(n, _)| keep("WSTAP_BENCH_ONLY", n)).filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
     println!(
         "wstap proxy benchmark ({} mode): {} rounds of {:?} per timed workload, {} for the big message; \
          medians over rounds; MB/s counts each echoed payload once",
