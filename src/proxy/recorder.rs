@@ -82,8 +82,14 @@ pub async fn run(mut rx: mpsc::Receiver<Tap>, header: Recording, path: PathBuf) 
             biased;
             tap = rx.recv() => {
                 let Some(tap) = tap else { break };
+                let mut batch = tap_len(&tap);
                 apply(&mut builder, tap)?;
-                while let Ok(more) = rx.try_recv() {
+                // Bounded, so that hashing and writing a backlog of large
+                // reads never holds the worker for long without yielding.
+                while batch < MAX_BATCH
+                    && let Ok(more) = rx.try_recv()
+                {
+                    batch += tap_len(&more);
                     apply(&mut builder, more)?;
                 }
                 write_out(&mut builder, &mut writer, &mut summary)?;
@@ -94,6 +100,9 @@ pub async fn run(mut rx: mpsc::Receiver<Tap>, header: Recording, path: PathBuf) 
                 } else if !dirty {
                     dirty = true;
                     flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
+                }
+                if batch >= MAX_BATCH {
+                    tokio::task::yield_now().await;
                 }
             }
             _ = &mut flush_timer, if dirty => {
@@ -109,6 +118,16 @@ pub async fn run(mut rx: mpsc::Receiver<Tap>, header: Recording, path: PathBuf) 
     let summary_written = tokio::task::spawn_blocking(move || writer.finish(&summary).map(|()| summary));
     let summary = summary_written.await.map_err(io::Error::other)??;
     Ok(Recorded { path, events, summary })
+}
+
+/// Bytes decoded between two chances for the worker to run other tasks.
+const MAX_BATCH: usize = 256 * 1024;
+
+fn tap_len(tap: &Tap) -> usize {
+    match tap {
+        Tap::Data { bytes, .. } => bytes.len().max(1),
+        Tap::End { .. } => 1,
+    }
 }
 
 fn apply<S: PayloadStore>(builder: &mut SessionBuilder<S>, tap: Tap) -> io::Result<()> {
