@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use super::{ConvertError, Converted};
 use crate::pcap::{self, Conversation, Item};
-use crate::session::{Direction, FORMAT_VERSION, Recording, SessionBuilder, Summary, TcpEnd, time};
-use crate::store::{FileStore, RecordingWriter, recording_file_name};
+use crate::session::{Direction, FORMAT_VERSION, Recording, SessionBuilder, TcpEnd, time};
+use crate::store::{LiveRecording, recording_file_name};
 use crate::wire::resync::{MAX_RESYNC, Search, find_boundary};
 use crate::wire::{Head, MAX_HEAD_LEN, find_head_end};
 
@@ -147,11 +147,11 @@ fn write_recording(path: &Path, conv: &Conversation, file_notes: &[String], join
         notes,
         ..Recording::default()
     };
-    let mut writer = RecordingWriter::create(path, &header)?;
-    let store = FileStore::new(path);
-    let mut builder = if joined { SessionBuilder::joined(JOINED_RAW, store) } else { SessionBuilder::new(store) };
-    let mut summary = Summary::default();
+    let mut live = LiveRecording::create_with(path, &header, |store| {
+        if joined { SessionBuilder::joined(JOINED_RAW, store) } else { SessionBuilder::new(store) }
+    })?;
     for (n, e) in conv.entries.iter().enumerate() {
+        let builder = live.builder();
         if builder.has_ended(e.dir) {
             continue;
         }
@@ -162,23 +162,10 @@ fn write_recording(path: &Path, conv: &Conversation, file_notes: &[String], join
             Item::Gap { len } => builder.gap(e.at_us, e.dir, *len)?,
         }
         if n % BATCH == BATCH - 1 {
-            append(&mut builder, &mut writer, &mut summary)?;
+            live.write_out()?;
         }
     }
-    builder.finish()?;
-    append(&mut builder, &mut writer, &mut summary)?;
-    writer.finish(&summary)
-}
-
-fn append(
-    builder: &mut SessionBuilder<FileStore>,
-    writer: &mut RecordingWriter,
-    summary: &mut Summary,
-) -> io::Result<()> {
-    let events = builder.drain();
-    events.iter().for_each(|e| summary.observe(e));
-    builder.store_mut().flush()?;
-    writer.append(&events)
+    live.close().map(drop)
 }
 
 /// The path a recording of `conv` (number `seq` in its capture) gets in `dir`.

@@ -1,7 +1,7 @@
 //! The recording proxy: accept, connect upstream, relay, record.
 //!
 //! Every accepted connection gets its own upstream connection, a
-//! [`relay`](relay::relay) and a [`recorder`] thread writing one recording.
+//! [`relay`](relay::relay) and a [`recorder`] task writing one recording.
 //! On shutdown the listener stops, open connections are closed, and every
 //! recorder finalises its file before [`Proxy::run`] returns.
 
@@ -30,7 +30,7 @@ pub struct ProxyConfig {
     /// `source` written into each recording.
     pub source: String,
     /// Also write a capture of each connection beside its recording
-    /// (`<name>.pcap` or `.pcapng`), from the recorder thread.
+    /// (`<name>.pcap` or `.pcapng`), from the recorder task.
     pub pcap: Option<crate::pcap::Format>,
 }
 
@@ -112,7 +112,7 @@ async fn connection(
     };
     let (tx, rx) = mpsc::channel(TAP_CAPACITY);
     let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: peer, server: config.upstream, started });
-    let recorder = tokio::task::spawn_blocking(move || recorder::run_with(rx, header, path, pcap));
+    let recorder = tokio::spawn(recorder::run(rx, header, path, pcap));
     match TcpStream::connect(config.upstream).await {
         Ok(server) => relay::relay(client, server, tx, t0, stop).await,
         Err(e) => {

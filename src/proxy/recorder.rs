@@ -1,14 +1,22 @@
 //! The recorder: the consumer end of the tap, off the relay path.
 //!
 //! Each connection's two pumps send [`Tap`] messages over one bounded
-//! channel, so the recorder sees both directions in arrival order. It runs
-//! on a blocking thread: it decodes, writes YAML and sidecars, and flushes
-//! whenever the channel is momentarily empty (so under load writes batch up,
-//! and when idle every event is on disk).
+//! channel, so the recorder sees both directions in arrival order. It is an
+//! ordinary task on the runtime: it decodes, writes YAML and sidecars into
+//! buffers, and pushes them to the files at most every [`FLUSH_EVERY`] while
+//! traffic flows, and [`FLUSH_EVERY`] after it stops (so when idle every
+//! event is on disk).
+//!
+//! Why a task and not a blocking thread: a thread per connection meant a
+//! cross-thread wake-up (futex, context switch) for every read, and 50 busy
+//! connections meant 50 threads fighting the relay for two cores. As a task
+//! it runs on the worker that just forwarded the read. Its work between
+//! awaits is small: decoding one read, and buffered writes to the page
+//! cache (one `write` per buffer-full or per flush).
 //!
 //! With [`PcapOut`], the recorder also writes a capture of the connection
-//! beside the YAML, one packet batch per tap message, flushed with the YAML.
-//! A capture that fails to write is abandoned with a warning; the recording
+//! beside the YAML, from the same tap messages, flushed with the YAML. A
+//! capture that fails to write is abandoned with a warning; the recording
 //! carries on.
 //!
 //! Backpressure policy: the channel holds at most [`TAP_CAPACITY`] reads. A
@@ -17,17 +25,22 @@
 //! before its next read. Dropping data would make the recording wrong.
 
 use crate::pcap::{self, Item};
-use crate::session::{Direction, PayloadStore, Recording, SessionBuilder, Summary, TcpEnd};
-use crate::store::{FileStore, RecordingWriter};
+use crate::session::{Direction, Recording, TcpEnd};
+use crate::store::LiveRecording;
+pub use crate::store::Recorded;
 use bytes::Bytes;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Most reads queued between the pumps and the recorder.
 pub const TAP_CAPACITY: usize = 256;
+
+/// Longest time written events wait in memory before they reach the files.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(5);
 
 /// What a pump tells the recorder.
 #[derive(Debug)]
@@ -54,17 +67,6 @@ pub enum Tap {
     },
 }
 
-/// What the recorder produced.
-#[derive(Debug)]
-pub struct Recorded {
-    /// The YAML file.
-    pub path: PathBuf,
-    /// Events written.
-    pub events: u64,
-    /// The closing summary.
-    pub summary: Summary,
-}
-
 /// The capture to write beside a recording: one logical conversation
 /// between the real client and the real upstream server.
 #[derive(Clone, Copy, Debug)]
@@ -79,42 +81,91 @@ pub struct PcapOut {
     pub started: u64,
 }
 
-/// Runs until every sender is dropped, then finalises the file.
-pub fn run(rx: mpsc::Receiver<Tap>, header: Recording, path: PathBuf) -> io::Result<Recorded> {
-    run_with(rx, header, path, None)
-}
-
-/// [`run`], also writing a capture as described by `pcap`.
-pub fn run_with(
+/// Runs until every sender is dropped, then finalises the file (and the
+/// capture, with `pcap`).
+pub async fn run(
     mut rx: mpsc::Receiver<Tap>,
     header: Recording,
     path: PathBuf,
     pcap: Option<PcapOut>,
 ) -> io::Result<Recorded> {
-    let mut writer = RecordingWriter::create(&path, &header)?;
-    let mut builder = SessionBuilder::new(FileStore::new(&path));
-    let mut summary = Summary::default();
+    let mut live = LiveRecording::create(&path, &header)?;
     let mut capture = pcap.and_then(|p| Capture::create(&path, p));
-    while let Some(first) = rx.blocking_recv() {
-        tee(&mut capture, &first);
-        apply(&mut builder, first)?;
-        while let Ok(more) = rx.try_recv() {
-            tee(&mut capture, &more);
-            apply(&mut builder, more)?;
+    let flush_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(flush_timer);
+    let mut dirty = false;
+    loop {
+        tokio::select! {
+            biased;
+            tap = rx.recv() => {
+                let Some(tap) = tap else { break };
+                let mut batch = tap_len(&tap);
+                apply(&mut live, &mut capture, tap)?;
+                // Bounded, so that hashing and writing a backlog of large
+                // reads never holds the worker for long without yielding.
+                while batch < MAX_BATCH
+                    && let Ok(more) = rx.try_recv()
+                {
+                    batch += tap_len(&more);
+                    apply(&mut live, &mut capture, more)?;
+                }
+                live.write_out()?;
+                if dirty && flush_timer.is_elapsed() {
+                    // Busy enough that the timer branch never got polled.
+                    dirty = false;
+                    flush(&mut live, &mut capture)?;
+                } else if !dirty {
+                    dirty = true;
+                    flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
+                }
+                if batch >= MAX_BATCH {
+                    tokio::task::yield_now().await;
+                }
+            }
+            _ = &mut flush_timer, if dirty => {
+                dirty = false;
+                flush(&mut live, &mut capture)?;
+            }
         }
-        write_out(&mut builder, &mut writer, &mut summary)?;
-        flush(&mut capture);
     }
-    builder.finish()?;
-    write_out(&mut builder, &mut writer, &mut summary)?;
     if let Some(c) = capture
         && let Err(e) = c.writer.finish()
     {
         tracing::warn!("{}: capture not finalised: {e}", c.path.display());
     }
-    let events = writer.events_written();
-    writer.finish(&summary)?;
-    Ok(Recorded { path, events, summary })
+    tokio::task::spawn_blocking(move || live.close()).await.map_err(io::Error::other)?
+}
+
+/// Bytes decoded between two chances for the worker to run other tasks.
+const MAX_BATCH: usize = 256 * 1024;
+
+fn tap_len(tap: &Tap) -> usize {
+    match tap {
+        Tap::Data { bytes, .. } => bytes.len().max(1),
+        Tap::End { .. } => 1,
+    }
+}
+
+fn apply(live: &mut LiveRecording, capture: &mut Option<Capture>, tap: Tap) -> io::Result<()> {
+    tee(capture, &tap);
+    let builder = live.builder();
+    match tap {
+        Tap::Data { dir, at, bytes } => builder.read(at, dir, &bytes),
+        Tap::End { dir, at, how, error } if !builder.has_ended(dir) => builder.end(at, dir, how, error),
+        Tap::End { .. } => Ok(()),
+    }
+}
+
+/// Pushes the recording (sidecars first) and the capture to their files.
+fn flush(live: &mut LiveRecording, capture: &mut Option<Capture>) -> io::Result<()> {
+    live.flush()?;
+    if let Some(c) = capture.as_mut()
+        && let Err(e) = c.writer.flush()
+    {
+        tracing::warn!("{}: capture abandoned: {e}", c.path.display());
+        *capture = None;
+    }
+    Ok(())
 }
 
 /// The capture being written beside a recording.
@@ -124,7 +175,7 @@ struct Capture {
 }
 
 impl Capture {
-    fn create(yaml: &std::path::Path, out: PcapOut) -> Option<Capture> {
+    fn create(yaml: &Path, out: PcapOut) -> Option<Capture> {
         let ext = if out.format == pcap::Format::PcapNg { "pcapng" } else { "pcap" };
         let path = yaml.with_extension(ext);
         let made = File::create(&path)
@@ -152,33 +203,4 @@ fn tee(capture: &mut Option<Capture>, tap: &Tap) {
         tracing::warn!("{}: capture abandoned: {e}", c.path.display());
         *capture = None;
     }
-}
-
-fn flush(capture: &mut Option<Capture>) {
-    if let Some(c) = capture.as_mut()
-        && let Err(e) = c.writer.flush()
-    {
-        tracing::warn!("{}: capture abandoned: {e}", c.path.display());
-        *capture = None;
-    }
-}
-
-fn apply<S: PayloadStore>(builder: &mut SessionBuilder<S>, tap: Tap) -> io::Result<()> {
-    match tap {
-        Tap::Data { dir, at, bytes } => builder.read(at, dir, &bytes),
-        Tap::End { dir, at, how, error } if !builder.has_ended(dir) => builder.end(at, dir, how, error),
-        Tap::End { .. } => Ok(()),
-    }
-}
-
-fn write_out(
-    builder: &mut SessionBuilder<FileStore>,
-    writer: &mut RecordingWriter,
-    summary: &mut Summary,
-) -> io::Result<()> {
-    let events = builder.drain();
-    events.iter().for_each(|e| summary.observe(e));
-    builder.store_mut().flush()?;
-    writer.append(&events)?;
-    writer.flush()
 }

@@ -12,7 +12,7 @@
 
 use super::recorder::Tap;
 use crate::session::{Direction, TcpEnd};
-use bytes::Bytes;
+use bytes::BytesMut;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,8 +20,14 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Notify, mpsc, watch};
 
-/// Bytes read per call; also the largest chunk handed to the recorder.
+/// Bytes read per call at most; also the largest chunk handed to the recorder.
 pub const READ_BUFFER: usize = 64 * 1024;
+
+/// A pump reads into the free tail of its current [`READ_BUFFER`] block and
+/// hands the bytes read to the recorder without copying; a new block is
+/// taken (or the old one reclaimed, once the recorder has dropped every
+/// piece of it) when less than this is left.
+const MIN_READ: usize = 16 * 1024;
 
 /// Relays between `client` and `server` until both directions have ended or
 /// `stop` turns true, tapping every read into `tap`.
@@ -57,10 +63,13 @@ async fn pump(
     t0: Instant,
     abort: Arc<Notify>,
 ) {
-    let mut buf = vec![0u8; READ_BUFFER];
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
     loop {
+        if buf.capacity() < MIN_READ {
+            buf.reserve(READ_BUFFER);
+        }
         let read = tokio::select! {
-            r = from.read(&mut buf) => r,
+            r = from.read_buf(&mut buf) => r,
             _ = abort.notified() => {
                 // The other side was reset: no FIN from us, the socket's
                 // zero-linger close sends the reset.
@@ -75,9 +84,10 @@ async fn pump(
                 let _ = tap.send(Tap::End { dir, at, how: TcpEnd::Fin, error: None }).await;
                 return;
             }
-            Ok(n) => {
-                let written = to.write_all(&buf[..n]).await;
-                let _ = tap.send(Tap::Data { dir, at, bytes: Bytes::copy_from_slice(&buf[..n]) }).await;
+            Ok(_) => {
+                let bytes = buf.split().freeze();
+                let written = to.write_all(&bytes).await;
+                let _ = tap.send(Tap::Data { dir, at, bytes }).await;
                 if let Err(e) = written {
                     // The receiving peer is gone: that is its reset, not ours.
                     let error = Some(format!("forwarding failed: {e}"));

@@ -15,8 +15,8 @@ use tokio::net::TcpStream;
 
 use crate::judge::tracker::OPEN_HANDSHAKE_TIMEOUT;
 use crate::report::WireTrace;
-use crate::session::{Direction, Recording, SessionBuilder, Summary, TcpEnd, time};
-use crate::store::{FileStore, RecordingWriter};
+use crate::session::{Direction, Recording, TcpEnd, time};
+use crate::store::LiveRecording;
 use crate::wire::{Head, MAX_HEAD_LEN, find_head_end};
 
 /// Size of one socket read.
@@ -35,10 +35,7 @@ pub struct Request {
 
 /// Saves the connection as a recording while it runs.
 struct Observer {
-    builder: SessionBuilder<FileStore>,
-    writer: RecordingWriter,
-    summary: Summary,
-    path: PathBuf,
+    live: LiveRecording,
 }
 
 /// The socket plus its wire log, statistics and recording.
@@ -220,34 +217,23 @@ impl Observer {
             source: Some("replay".into()),
             ..Recording::default()
         };
-        let writer = RecordingWriter::create(path, &header)?;
-        let builder = SessionBuilder::new(FileStore::new(path));
-        Ok(Observer { builder, writer, summary: Summary::default(), path: path.to_path_buf() })
+        Ok(Observer { live: LiveRecording::create(path, &header)? })
     }
 
     fn record(&mut self, at: u64, dir: Direction, bytes: &[u8]) -> io::Result<()> {
-        self.builder.read(at, dir, bytes)?;
-        self.write_out()
+        self.live.builder().read(at, dir, bytes)?;
+        self.live.write_out()
     }
 
     fn end(&mut self, at: u64, dir: Direction, how: TcpEnd, error: Option<String>) -> io::Result<()> {
-        if !self.builder.has_ended(dir) {
-            self.builder.end(at, dir, how, error)?;
+        let builder = self.live.builder();
+        if !builder.has_ended(dir) {
+            builder.end(at, dir, how, error)?;
         }
-        self.write_out()
+        self.live.write_out()
     }
 
-    fn write_out(&mut self) -> io::Result<()> {
-        let events = self.builder.drain();
-        events.iter().for_each(|e| self.summary.observe(e));
-        self.writer.append(&events)
-    }
-
-    fn finish(mut self) -> io::Result<PathBuf> {
-        self.builder.finish()?;
-        self.write_out()?;
-        self.builder.store_mut().flush()?;
-        self.writer.finish(&self.summary)?;
-        Ok(self.path)
+    fn finish(self) -> io::Result<PathBuf> {
+        self.live.close().map(|r| r.path)
     }
 }

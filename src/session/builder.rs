@@ -85,6 +85,9 @@ struct FrameAcc {
 struct MessageAcc {
     inline: Option<Vec<u8>>,
     hasher: Hasher,
+    /// The message so far is one sidecar frame, whose own hasher stands in
+    /// for `hasher` until the frame ends: each byte is hashed once.
+    deferred: bool,
 }
 
 /// The state the decoder callback writes into.
@@ -326,7 +329,9 @@ impl<S: PayloadStore> Acc<S> {
             }
         }
         if header.opcode.starts_message() {
-            self.messages[dir.index()] = Some(MessageAcc { inline: Some(Vec::new()), hasher: Hasher::default() });
+            let deferred = acc.sidecar.is_some();
+            let inline = (!deferred).then(Vec::new);
+            self.messages[dir.index()] = Some(MessageAcc { inline, hasher: Hasher::default(), deferred });
         }
         self.frames[dir.index()] = Some(acc);
     }
@@ -343,7 +348,7 @@ impl<S: PayloadStore> Acc<S> {
             }
             None => frame.inline.extend_from_slice(piece),
         }
-        if let Some(msg) = self.messages[dir.index()].as_mut().filter(|_| frame.in_message) {
+        if let Some(msg) = self.messages[dir.index()].as_mut().filter(|m| frame.in_message && !m.deferred) {
             msg.add(piece);
         }
         if let Some(inflation) = self.inflation[dir.index()].as_mut().filter(|i| frame.in_message && i.active())
@@ -362,6 +367,12 @@ impl<S: PayloadStore> Acc<S> {
         cut: bool,
     ) -> Frame {
         let acc = self.frames[dir.index()].take().unwrap_or_default();
+        if let (Some((_, hasher)), Some(msg)) = (&acc.sidecar, self.messages[dir.index()].as_mut())
+            && acc.in_message
+            && std::mem::take(&mut msg.deferred)
+        {
+            msg.hasher = hasher.clone();
+        }
         let payload = match acc.sidecar {
             Some((start, hasher)) => Data::Sidecar(SidecarRef {
                 file: self.store.file_name(dir),
