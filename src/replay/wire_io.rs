@@ -2,7 +2,7 @@
 //!
 //! Every read is an `RO` entry and every write a `TO` entry in the
 //! [`WireTrace`] (which also keeps the four statistics), and both are fed to
-//! a [`SessionBuilder`] so that what replay observed is saved as an ordinary
+//! a [`LiveRecording`] so that what replay observed is saved as an ordinary
 //! recording (`show` and `diff` work on it). Writes go straight to the
 //! socket, so `TO` entries appear in the order the bytes left.
 

@@ -140,7 +140,7 @@ impl RecordingWriter {
 
     /// Appends events. They reach the file when [`flush`](Self::flush) is called.
     ///
-    /// Reads, frames and messages are spelled by [`emit`](super::emit), which
+    /// Reads, frames and messages are spelled by the `emit` module, which
     /// is an order of magnitude cheaper than serde_yaml; the rest go through
     /// serde_yaml one by one.
     pub fn append(&mut self, events: &[Event]) -> io::Result<()> {
