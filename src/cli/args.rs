@@ -25,7 +25,7 @@ pub enum Command {
     Record(RecordArgs),
     /// Render a recording as an Autobahn-style report.
     Show(ShowArgs),
-    /// Record a built-in session through the proxy and show its report.
+    /// Record a built-in session through the proxy, show its report, then replay it and judge.
     Demo(DemoArgs),
     /// Compare two recordings or two report directories; exit 1 if behaviour changed.
     ///
