@@ -35,15 +35,21 @@ pub(crate) fn have_websockets(test: &str) -> bool {
     ok
 }
 
-/// The Python echo server; killed when dropped.
-struct PyServer {
-    port: u16,
+/// A Python server; killed when dropped.
+pub(crate) struct PyServer {
+    pub(crate) port: u16,
     _child: Child,
 }
 
+/// The Python echo server.
 async fn py_server(settings: &Value) -> PyServer {
+    py_server_from("pmd_echo_server.py", settings).await
+}
+
+/// The Python server `name` in `tests/python/`, once it is listening.
+pub(crate) async fn py_server_from(name: &str, settings: &Value) -> PyServer {
     let mut child = Command::new("python3")
-        .arg(script("pmd_echo_server.py"))
+        .arg(script(name))
         .arg(settings.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
