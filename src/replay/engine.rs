@@ -26,7 +26,9 @@ use super::{Case, CaseRun, Response, Settings};
 use crate::judge::{Behavior, Occurrence, Reaction, State, Tracker, judge};
 use crate::report::{TxFrameSpec, WireLogEntry};
 use crate::scenario::{Event, Handshake, Send, Step, TxFrameLog, Write};
-use crate::wire::{FrameHeader, OpCode, accept_key};
+use crate::wire::deflate::negotiate::{self, Agreement};
+use crate::wire::handshake::parse_extensions;
+use crate::wire::{DeflateParams, Deflater, FrameHeader, OpCode, accept_key};
 
 /// Runs `case` on a freshly accepted connection.
 pub async fn run_case(stream: TcpStream, case: &Case, settings: &Settings) -> CaseRun {
@@ -44,8 +46,9 @@ pub async fn run_with_request(mut io: WireIo, request: Request, case: &Case, set
         io.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", false).await;
         return unopened(io, case, settings, "the request is not a WebSocket upgrade").await;
     }
-    let mut engine = Engine::new(io, case, settings.policy);
-    let response = response_101(&request, &case.response, &case.scenario.handshake);
+    let (deflate, as_recorded) = agree_deflate(&request, case);
+    let mut engine = Engine::new(io, case, settings.policy, deflate.as_ref().map(|a| a.params), as_recorded);
+    let response = response_101(&request, &case.response, &case.scenario.handshake, deflate.as_ref());
     engine.open(&response).await;
     engine.run(request.rest.clone()).await;
     engine.finish(case, settings, &request.raw, &response)
@@ -88,8 +91,30 @@ pub fn no_connection(case: &Case, settings: &Settings, why: &str) -> CaseRun {
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording: None }
 }
 
-/// The 101 response for this request.
-pub fn response_101(request: &Request, response: &Response, hs: &Handshake) -> Vec<u8> {
+/// The permessage-deflate agreement for this request, if the case accepts
+/// permessage-deflate and the client offered something acceptable; and
+/// whether recorded compressed messages may be sent as recorded (the
+/// agreement is exactly the recorded one, or there is nothing recorded).
+pub fn agree_deflate(request: &Request, case: &Case) -> (Option<Agreement>, bool) {
+    let wanted = match &case.response {
+        Response::Autobahn => case.scenario.handshake.extensions.iter().find_map(|e| negotiate::wanted(e)),
+        Response::Recorded(headers) => headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(EXTENSIONS))
+            .find_map(|(_, value)| negotiate::wanted(value)),
+    };
+    let offers = request.head.header(EXTENSIONS).map(|v| parse_extensions(&v)).unwrap_or_default();
+    let agreement = wanted.as_ref().and_then(|w| negotiate::negotiate(&offers, w));
+    let as_recorded = agreement.as_ref().map(|a| a.params) == wanted;
+    (agreement, as_recorded)
+}
+
+/// The extensions header.
+const EXTENSIONS: &str = "sec-websocket-extensions";
+
+/// The 101 response for this request. A permessage-deflate element the
+/// case accepts is replaced by `deflate`'s, or left out without one.
+pub fn response_101(request: &Request, response: &Response, hs: &Handshake, deflate: Option<&Agreement>) -> Vec<u8> {
     let accept = accept_key(&request.head.header("sec-websocket-key").unwrap_or_default());
     let mut out = String::from("HTTP/1.1 101 Switching Protocols\r\n");
     match response {
@@ -99,7 +124,7 @@ pub fn response_101(request: &Request, response: &Response, hs: &Handshake) -> V
             if let Some(p) = &hs.subprotocol {
                 out += &format!("Sec-WebSocket-Protocol: {p}\r\n");
             }
-            for ext in &hs.extensions {
+            for ext in hs.extensions.iter().filter_map(|e| negotiate::rewrite(e, deflate)) {
                 out += &format!("Sec-WebSocket-Extensions: {ext}\r\n");
             }
             for h in &hs.headers {
@@ -108,7 +133,14 @@ pub fn response_101(request: &Request, response: &Response, hs: &Handshake) -> V
         }
         Response::Recorded(headers) => {
             for (name, value) in headers {
-                let value = if name.eq_ignore_ascii_case("sec-websocket-accept") { &accept } else { value };
+                let value = match name.to_ascii_lowercase().as_str() {
+                    "sec-websocket-accept" => accept.clone(),
+                    EXTENSIONS => match negotiate::rewrite(value, deflate) {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                    _ => value.clone(),
+                };
                 out += &format!("{name}: {value}\r\n");
             }
         }
@@ -131,15 +163,24 @@ struct Engine {
     resume_at: Option<Duration>,
     opened_at: Duration,
     kle_logged: bool,
+    /// Compresses `compress: true` messages, once permessage-deflate is agreed.
+    deflater: Option<Deflater>,
 }
 
 impl Engine {
-    fn new(io: WireIo, case: &Case, policy: crate::wire::CodePolicy) -> Engine {
+    fn new(
+        io: WireIo,
+        case: &Case,
+        policy: crate::wire::CodePolicy,
+        deflate: Option<DeflateParams>,
+        as_recorded: bool,
+    ) -> Engine {
         Engine {
             io,
             tracker: Tracker::new(&case.scenario.expect, policy),
-            inbound: Inbound::new(),
-            steps: case.scenario.plan(),
+            inbound: Inbound::with_deflate(deflate),
+            steps: case.scenario.plan_with(as_recorded),
+            deflater: deflate.map(|p| p.deflater(crate::wire::Direction::ServerToClient)),
             cursor: 0,
             resume_at: None,
             opened_at: Duration::ZERO,
@@ -258,6 +299,11 @@ impl Engine {
     }
 
     async fn send(&mut self, send: &Send) {
+        let compressed = match (&send.compress, self.deflater.as_mut()) {
+            (Some(message), Some(deflater)) => Some(message.send(deflater)),
+            _ => None,
+        };
+        let send = compressed.as_ref().unwrap_or(send);
         let log = &send.log;
         self.io.trace.tx_frame(&TxFrameSpec {
             payload: &log.payload,
@@ -335,7 +381,7 @@ fn control(opcode: OpCode, payload: Vec<u8>) -> Send {
         chopsize: None,
         sync: false,
     };
-    Send { log, writes: vec![Write { bytes, sync: false }] }
+    Send { log, writes: vec![Write { bytes, sync: false }], compress: None }
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

@@ -23,7 +23,13 @@
 //!   timing is recorded) is armed first, so a client that stalls still ends
 //!   its case.
 //! - The 101 response is the recorded one with a fresh
-//!   `Sec-WebSocket-Accept` for the new key.
+//!   `Sec-WebSocket-Accept` for the new key, and, if permessage-deflate
+//!   was negotiated, the agreement made with the new client's offer.
+//! - Compressed server messages become [`RecordedMessage`]s: sent byte for
+//!   byte when the new agreement equals the recorded one, otherwise their
+//!   inflated payload is compressed again under the new agreement (or sent
+//!   uncompressed if the client did not agree to permessage-deflate).
+//!   Expected client messages are their inflated payloads.
 
 use std::path::Path;
 
@@ -31,10 +37,10 @@ use super::{Case, Response};
 use crate::scenario::action::{Form, Opcode, Rsv};
 use crate::scenario::payload::{HexBytes, MaskKey};
 use crate::scenario::{
-    Action, CloseSpec, CloseVia, Event, Expect, ExpectedClose, ExpectedEvents, FrameSpec, Payload, RawSpec, Scenario,
-    ScenarioError, WaitFor,
+    Action, CloseSpec, CloseVia, Event, Expect, ExpectedClose, ExpectedEvents, FrameSpec, Payload, RawSpec,
+    RecordedMessage, Scenario, ScenarioError, WaitFor,
 };
-use crate::session::{Direction, EventKind, Frame, Recording};
+use crate::session::{Direction, EventKind, Frame, Message, Recording};
 use crate::wire::{ClosePayload, LenForm, OpCode};
 
 /// Seconds the kill timer allows beyond the recording.
@@ -70,6 +76,13 @@ struct Walk {
     pending_pings: usize,
     message: Vec<u8>,
     message_binary: bool,
+    /// The client's current message is compressed: it is expected as
+    /// inflated, from its `message` event.
+    message_compressed: bool,
+    /// The recorded 101 negotiated permessage-deflate.
+    deflate: bool,
+    /// The compressed server message being walked, if any.
+    group: Option<Group>,
     first_close: Option<Direction>,
     client_code: Option<u16>,
     last_server_at: u64,
@@ -78,16 +91,24 @@ struct Walk {
 /// Derives the scenario and the 101 response from a recording.
 pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Response), String> {
     let (headers, opened_at) = recorded_response(rec)?;
-    let mut walk = Walk { last_server_at: opened_at, ..Walk::default() };
+    let deflate = headers.iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case("sec-websocket-extensions") && crate::wire::deflate::negotiate::wanted(v).is_some()
+    });
+    let mut walk = Walk { last_server_at: opened_at, deflate, ..Walk::default() };
     for event in &rec.events {
-        if let EventKind::Frame(frame) = &event.kind {
-            let payload = rec.data_bytes(&frame.payload).map_err(|e| e.to_string())?;
-            match event.dir {
-                Direction::ClientToServer => walk.client_frame(frame, payload),
-                Direction::ServerToClient => walk.server_frame(frame, payload, event.at, timing),
+        match &event.kind {
+            EventKind::Frame(frame) => {
+                let payload = rec.data_bytes(&frame.payload).map_err(|e| e.to_string())?;
+                match event.dir {
+                    Direction::ClientToServer => walk.client_frame(frame, payload),
+                    Direction::ServerToClient => walk.server_frame(frame, payload, event.at, timing),
+                }
             }
+            EventKind::Message(m) if m.compressed => walk.compressed_message(rec, event.dir, m)?,
+            _ => {}
         }
     }
+    walk.end_group(None);
     let duration = rec.summary().duration_us.saturating_sub(opened_at) as f64 / 1e6;
     let kill = KILL_SLACK + if timing == Timing::Recorded { duration } else { 0.0 };
     walk.actions.insert(0, Action::KillAfter(kill));
@@ -154,9 +175,10 @@ impl Walk {
                 if op.starts_message() {
                     self.message.clear();
                     self.message_binary = op == OpCode::BINARY;
+                    self.message_compressed = self.deflate && frame.rsv & RSV1 != 0;
                 }
                 self.message.extend_from_slice(&payload);
-                if frame.fin {
+                if frame.fin && !self.message_compressed {
                     let data = std::mem::take(&mut self.message);
                     self.client_event(Event::Message { data, binary: self.message_binary });
                 }
@@ -179,16 +201,69 @@ impl Walk {
         if op == OpCode::CLOSE && self.first_close == Some(Direction::ClientToServer) {
             return; // the reply: the fuzzer sends its own
         }
+        if self.deflate && op.starts_message() && frame.rsv & RSV1 != 0 {
+            self.end_group(None);
+            self.group = Some(Group::default());
+        }
         self.pace(at, timing);
         if first_close {
             self.first_close = Some(Direction::ServerToClient);
             let close = ClosePayload::parse(&payload);
             let reason = (payload.len() > 2).then_some(Payload::Hex(HexBytes(close.reason)));
             let reason = reason.or_else(|| (payload.len() == 1).then(|| Payload::Hex(HexBytes(payload.clone()))));
-            self.actions.push(Action::Close(CloseSpec { code: close.code, reason, via: CloseVia::Raw }));
+            self.push(Action::Close(CloseSpec { code: close.code, reason, via: CloseVia::Raw }), false);
         } else {
-            self.actions.push(frame_action(frame, payload));
+            let own = self.group.is_some() && !op.is_control();
+            self.push(frame_action(frame, payload), own);
         }
+    }
+
+    /// Adds a server action, to the compressed message being walked if
+    /// there is one; `own` for that message's own frames.
+    fn push(&mut self, action: Action, own: bool) {
+        match self.group.as_mut() {
+            Some(group) => {
+                if !own {
+                    group.others.push(action.clone());
+                }
+                group.as_recorded.push(action);
+            }
+            None => self.actions.push(action),
+        }
+    }
+
+    /// A compressed message ended: the client's is expected inflated; the
+    /// server's closes its group.
+    fn compressed_message(&mut self, rec: &Recording, dir: Direction, m: &Message) -> Result<(), String> {
+        let inflated = match m.inflated.as_ref().filter(|i| !i.cut) {
+            Some(i) => Some(rec.data_bytes(&i.data).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        match dir {
+            Direction::ClientToServer if self.message_compressed => {
+                self.message_compressed = false;
+                let data = inflated.unwrap_or_else(|| std::mem::take(&mut self.message));
+                self.client_event(Event::Message { data, binary: self.message_binary });
+            }
+            Direction::ClientToServer => {}
+            Direction::ServerToClient => {
+                let message = inflated.map(|data| (Opcode(OpCode::new(m.opcode)), data));
+                self.end_group(message);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the compressed server message being walked: recompressible if
+    /// `message` (its opcode and inflated payload) is known.
+    fn end_group(&mut self, message: Option<(Opcode, Vec<u8>)>) {
+        let Some(group) = self.group.take() else { return };
+        let recompressed = message.map(|(opcode, data)| {
+            let mut again = group.others;
+            again.push(Action::Frame(FrameSpec { compress: true, ..FrameSpec::message(opcode, data) }));
+            again
+        });
+        self.actions.push(Action::Recorded(RecordedMessage { as_recorded: group.as_recorded, recompressed }));
     }
 
     fn pace(&mut self, at: u64, timing: Timing) {
@@ -207,6 +282,18 @@ impl Walk {
             Timing::Reactive => {}
         }
     }
+}
+
+/// The RSV bit of a compressed message's first frame.
+const RSV1: u8 = 0b100;
+
+/// A compressed server message being walked.
+#[derive(Default)]
+struct Group {
+    /// Everything the server did while it was being sent, as recorded.
+    as_recorded: Vec<Action>,
+    /// The same without the message's own frames.
+    others: Vec<Action>,
 }
 
 /// A recorded server frame as an action that re-sends it byte for byte.
@@ -235,5 +322,6 @@ fn frame_action(frame: &Frame, payload: Vec<u8>) -> Action {
         len_form,
         chop: None,
         sync: false,
+        compress: false,
     })
 }

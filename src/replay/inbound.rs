@@ -5,13 +5,18 @@
 //! statistics), complete messages, and protocol violations. The engine turns
 //! them into [`crate::judge::Occurrence`]s.
 //!
+//! Under permessage-deflate, compressed messages are inflated here, so the
+//! judge compares application payloads (as Autobahn does). Data that does
+//! not inflate is a protocol error (1002); inflated text that is not UTF-8
+//! is invalid payload (1007).
+//!
 //! Close-frame problems (one-byte payload, invalid code, non-UTF-8 reason)
 //! are *not* reported as violations here: the tracker checks close payloads
 //! itself, under the chosen [`crate::wire::CodePolicy`], because Autobahn
 //! handles them as part of the close (§2.5).
 
 use crate::judge::tracker::{INVALID_PAYLOAD, PROTOCOL_ERROR};
-use crate::wire::{self, Direction, FrameDecoder, FrameHeader, OpCode, ViolationKind};
+use crate::wire::{self, DeflateParams, Direction, FrameDecoder, FrameHeader, Inflater, OpCode, ViolationKind};
 
 /// One thing decoded from the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,6 +49,7 @@ pub struct Inbound {
     decoder: FrameDecoder,
     frame: Vec<u8>,
     message: Vec<u8>,
+    inflater: Option<Inflater>,
 }
 
 impl Default for Inbound {
@@ -55,13 +61,25 @@ impl Default for Inbound {
 impl Inbound {
     /// A decoder for frames right after the upgrade (no extensions).
     pub fn new() -> Inbound {
-        Inbound { decoder: FrameDecoder::new(Direction::ClientToServer, 0, 0), frame: Vec::new(), message: Vec::new() }
+        Inbound::with_deflate(None)
+    }
+
+    /// A decoder for a connection that negotiated `deflate`, if it did:
+    /// RSV1 is allowed and compressed messages are inflated.
+    pub fn with_deflate(deflate: Option<DeflateParams>) -> Inbound {
+        let rsv = if deflate.is_some() { 0b100 } else { 0 };
+        Inbound {
+            decoder: FrameDecoder::new(Direction::ClientToServer, 0, rsv),
+            frame: Vec::new(),
+            message: Vec::new(),
+            inflater: deflate.map(|p| p.inflater(Direction::ClientToServer)),
+        }
     }
 
     /// Decodes `bytes`; returns what completed, in order.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<Item> {
         let mut items = Vec::new();
-        let (frame, message) = (&mut self.frame, &mut self.message);
+        let (frame, message, inflater) = (&mut self.frame, &mut self.message, &mut self.inflater);
         self.decoder.push(bytes, &mut |event| match event {
             wire::Event::FrameStart { .. } => frame.clear(),
             wire::Event::Payload(piece) => frame.extend_from_slice(piece),
@@ -71,13 +89,27 @@ impl Inbound {
                 }
                 items.push(Item::Frame { header, payload: std::mem::take(frame) });
             }
-            wire::Event::MessageEnd { opcode, .. } => {
-                items.push(Item::Message { data: std::mem::take(message), binary: opcode == OpCode::BINARY })
+            wire::Event::MessageEnd { opcode, compressed, .. } => {
+                let data = std::mem::take(message);
+                let binary = opcode == OpCode::BINARY;
+                match inflater.as_mut().filter(|_| compressed) {
+                    Some(inflater) => items.extend(inflate(inflater, &data, binary)),
+                    None => items.push(Item::Message { data, binary }),
+                }
             }
             wire::Event::Violation(v) => items.extend(violation(&v.kind)),
             _ => {}
         });
         items
+    }
+}
+
+/// A compressed message, inflated: the message, or the violation it is.
+fn inflate(inflater: &mut Inflater, compressed: &[u8], binary: bool) -> Option<Item> {
+    match inflater.inflate_message(compressed) {
+        Ok(data) if binary || std::str::from_utf8(&data).is_ok() => Some(Item::Message { data, binary }),
+        Ok(_) => Some(Item::Violation { code: INVALID_PAYLOAD, reason: ViolationKind::InvalidUtf8Text.to_string() }),
+        Err(stop) => Some(Item::Violation { code: PROTOCOL_ERROR, reason: stop.to_string() }),
     }
 }
 
@@ -124,6 +156,17 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["F1:2", "F9:1", "F0:3", "Mfalse:Hello"]);
+    }
+
+    #[test]
+    fn compressed_messages_are_inflated_when_negotiated() {
+        let mut compressed = masked(OpCode::TEXT, true, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        compressed[0] |= 0x40;
+        let mut inbound = Inbound::with_deflate(Some(DeflateParams::default()));
+        let items = inbound.push(&compressed);
+        assert_eq!(items.last(), Some(&Item::Message { data: b"Hello".to_vec(), binary: false }));
+        let items = Inbound::new().push(&compressed);
+        assert!(items.iter().any(|i| matches!(i, Item::Violation { code: 1002, .. })), "RSV1 without deflate");
     }
 
     #[test]

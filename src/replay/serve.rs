@@ -258,7 +258,7 @@ async fn control(mut io: WireIo, request: &Request, text: Option<String>) -> Out
     if !request.head.is_websocket_request() {
         return Err((io, "not a WebSocket upgrade request".into()));
     }
-    let response = response_101(request, &Response::Autobahn, &Default::default());
+    let response = response_101(request, &Response::Autobahn, &Default::default(), None);
     io.write(&response, false).await;
     if let Some(text) = text {
         io.write(&FrameHeader::new(OpCode::TEXT, text.len() as u64).encode_frame(text.as_bytes()), false).await;

@@ -36,6 +36,23 @@ pub enum Action {
     /// Arm the case timer: after this many seconds, fail the connection if
     /// it is still open (Autobahn's `killAfter`).
     KillAfter(f64),
+    /// A compressed message from a recording (not written in scenario
+    /// files): sent as recorded when the agreement is the recorded one.
+    #[serde(skip)]
+    Recorded(RecordedMessage),
+}
+
+/// A compressed server message as recorded, and how to send it again under
+/// another agreement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedMessage {
+    /// The recorded frames (and any control frames and waits between them),
+    /// byte for byte.
+    pub as_recorded: Vec<Action>,
+    /// The same without the message's own frames, followed by the message
+    /// (inflated, with `compress: true`); `None` if it did not inflate in
+    /// the recording, so only the recorded bytes can be sent.
+    pub recompressed: Option<Vec<Action>>,
 }
 
 impl Action {
@@ -88,10 +105,21 @@ pub struct FrameSpec {
     /// Write synchronously (flush each piece before the next).
     #[serde(default)]
     pub sync: bool,
+    /// Send the payload as one permessage-deflate compressed message (RSV1
+    /// set) when the connection negotiated permessage-deflate; otherwise
+    /// send it uncompressed. Only for a whole text or binary message.
+    #[serde(default)]
+    pub compress: bool,
 }
 
 impl FrameSpec {
     fn check(&self) -> Result<(), String> {
+        if self.compress && !(matches!(self.opcode.0, OpCode::TEXT | OpCode::BINARY) && self.fin) {
+            return Err("expected compress only on a text or binary frame with fin: true".into());
+        }
+        if self.compress && (self.len.is_some() || self.len_form.is_some()) {
+            return Err("expected no len or len_form with compress (the compressed length decides)".into());
+        }
         if self.repeat_to.is_some() && self.payload.as_ref().is_none_or(|p| p.bytes().is_empty()) {
             return Err("expected a non-empty payload pattern with repeat_to".into());
         }
@@ -107,6 +135,23 @@ impl FrameSpec {
                 Err(format!("expected a length that fits len_form {}, got {len}", form.bits()))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// A single unmasked frame carrying `payload` as given.
+    pub fn message(opcode: Opcode, payload: Vec<u8>) -> FrameSpec {
+        FrameSpec {
+            opcode,
+            fin: true,
+            rsv: Rsv(0),
+            mask: None,
+            payload: Some(Payload::Hex(HexBytes(payload))),
+            repeat_to: None,
+            len: None,
+            len_form: None,
+            chop: None,
+            sync: false,
+            compress: false,
         }
     }
 

@@ -25,10 +25,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use action::{Action, CloseSpec, CloseVia, FrameSpec, RawSpec, WaitFor};
+pub use action::{Action, CloseSpec, CloseVia, FrameSpec, RawSpec, RecordedMessage, WaitFor};
 pub use expect::{Event, Expect, ExpectedClose, ExpectedEvents, Informational, Outcome};
 pub use payload::Payload;
-pub use plan::{LocalClose, Send, Step, TxFrameLog, Write};
+pub use plan::{Compress, LocalClose, Send, Step, TxFrameLog, Write};
 
 /// One test case.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -64,9 +64,16 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// The actions compiled to bytes and timers.
+    /// The actions compiled to bytes and timers (recorded compressed
+    /// messages as recorded).
     pub fn plan(&self) -> Vec<Step> {
-        plan::compile(&self.actions)
+        plan::compile(&self.actions, true)
+    }
+
+    /// [`Scenario::plan`], with recorded compressed messages recompressed
+    /// unless `as_recorded`.
+    pub fn plan_with(&self, as_recorded: bool) -> Vec<Step> {
+        plan::compile(&self.actions, as_recorded)
     }
 
     fn check(&self) -> Result<(), (String, String)> {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::action::{Action, CloseSpec, CloseVia, FrameSpec, RawSpec, WaitFor};
 use super::payload::Payload;
-use crate::wire::{FrameHeader, OpCode};
+use crate::wire::{Deflater, FrameHeader, LenForm, OpCode};
 
 /// Longest close reason the normal close API sends uncut.
 pub const MAX_API_REASON: usize = 123;
@@ -53,7 +53,52 @@ pub struct Send {
     pub log: TxFrameLog,
     /// The socket writes, in order; concatenated they are the frame.
     pub writes: Vec<Write>,
+    /// Set for a message to compress when permessage-deflate was
+    /// negotiated; `log` and `writes` are then its uncompressed form.
+    pub compress: Option<Compress>,
 }
+
+/// A message compressed at run time: the compressor's state depends on the
+/// agreement and on every message compressed before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compress {
+    /// The frame's header fields before compressing (RSV1 is added).
+    pub header: FrameHeader,
+    /// The uncompressed payload.
+    pub payload: Vec<u8>,
+    /// Chop size, as for any frame.
+    pub chop: Option<usize>,
+    /// Sync flag, as for any frame.
+    pub sync: bool,
+}
+
+impl Compress {
+    /// The frame compressed with `deflater`, RSV1 set.
+    pub fn send(&self, deflater: &mut Deflater) -> Send {
+        let payload = deflater.compress_message(&self.payload);
+        let mut header = self.header;
+        header.rsv |= RSV1;
+        header.len = payload.len() as u64;
+        header.len_form = LenForm::minimal(header.len);
+        Send {
+            writes: split(header.encode_frame(&payload), self.chop, self.sync),
+            log: TxFrameLog {
+                payload,
+                opcode: header.opcode.value(),
+                fin: header.fin,
+                rsv: header.rsv,
+                mask: header.mask,
+                repeat_len: None,
+                chopsize: self.chop,
+                sync: self.sync,
+            },
+            compress: None,
+        }
+    }
+}
+
+/// The RSV bit permessage-deflate marks compressed messages with.
+pub const RSV1: u8 = 0b100;
 
 impl Send {
     /// The whole frame: every write concatenated.
@@ -128,6 +173,7 @@ impl LocalClose {
         let payload = self.payload();
         let header = FrameHeader::new(OpCode::CLOSE, payload.len() as u64);
         Send {
+            compress: None,
             writes: split(header.encode_frame(&payload), None, false),
             log: TxFrameLog {
                 payload,
@@ -143,13 +189,21 @@ impl LocalClose {
     }
 }
 
-/// Compiles actions into steps.
-pub fn compile(actions: &[Action]) -> Vec<Step> {
-    actions.iter().map(compile_one).collect()
+/// Compiles actions into steps. Recorded compressed messages are sent as
+/// recorded if `as_recorded`, else recompressed.
+pub fn compile(actions: &[Action], as_recorded: bool) -> Vec<Step> {
+    actions.iter().flat_map(|a| compile_one(a, as_recorded)).collect()
 }
 
-fn compile_one(action: &Action) -> Step {
-    match action {
+fn compile_one(action: &Action, as_recorded: bool) -> Vec<Step> {
+    let step = match action {
+        Action::Recorded(rec) => {
+            let actions = match &rec.recompressed {
+                Some(again) if !as_recorded => again,
+                _ => &rec.as_recorded,
+            };
+            return compile(actions, as_recorded);
+        }
         Action::Frame(frame) => Step::Send(frame_send(frame)),
         Action::Raw(RawSpec { hex, chop, sync }) => Step::Raw(split(hex.0.clone(), *chop, *sync)),
         Action::Close(spec) => {
@@ -160,7 +214,8 @@ fn compile_one(action: &Action) -> Step {
         Action::Wait(what) => Step::Wait(*what),
         Action::DropTcp => Step::DropTcp,
         Action::KillAfter(secs) => Step::KillAfter(*secs),
-    }
+    };
+    vec![step]
 }
 
 fn frame_send(frame: &FrameSpec) -> Send {
@@ -171,8 +226,11 @@ fn frame_send(frame: &FrameSpec) -> Send {
     if let Some(form) = frame.len_form {
         header.len_form = form.0;
     }
-    let bytes = header.encode_frame(&frame.payload_bytes());
+    let payload = frame.payload_bytes();
+    let bytes = header.encode_frame(&payload);
+    let compress = frame.compress.then_some(Compress { header, payload, chop: frame.chop, sync: frame.sync });
     Send {
+        compress,
         writes: split(bytes, frame.chop, frame.sync),
         log: TxFrameLog {
             payload: frame.payload.as_ref().map_or(Vec::new(), |p| p.bytes().to_vec()),
@@ -212,7 +270,7 @@ mod tests {
     use crate::scenario::payload::{decode_hex, encode_hex};
 
     fn compile_yaml(yaml: &str) -> Vec<Step> {
-        compile(&crate::scenario::from_yaml::<Vec<Action>>(yaml).unwrap())
+        compile(&crate::scenario::from_yaml::<Vec<Action>>(yaml).unwrap(), true)
     }
 
     fn only_send(steps: &[Step]) -> &Send {
@@ -275,6 +333,18 @@ mod tests {
         let (raw, raw_send) = close_of("raw");
         assert_eq!(raw.reason.map(|r| r.len()), Some(124));
         assert_eq!(encode_hex(&raw_send.bytes()[..4]), "887e007e");
+    }
+
+    #[test]
+    fn compressed_frames_compress_at_run_time() {
+        let steps = compile_yaml("- frame: {opcode: text, payload: {text: Hello}, compress: true}");
+        let send = only_send(&steps);
+        assert_eq!(send.bytes(), b"\x81\x05Hello", "uncompressed unless negotiated");
+        let mut deflater = Deflater::new(15, false).unwrap();
+        let compressed = send.compress.as_ref().unwrap().send(&mut deflater);
+        // RFC 7692 §7.2.3.1: "Hello" compressed.
+        assert_eq!(encode_hex(&compressed.bytes()), "c107f248cdc9c90700");
+        assert_eq!((compressed.log.rsv, compressed.compress.is_none()), (4, true));
     }
 
     #[test]

@@ -414,5 +414,7 @@ impl Deflater {
     }
 }
 
+pub mod negotiate;
+
 #[cfg(test)]
 mod tests;

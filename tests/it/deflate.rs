@@ -18,12 +18,12 @@ use wstap::wire::{DEFAULT_INFLATE_CAP, Deflater, FrameHeader, OpCode};
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
 
-fn script(name: &str) -> String {
+pub(crate) fn script(name: &str) -> String {
     format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// True if `python3` can import `websockets`; otherwise says why the test is skipped.
-fn have_websockets(test: &str) -> bool {
+pub(crate) fn have_websockets(test: &str) -> bool {
     let ok = std::process::Command::new("python3")
         .args(["-c", "import websockets"])
         .stderr(Stdio::null())
@@ -35,15 +35,21 @@ fn have_websockets(test: &str) -> bool {
     ok
 }
 
-/// The Python echo server; killed when dropped.
-struct PyServer {
-    port: u16,
+/// A Python server; killed when dropped.
+pub(crate) struct PyServer {
+    pub(crate) port: u16,
     _child: Child,
 }
 
+/// The Python echo server.
 async fn py_server(settings: &Value) -> PyServer {
+    py_server_from("pmd_echo_server.py", settings).await
+}
+
+/// The Python server `name` in `tests/python/`, once it is listening.
+pub(crate) async fn py_server_from(name: &str, settings: &Value) -> PyServer {
     let mut child = Command::new("python3")
-        .arg(script("pmd_echo_server.py"))
+        .arg(script(name))
         .arg(settings.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -107,7 +113,7 @@ fn sample_messages() -> (Value, Vec<Vec<u8>>) {
     (spec, bytes)
 }
 
-fn messages(rec: &Recording, dir: Direction) -> Vec<&Message> {
+pub(crate) fn messages(rec: &Recording, dir: Direction) -> Vec<&Message> {
     rec.events_in(dir)
         .filter_map(|e| match &e.kind {
             EventKind::Message(m) => Some(m),
@@ -116,7 +122,7 @@ fn messages(rec: &Recording, dir: Direction) -> Vec<&Message> {
         .collect()
 }
 
-fn violations(rec: &Recording) -> Vec<(Direction, String, u64)> {
+pub(crate) fn violations(rec: &Recording) -> Vec<(Direction, String, u64)> {
     rec.events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -126,7 +132,7 @@ fn violations(rec: &Recording) -> Vec<(Direction, String, u64)> {
         .collect()
 }
 
-fn upgrade_extensions(rec: &Recording) -> String {
+pub(crate) fn upgrade_extensions(rec: &Recording) -> String {
     rec.events
         .iter()
         .find_map(|e| match &e.kind {
@@ -136,19 +142,31 @@ fn upgrade_extensions(rec: &Recording) -> String {
         .expect("an upgrade event")
 }
 
+/// Records the Python client sending `spec` to the Python echo server
+/// through the proxy (writing a capture too if `pcap` is set); returns the
+/// recording, its path and the directory holding it.
+pub(crate) async fn record_python(
+    settings: &Value,
+    spec: &Value,
+    pcap: Option<wstap::pcap::Format>,
+) -> (Recording, std::path::PathBuf, tempfile::TempDir) {
+    let server = py_server(settings).await;
+    let proxy = TestProxy::start_with(loopback(), ([127, 0, 0, 1], server.port).into(), pcap).await;
+    py_client(&proxy.url(), settings, spec).await;
+    wait_for_summaries(proxy.dir.path(), 1).await;
+    let (recorded, dir) = proxy.finish().await;
+    let rec = wstap::store::load(&recorded[0].path).unwrap();
+    (rec, recorded[0].path.clone(), dir)
+}
+
 /// Runs the Python client against the Python server through the proxy and
 /// checks that every message, both ways, is recorded inflated exactly.
 async fn python_session(test: &str, settings: Value, expect_params: &[&str]) -> Option<Recording> {
     if !have_websockets(test) {
         return None;
     }
-    let server = py_server(&settings).await;
-    let proxy = TestProxy::start(([127, 0, 0, 1], server.port).into()).await;
     let (spec, sent) = sample_messages();
-    py_client(&proxy.url(), &settings, &spec).await;
-    wait_for_summaries(proxy.dir.path(), 1).await;
-    let (recorded, dir) = proxy.finish().await;
-    let rec = wstap::store::load(&recorded[0].path).unwrap();
+    let (rec, _, dir) = record_python(&settings, &spec, None).await;
     let ext = upgrade_extensions(&rec);
     assert!(ext.starts_with("permessage-deflate"), "{ext}");
     for p in expect_params {
@@ -329,4 +347,44 @@ async fn decompression_bomb_is_capped_with_bounded_memory() {
     assert_eq!(std::fs::metadata(&sidecar).unwrap().len(), DEFAULT_INFLATE_CAP, "{}", sidecar.display());
     assert_eq!(m[0].len, bomb.len() as u64, "the wire payload is the compressed size");
     assert_eq!(m[1].shown_payload(), &Data::Text("still here".into()));
+}
+
+/// tshark's `websocket.payload.text` values for `file`, in frame order.
+fn tshark_texts(file: &std::path::Path, decompress: bool) -> Vec<String> {
+    let pref = format!("websocket.decompress:{}", if decompress { "TRUE" } else { "FALSE" });
+    let path = file.to_str().unwrap();
+    let args = ["-r", path, "-o", &pref, "-Y", "websocket", "-T", "fields", "-e", "websocket.payload.text"];
+    let out = std::process::Command::new("tshark").args(args).output().expect("tshark runs");
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    // One line per packet; several frames in one packet are comma-separated.
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.lines().flat_map(|l| l.split(',')).filter(|t| !t.is_empty()).map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn exported_capture_of_compressed_session_inflates_in_tshark() {
+    let test = "exported_capture_of_compressed_session_inflates_in_tshark";
+    if !have_websockets(test) {
+        return;
+    }
+    if std::process::Command::new("tshark").arg("--version").output().is_err() {
+        eprintln!("SKIPPED {test}: tshark is not installed");
+        return;
+    }
+    // Context takeover on, so the repeat only inflates with the first
+    // message's history: Wireshark must have seen the handshake and every
+    // earlier message.
+    let texts = ["hello compressed world", "the same words again and again and again", "the same words again"];
+    let spec: Value = texts.iter().map(|t| json!({"text": t})).collect();
+    let (rec, path, _dir) = record_python(&json!({}), &spec, None).await;
+    assert!(upgrade_extensions(&rec).starts_with("permessage-deflate"));
+    let exported = path.with_extension("pcap");
+    let out = std::process::Command::new(wstap_bin()).arg("convert").arg(&path).arg(&exported).output().unwrap();
+    assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
+
+    // Each message goes out and comes back: client text, then its echo.
+    let want: Vec<String> = texts.iter().flat_map(|t| [t.to_string(), t.to_string()]).collect();
+    assert_eq!(tshark_texts(&exported, true), want, "tshark shows the inflated text of every message");
+    let raw = tshark_texts(&exported, false);
+    assert!(raw.iter().all(|t| !texts.contains(&t.as_str())), "without inflating, no plain text: {raw:?}");
 }

@@ -8,6 +8,7 @@ mod util;
 
 mod cli;
 mod deflate;
+mod deflate_replay;
 mod pcap;
 mod proxy;
 mod replay;
