@@ -4,7 +4,7 @@
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
 //! - [`session`]: the data model every feature shares (recordings, events, summary).
 //! - [`store`]: recording files: streaming YAML writer, sidecars, loader.
-//! - [`proxy`]: the recording proxy (byte pumps, tap, recorder threads).
+//! - [`proxy`]: the recording proxy (byte pumps, tap, one recorder thread).
 //! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
 //! - [`echo`]: the embedded echo server (the default upstream).
 //! - [`pcap`]: synthetic captures of recordings, and TCP reassembly of real captures.

@@ -1,15 +1,15 @@
 //! The recording proxy: accept, connect upstream, relay, record.
 //!
-//! Every accepted connection gets its own upstream connection, a
-//! [`relay`](relay::relay) and a [`recorder`] task writing one recording.
-//! On shutdown the listener stops, open connections are closed, and every
-//! recorder finalises its file before [`Proxy::run`] returns.
+//! Every accepted connection gets its own upstream connection and a
+//! [`relay`](relay::relay); one [`recorder`] thread writes the recordings
+//! of all connections. On shutdown the listener stops, open connections are
+//! closed, and every recording is finalised before [`Proxy::run`] returns.
 
 pub mod recorder;
 pub mod relay;
 
 use crate::session::{FORMAT_VERSION, Recording, time};
-use recorder::{Recorded, TAP_CAPACITY};
+use recorder::{Recorded, Recorder};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// What the proxy needs to run.
@@ -30,7 +30,7 @@ pub struct ProxyConfig {
     /// `source` written into each recording.
     pub source: String,
     /// Also write a capture of each connection beside its recording
-    /// (`<name>.pcap` or `.pcapng`), from the recorder task.
+    /// (`<name>.pcap` or `.pcapng`), from the recorder thread.
     pub pcap: Option<crate::pcap::Format>,
 }
 
@@ -57,6 +57,13 @@ impl Proxy {
     /// closes open connections and waits for every recording to be final.
     /// Returns what was recorded, in order of completion.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+        let (recorder, recorder_thread) = match Recorder::start() {
+            Ok(started) => started,
+            Err(e) => {
+                tracing::error!("cannot start the recorder: {e}");
+                return Vec::new();
+            }
+        };
         let (stop, stop_rx) = watch::channel(false);
         let seq = AtomicU64::new(0);
         let mut conns = JoinSet::new();
@@ -67,7 +74,7 @@ impl Proxy {
                 accepted = self.listener.accept() => match accepted {
                     Ok((client, peer)) => {
                         let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
-                        conns.spawn(connection(client, peer, n, self.config.clone(), stop_rx.clone()));
+                        conns.spawn(connection(client, peer, n, self.config.clone(), recorder.clone(), stop_rx.clone()));
                     }
                     Err(e) => tracing::warn!("accept failed: {e}"),
                 },
@@ -79,6 +86,10 @@ impl Proxy {
         let _ = stop.send(true);
         while let Some(finished) = conns.join_next().await {
             collect(finished, &mut done);
+        }
+        drop(recorder);
+        if tokio::task::spawn_blocking(move || recorder_thread.join()).await.is_err() {
+            tracing::error!("the recorder thread failed");
         }
         done
     }
@@ -97,6 +108,7 @@ async fn connection(
     peer: SocketAddr,
     seq: u64,
     config: ProxyConfig,
+    recorder: Recorder,
     stop: watch::Receiver<bool>,
 ) -> io::Result<Recorded> {
     let t0 = Instant::now();
@@ -110,11 +122,10 @@ async fn connection(
         source: Some(config.source.clone()),
         ..Recording::default()
     };
-    let (tx, rx) = mpsc::channel(TAP_CAPACITY);
     let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: peer, server: config.upstream, started });
-    let recorder = tokio::spawn(recorder::run(rx, header, path, pcap));
+    let (tx, outcome) = recorder.open(seq, header, path, pcap).await;
     match TcpStream::connect(config.upstream).await {
-        Ok(server) => relay::relay(client, server, tx, t0, stop).await,
+        Ok(server) => relay::relay(client, server, tx.clone(), t0, stop).await,
         Err(e) => {
             tracing::warn!("connection {seq} from {peer}: upstream {} refused: {e}", config.upstream);
             let error = Some(format!("upstream connect failed: {e}"));
@@ -124,11 +135,11 @@ async fn connection(
                 how: crate::session::TcpEnd::Rst,
                 error,
             };
-            let _ = tx.send(end).await;
-            drop(tx);
+            tx.send(end).await;
         }
     }
-    let recorded = recorder.await.map_err(io::Error::other)??;
+    tx.close().await;
+    let recorded = outcome.await.map_err(|_| io::Error::other("the recorder thread is gone"))??;
     tracing::info!("recorded {} ({} events)", recorded.path.display(), recorded.events);
     Ok(recorded)
 }

@@ -1,42 +1,50 @@
 //! The recorder: the consumer end of the tap, off the relay path.
 //!
-//! Each connection's two pumps send [`Tap`] messages over one bounded
-//! channel, so the recorder sees both directions in arrival order. It is an
-//! ordinary task on the runtime: it decodes, writes YAML and sidecars into
-//! buffers, and pushes them to the files at most every [`FLUSH_EVERY`] while
-//! traffic flows, and [`FLUSH_EVERY`] after it stops (so when idle every
-//! event is on disk).
+//! One dedicated thread, [`Recorder`], records every connection of a proxy.
+//! The pumps of all connections send [`Tap`] messages, tagged with their
+//! connection, over one bounded channel, so the recorder sees both
+//! directions of a connection in arrival order. It decodes, writes YAML and
+//! sidecars into buffers, and pushes them to the files at most every
+//! [`FLUSH_EVERY`] while traffic flows, and [`FLUSH_EVERY`] after it stops
+//! (so when idle every event is on disk).
 //!
-//! Why a task and not a blocking thread: a thread per connection meant a
-//! cross-thread wake-up (futex, context switch) for every read, and 50 busy
-//! connections meant 50 threads fighting the relay for two cores. As a task
-//! it runs on the worker that just forwarded the read. Its work between
-//! awaits is small: decoding one read, and buffered writes to the page
-//! cache (one `write` per buffer-full or per flush).
+//! Why one thread and not a task per connection: as runtime tasks, recorder
+//! turns (decoding, hashing, writing) ran on the workers that forward the
+//! traffic and delayed them. Why not a thread per connection: that meant a
+//! cross-thread wake-up for every read and, with 50 busy connections, 50
+//! threads fighting the relay for the cores. A single thread drains
+//! whatever has queued in one batch; while it is busy, pumps queue reads
+//! without waking anybody. Finalising a recording (summary, `fsync`) runs
+//! on a blocking thread so that it never stalls the others.
 //!
 //! With [`PcapOut`], the recorder also writes a capture of the connection
 //! beside the YAML, from the same tap messages, flushed with the YAML. A
 //! capture that fails to write is abandoned with a warning; the recording
 //! carries on.
 //!
-//! Backpressure policy: the channel holds at most [`TAP_CAPACITY`] reads. A
-//! pump forwards a read *before* handing it to the recorder, so a read is
-//! never delayed; but if the recorder falls that far behind, the pump waits
-//! before its next read. Dropping data would make the recording wrong.
+//! Backpressure policy: the channel holds at most [`TAP_CAPACITY`] reads,
+//! for all connections together (so at most `TAP_CAPACITY` ×
+//! [`READ_BUFFER`](super::relay::READ_BUFFER) bytes wait, however many
+//! connections there are). A pump forwards a read *before* handing it to
+//! the recorder, so a read is never delayed; but if the recorder falls that
+//! far behind, the pump waits before its next read. Dropping data would make
+//! the recording wrong.
 
 use crate::pcap::{self, Item};
 use crate::session::{Direction, Recording, TcpEnd};
 use crate::store::LiveRecording;
 pub use crate::store::Recorded;
 use bytes::Bytes;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-/// Most reads queued between the pumps and the recorder.
+/// Most reads queued between the pumps (of all connections) and the recorder.
 pub const TAP_CAPACITY: usize = 256;
 
 /// Longest time written events wait in memory before they reach the files.
@@ -81,68 +89,214 @@ pub struct PcapOut {
     pub started: u64,
 }
 
-/// Runs until every sender is dropped, then finalises the file (and the
-/// capture, with `pcap`).
-pub async fn run(
-    mut rx: mpsc::Receiver<Tap>,
-    header: Recording,
-    path: PathBuf,
-    pcap: Option<PcapOut>,
-) -> io::Result<Recorded> {
-    let mut live = LiveRecording::create(&path, &header)?;
-    let mut capture = pcap.and_then(|p| Capture::create(&path, p));
+/// What travels over the recorder's channel.
+enum Msg {
+    Open { id: u64, header: Box<Recording>, path: PathBuf, pcap: Option<PcapOut>, done: Done },
+    Tap { id: u64, tap: Tap },
+    Close { id: u64 },
+}
+
+type Done = oneshot::Sender<io::Result<Recorded>>;
+
+/// A handle on the recorder thread, for opening recordings. The thread ends
+/// once every handle and every [`TapSender`] is dropped.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Recorder {
+    /// Starts the recorder thread; join the returned handle after dropping
+    /// every [`Recorder`] and [`TapSender`].
+    pub fn start() -> io::Result<(Recorder, JoinHandle<()>)> {
+        let (tx, rx) = mpsc::channel(TAP_CAPACITY);
+        // Its own single-threaded runtime, for the flush timer and for
+        // finalising recordings on its blocking pool.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+        let thread =
+            std::thread::Builder::new().name("wstap-recorder".into()).spawn(move || runtime.block_on(serve(rx)))?;
+        Ok((Recorder { tx }, thread))
+    }
+
+    /// Starts recording connection `id` (unique per recorder) into `path`,
+    /// beginning with `header`. Returns the tap for the connection's pumps
+    /// and the outcome, sent once the tap is [closed](TapSender::close) and
+    /// the file finalised.
+    pub async fn open(
+        &self,
+        id: u64,
+        header: Recording,
+        path: PathBuf,
+        pcap: Option<PcapOut>,
+    ) -> (TapSender, oneshot::Receiver<io::Result<Recorded>>) {
+        let (done, outcome) = oneshot::channel();
+        let open = Msg::Open { id, header: Box::new(header), path, pcap, done };
+        // If the thread is gone the outcome reports it (the sender is dropped).
+        let _ = self.tx.send(open).await;
+        (TapSender { id, tx: self.tx.clone() }, outcome)
+    }
+}
+
+/// One connection's end of the tap.
+#[derive(Clone)]
+pub struct TapSender {
+    id: u64,
+    tx: mpsc::Sender<Msg>,
+}
+
+impl TapSender {
+    /// Queues `tap`, waiting while the channel is full (see the module docs).
+    pub async fn send(&self, tap: Tap) {
+        let _ = self.tx.send(Msg::Tap { id: self.id, tap }).await;
+    }
+
+    /// Ends the recording: call once every pump has sent its last message.
+    pub async fn close(self) {
+        let _ = self.tx.send(Msg::Close { id: self.id }).await;
+    }
+}
+
+/// One recording in progress on the recorder thread.
+struct Conn {
+    live: LiveRecording,
+    capture: Option<Capture>,
+    done: Done,
+    /// Has decoded events not yet moved to the writer.
+    touched: bool,
+    /// Has written events not yet flushed.
+    dirty: bool,
+}
+
+/// Most bytes decoded before the batch's events are written out.
+const MAX_BATCH: usize = 256 * 1024;
+
+/// How long the recorder sleeps after draining the channel before it looks
+/// again. While it sleeps, pumps queue reads without a wake-up each; at the
+/// fastest rates seen (~200 000 reads/s) this is ~40 reads, well under
+/// [`TAP_CAPACITY`].
+const BATCH_PAUSE: Duration = Duration::from_micros(200);
+
+/// The recorder thread's loop: runs until every sender is dropped.
+async fn serve(mut rx: mpsc::Receiver<Msg>) {
+    let mut conns: HashMap<u64, Conn> = HashMap::new();
+    let mut touched: Vec<u64> = Vec::new();
     let flush_timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(flush_timer);
-    let mut dirty = false;
+    let mut timer_set = false;
     loop {
         tokio::select! {
             biased;
-            tap = rx.recv() => {
-                let Some(tap) = tap else { break };
-                let mut batch = tap_len(&tap);
-                apply(&mut live, &mut capture, tap)?;
-                // Bounded, so that hashing and writing a backlog of large
-                // reads never holds the worker for long without yielding.
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                let mut batch = handle(&mut conns, &mut touched, msg);
                 while batch < MAX_BATCH
                     && let Ok(more) = rx.try_recv()
                 {
-                    batch += tap_len(&more);
-                    apply(&mut live, &mut capture, more)?;
+                    batch += handle(&mut conns, &mut touched, more);
                 }
-                live.write_out()?;
-                if dirty && flush_timer.is_elapsed() {
+                for id in touched.drain(..) {
+                    let Some(conn) = conns.get_mut(&id) else { continue };
+                    conn.touched = false;
+                    conn.dirty = true;
+                    if let Err(e) = conn.live.write_out() {
+                        fail(&mut conns, id, e);
+                    }
+                }
+                if batch < MAX_BATCH {
+                    // Drained: let reads gather rather than be woken for each.
+                    std::thread::sleep(BATCH_PAUSE);
+                }
+                if timer_set && flush_timer.is_elapsed() {
                     // Busy enough that the timer branch never got polled.
-                    dirty = false;
-                    flush(&mut live, &mut capture)?;
-                } else if !dirty {
-                    dirty = true;
+                    timer_set = false;
+                    flush_all(&mut conns);
+                } else if !timer_set {
+                    timer_set = true;
                     flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
                 }
-                if batch >= MAX_BATCH {
-                    tokio::task::yield_now().await;
-                }
             }
-            _ = &mut flush_timer, if dirty => {
-                dirty = false;
-                flush(&mut live, &mut capture)?;
+            _ = &mut flush_timer, if timer_set => {
+                timer_set = false;
+                flush_all(&mut conns);
             }
         }
     }
+    // Every sender is gone; connections never closed are finalised anyway.
+    let ids: Vec<u64> = conns.keys().copied().collect();
+    for id in ids {
+        close(&mut conns, id);
+    }
+}
+
+/// Applies one message; returns its weight in the batch.
+fn handle(conns: &mut HashMap<u64, Conn>, touched: &mut Vec<u64>, msg: Msg) -> usize {
+    match msg {
+        Msg::Open { id, header, path, pcap, done } => {
+            match LiveRecording::create(&path, &header) {
+                Ok(live) => {
+                    let capture = pcap.and_then(|p| Capture::create(&path, p));
+                    conns.insert(id, Conn { live, capture, done, touched: false, dirty: true });
+                }
+                Err(e) => {
+                    let _ = done.send(Err(e));
+                }
+            }
+            1
+        }
+        Msg::Tap { id, tap } => {
+            let weight = match &tap {
+                Tap::Data { bytes, .. } => bytes.len().max(1),
+                Tap::End { .. } => 1,
+            };
+            // Unknown: the recording failed and was already reported.
+            let Some(conn) = conns.get_mut(&id) else { return weight };
+            match apply(&mut conn.live, &mut conn.capture, tap) {
+                Ok(()) if !conn.touched => {
+                    conn.touched = true;
+                    touched.push(id);
+                }
+                Ok(()) => {}
+                Err(e) => fail(conns, id, e),
+            }
+            weight
+        }
+        Msg::Close { id } => {
+            close(conns, id);
+            1
+        }
+    }
+}
+
+/// Gives up on a recording after an IO error (its connection keeps flowing).
+fn fail(conns: &mut HashMap<u64, Conn>, id: u64, e: io::Error) {
+    if let Some(conn) = conns.remove(&id) {
+        let _ = conn.done.send(Err(e));
+    }
+}
+
+/// Finalises a recording off the recorder thread (it syncs the file).
+fn close(conns: &mut HashMap<u64, Conn>, id: u64) {
+    let Some(Conn { live, capture, done, .. }) = conns.remove(&id) else { return };
     if let Some(c) = capture
         && let Err(e) = c.writer.finish()
     {
         tracing::warn!("{}: capture not finalised: {e}", c.path.display());
     }
-    tokio::task::spawn_blocking(move || live.close()).await.map_err(io::Error::other)?
+    tokio::task::spawn_blocking(move || {
+        let _ = done.send(live.close());
+    });
 }
 
-/// Bytes decoded between two chances for the worker to run other tasks.
-const MAX_BATCH: usize = 256 * 1024;
-
-fn tap_len(tap: &Tap) -> usize {
-    match tap {
-        Tap::Data { bytes, .. } => bytes.len().max(1),
-        Tap::End { .. } => 1,
+fn flush_all(conns: &mut HashMap<u64, Conn>) {
+    let mut failed = Vec::new();
+    for (id, conn) in conns.iter_mut().filter(|(_, c)| c.dirty) {
+        conn.dirty = false;
+        if let Err(e) = flush(&mut conn.live, &mut conn.capture) {
+            failed.push((*id, e));
+        }
+    }
+    for (id, e) in failed {
+        fail(conns, id, e);
     }
 }
 

@@ -10,7 +10,7 @@
 //! - a reset or read error on one side resets the other side (SO_LINGER 0
 //!   then close) and ends both pumps.
 
-use super::recorder::Tap;
+use super::recorder::{Tap, TapSender};
 use crate::session::{Direction, TcpEnd};
 use bytes::BytesMut;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 
 /// Bytes read per call at most; also the largest chunk handed to the recorder.
 pub const READ_BUFFER: usize = 64 * 1024;
@@ -31,13 +31,7 @@ const MIN_READ: usize = 16 * 1024;
 
 /// Relays between `client` and `server` until both directions have ended or
 /// `stop` turns true, tapping every read into `tap`.
-pub async fn relay(
-    client: TcpStream,
-    server: TcpStream,
-    tap: mpsc::Sender<Tap>,
-    t0: Instant,
-    mut stop: watch::Receiver<bool>,
-) {
+pub async fn relay(client: TcpStream, server: TcpStream, tap: TapSender, t0: Instant, mut stop: watch::Receiver<bool>) {
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let (client_r, client_w) = client.into_split();
@@ -59,7 +53,7 @@ async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     dir: Direction,
-    tap: mpsc::Sender<Tap>,
+    tap: TapSender,
     t0: Instant,
     abort: Arc<Notify>,
 ) {
