@@ -282,3 +282,45 @@ async fn echo_or_pong_after_the_close_fails_the_events() {
     assert_eq!(echo.report.received, [wstap::report::CaseEvent::message(b"Hello World!", false)]);
     assert_eq!(pong.report.received, [wstap::report::CaseEvent::pong(b"")]);
 }
+
+// ---- the kill timer on a live connection (7.1.1 without the echo) ----
+
+/// A client that reads 7.1.1's message but never echoes it, waits for the
+/// server's close and answers it with `reply`.
+fn silent_then(reply: u16) -> impl FnOnce(String, SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    raw(move |mut ws| async move {
+        let hello = ws.recv().await.unwrap();
+        assert_eq!(hello, Some(Incoming::Message { opcode: OpCode::TEXT, payload: b"Hello World!".to_vec() }));
+        let close = ws.recv().await.unwrap();
+        let Some(Incoming::Close(close)) = close else { panic!("expected the kill timer's close, got {close:?}") };
+        assert_eq!((close.code, close.reason.as_slice()), (Some(1001), &b"Going Away"[..]));
+        ws.close(Some(reply), "").await.unwrap();
+        drain(ws).await;
+    })
+}
+
+#[tokio::test]
+async fn kill_timer_fails_an_open_connection_with_going_away() {
+    let (echoed, normal) = tokio::join!(
+        run_with(shipped("7.1.1"), None, silent_then(1001)),
+        run_with(shipped("7.1.1"), None, silent_then(1000))
+    );
+    for (run, code) in [(&echoed, 1001), (&normal, 1000)] {
+        let r = &run.report;
+        // Failed by the kill timer, closed first, reply read, TCP dropped; clean.
+        assert_eq!(flags(run), (true, true, true, true, None, false, Some(code)));
+        assert_eq!((r.local_close_code, r.local_close_reason.as_deref()), (Some(1001), Some("Going Away")));
+        assert!(r.received.is_empty(), "{:?}", r.received);
+        assert!((950..3000).contains(&r.duration), "the kill timer is 1 s, took {} ms", r.duration);
+        let tags: Vec<&str> = r.wirelog.iter().map(|e| e.tag()).collect();
+        assert_eq!(tags, ["RO", "TO", "TF", "TO", "KL", "KLE", "TF", "TO", "RO", "RF"]);
+        let html = wstap::report::render_html(r);
+        assert!(html.contains("005 FAILING CONNECTION"), "{html}");
+        assert!(!run.passed());
+    }
+    // §2.8's note: echoing 1001 is not an allowed code for 7.1.1.
+    assert_eq!(verdict(&echoed), (Behavior::Failed, CloseBehavior::WrongCode));
+    assert_eq!(echoed.report.result, "The close code should have been 1000 or empty");
+    assert_eq!(verdict(&normal), (Behavior::Failed, CloseBehavior::Ok));
+    assert_eq!(normal.report.result, "Actual events differ from any expected.");
+}
