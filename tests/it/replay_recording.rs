@@ -1,12 +1,19 @@
 //! Recordings as regression tests: a session recorded through the proxy,
-//! replayed to a new client and judged.
+//! replayed to a new client and judged, with the server's recorded pace
+//! kept or not (`--timing`).
 
 use crate::replay::{flags, run_with, verdict};
 use crate::util::*;
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
+use wstap::replay::from_recording::Timing;
 use wstap::report::{Behavior, CloseBehavior};
+use wstap::session::{Direction, EventKind};
+use wstap::wire::OpCode;
 
 /// A tungstenite client that says `words` and closes with `code`.
 fn talker(
@@ -57,4 +64,76 @@ async fn a_recording_replays_as_a_regression_test() {
 fn same_expectation(words: &[&str]) -> wstap::scenario::ExpectedEvents {
     let ok = words.iter().map(|w| wstap::scenario::Event::text(*w)).collect();
     wstap::scenario::ExpectedEvents { ok: Some(ok), non_strict: None }
+}
+
+// ---- `--timing`: recorded gaps kept, or not waited for ----
+
+/// What the recorded server does between its two messages.
+const SERVER_PAUSE: Duration = Duration::from_millis(400);
+
+/// A server that sends "a", pauses (the behaviour under test, not a
+/// readiness wait), sends "b", and answers the client's close.
+async fn pausing_server() -> SocketAddr {
+    let listener = TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        ws.send(Message::text("a")).await.unwrap();
+        tokio::time::sleep(SERVER_PAUSE).await;
+        ws.send(Message::text("b")).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
+    });
+    addr
+}
+
+/// A client that reads "a" and "b", closes with 1000, and reports the gap
+/// between the two messages it saw.
+async fn gap_reader(url: String, gap: tokio::sync::oneshot::Sender<Duration>) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("a"));
+    let a = Instant::now();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("b"));
+    let _ = gap.send(a.elapsed());
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+}
+
+/// Microseconds between the recorded server's two text frames.
+fn recorded_gap(path: &std::path::Path) -> Duration {
+    let rec = wstap::store::load(path).unwrap();
+    let at: Vec<u64> = rec
+        .events
+        .iter()
+        .filter(|e| e.dir == Direction::ServerToClient)
+        .filter(|e| matches!(&e.kind, EventKind::Frame(f) if f.opcode() == OpCode::TEXT))
+        .map(|e| e.at)
+        .collect();
+    assert_eq!(at.len(), 2, "{path:?}");
+    Duration::from_micros(at[1] - at[0])
+}
+
+/// Replays the recording at `path` under `timing`; the client's gap.
+async fn replayed_gap(path: &std::path::Path, timing: Timing) -> Duration {
+    let case = wstap::replay::from_recording::load(path, timing).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let run = run_with(case, None, |url, _| gap_reader(url, tx)).await;
+    assert_eq!(verdict(&run), (Behavior::Ok, CloseBehavior::Ok), "{timing:?}: {}", run.report.result);
+    rx.await.unwrap()
+}
+
+#[tokio::test]
+async fn recorded_timing_keeps_the_servers_pause_and_reactive_does_not() {
+    let proxy = TestProxy::start(pausing_server().await).await;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    gap_reader(proxy.url(), tx).await;
+    assert!(rx.await.unwrap() >= SERVER_PAUSE);
+    let (recorded, _dir) = proxy.finish().await;
+    let path = &recorded[0].path;
+    let gap = recorded_gap(path);
+    assert!(gap >= SERVER_PAUSE, "recorded gap {gap:?}");
+    let kept = replayed_gap(path, Timing::Recorded).await;
+    assert!(kept >= gap, "--timing recorded: client saw {kept:?}, recorded {gap:?}");
+    let reactive = replayed_gap(path, Timing::Reactive).await;
+    assert!(reactive < SERVER_PAUSE / 2, "--timing reactive waited {reactive:?}");
 }
