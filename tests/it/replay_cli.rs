@@ -144,3 +144,57 @@ async fn a_misbehaving_client_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("UNCLEAN"), "{stdout}");
 }
+
+/// Python `websockets`' one category-7 failure, and why: it answers a close
+/// that arrives inside a fragmented message with 1002 "incomplete fragmented
+/// message", where Autobahn allows only 1000 (reference §1.4, 7.1.5).
+const PYTHON_FAILS: &str = "7.1.5";
+
+#[test]
+fn an_independent_python_client_passes_category_7_but_7_1_5() {
+    if !crate::deflate::have_websockets("an_independent_python_client_passes_category_7_but_7_1_5") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (report, junit) = (dir.path().join("r"), dir.path().join("junit.xml"));
+    let out = replay_cmd(&["--client", "python3 tests/python/echo_client.py {url}", "--jobs", "4"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--report")
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("37 cases: 36 passed, 1 failed"), "{stdout}");
+    assert!(!stderr.contains("Traceback"), "the client itself failed: {stderr}");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
+    let cases = index["client"].as_object().unwrap();
+    assert_eq!(cases.len(), 37, "{index}");
+    for (id, entry) in cases {
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join(entry["reportfile"].as_str().unwrap())).unwrap())
+                .unwrap();
+        // It offered permessage-deflate; category 7 never accepts it.
+        assert!(case["httpRequest"].as_str().unwrap().contains("permessage-deflate"), "{id}");
+        assert!(!case["httpResponse"].as_str().unwrap().to_ascii_lowercase().contains("extensions"), "{id}");
+        // Every case ran on a connection and was closed properly.
+        assert_eq!(case["wasClean"], true, "{id}");
+        let close = (entry["behavior"].as_str().unwrap(), entry["behaviorClose"].as_str().unwrap());
+        if id == PYTHON_FAILS {
+            assert_eq!(close, ("FAILED", "WRONG CODE"), "{id}");
+            assert_eq!(
+                (&case["remoteCloseCode"], &case["remoteCloseReason"]),
+                (&1002.into(), &"incomplete fragmented message".into())
+            );
+        } else {
+            assert!(matches!(close, ("OK", "OK") | ("INFORMATIONAL", "INFORMATIONAL")), "{id}: {close:?}");
+        }
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 37, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains(r#"<failure message="FAILED / WRONG CODE">"#), "{xml}");
+}
