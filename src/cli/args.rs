@@ -130,7 +130,7 @@ pub struct ReplayArgs {
     /// Case patterns to leave out.
     #[arg(long, value_name = "PATTERN", num_args = 1..)]
     pub exclude: Vec<String>,
-    /// Client under test, run per case via `sh -c`; `{url}` is replaced by the case's URL.
+    /// Client under test, run per case via `sh -c`; `{url}` is replaced by the case's URL, single-quoted.
     /// Without it, the URL is printed and wstap waits for a client to connect.
     #[arg(long, value_name = "CMD")]
     pub client: Option<String>,

@@ -8,7 +8,8 @@
 //!   each frame waits until the client has sent as many messages and pongs
 //!   as it had before that frame in the recording; with
 //!   [`Timing::Recorded`] the original gaps between server frames are kept
-//!   instead (measured from the 101).
+//!   instead (measured from the 101, each rounded up to whole ms so none
+//!   is shorter than recorded).
 //! - Pongs that answered a client ping are not replayed: the fuzzer answers
 //!   pings itself while OPEN, as Autobahn does.
 //! - The first close decides who closes: if the server's came first it is
@@ -273,7 +274,8 @@ impl Walk {
                 self.actions.push(Action::Wait(WaitFor::Events(self.client_events)));
             }
             Timing::Recorded => {
-                let gap_ms = at.saturating_sub(self.last_server_at) / 1000;
+                // Rounded up: a replayed gap is never shorter than the recorded one.
+                let gap_ms = at.saturating_sub(self.last_server_at).div_ceil(1000);
                 if gap_ms > 0 {
                     self.actions.push(Action::Delay(gap_ms));
                 }

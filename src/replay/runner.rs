@@ -148,10 +148,23 @@ pub fn encode_query(text: &str) -> String {
         .collect()
 }
 
-/// Starts `sh -c TEMPLATE` with `{url}` replaced. Its stdout is discarded
-/// (stdout is wstap's summary); its stderr is passed through.
+/// The shell command for `template` with `{url}` replaced by the URL in
+/// single quotes. Unquoted, the shell would cut the URL at its `&` and run
+/// the client in the background with only `case=N`. A `{url}` the user
+/// already quoted (`'{url}'` or `"{url}"`) is quoted once, not twice. The
+/// URL holds no `'`: the host is an IP address and the agent is
+/// percent-encoded.
+pub fn client_command(template: &str, url: &str) -> String {
+    debug_assert!(!url.contains('\''), "{url}");
+    let quoted = format!("'{url}'");
+    template.replace("'{url}'", &quoted).replace("\"{url}\"", &quoted).replace("{url}", &quoted)
+}
+
+/// Starts `sh -c TEMPLATE` with `{url}` replaced (see [`client_command`]).
+/// Its stdout is discarded (stdout is wstap's summary); its stderr is
+/// passed through.
 fn spawn_client(template: &str, url: &str) -> std::io::Result<Child> {
-    let command = template.replace("{url}", url);
+    let command = client_command(template, url);
     Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -166,5 +179,21 @@ fn spawn_client(template: &str, url: &str) -> std::io::Result<Child> {
 async fn reap(child: &mut Child) {
     if tokio::time::timeout(CLIENT_EXIT_GRACE, child.wait()).await.is_err() {
         let _ = child.kill().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_command;
+
+    const URL: &str = "ws://127.0.0.1:9/runCase?case=3&agent=a%20b";
+
+    #[test]
+    fn the_url_is_quoted_for_the_shell() {
+        let want = "client 'ws://127.0.0.1:9/runCase?case=3&agent=a%20b' --x";
+        assert_eq!(client_command("client {url} --x", URL), want);
+        assert_eq!(client_command("client '{url}' --x", URL), want, "already single-quoted");
+        assert_eq!(client_command("client \"{url}\" --x", URL), want, "already double-quoted");
+        assert_eq!(client_command("a {url} b={url}", URL), format!("a '{URL}' b='{URL}'"));
     }
 }

@@ -12,4 +12,7 @@ mod deflate_replay;
 mod pcap;
 mod proxy;
 mod replay;
+mod replay_cli;
+mod replay_recording;
+mod serve;
 mod show_diff;

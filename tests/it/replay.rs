@@ -1,14 +1,12 @@
-//! Replay: wstap as the fuzzingserver towards real clients (tokio-tungstenite
-//! and raw peers that misbehave on purpose), the real binary's exit codes
-//! and files, recordings as regression tests, and `serve` driven like an
-//! Autobahn client driver.
+//! Replay engine and verdicts: wstap as the fuzzingserver towards real
+//! clients in process (tokio-tungstenite, and raw peers that misbehave on
+//! purpose, one per row of the reference's §2.8).
 
 use crate::util::*;
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::Message;
 use wstap::judge::tracker::{NO_CLOSE_REPLY, PEER_DROPPED};
 use wstap::peer::{Incoming, WsPeer};
 use wstap::replay::{Case, CaseRun, Settings, catalogue, engine};
@@ -22,7 +20,7 @@ fn shipped(id: &str) -> Case {
 }
 
 /// Runs `case` on a fresh port with `client` connecting to its URL.
-async fn run_with<F, Fut>(case: Case, record: Option<&std::path::Path>, client: F) -> CaseRun
+pub(crate) async fn run_with<F, Fut>(case: Case, record: Option<&std::path::Path>, client: F) -> CaseRun
 where
     F: FnOnce(String, SocketAddr) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -41,7 +39,7 @@ where
 
 /// A well-behaved client: echo every message, let the library answer pings
 /// and closes, read until the server hangs up.
-async fn tungstenite_client(url: String, _: SocketAddr) {
+pub(crate) async fn tungstenite_client(url: String, _: SocketAddr) {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     while let Some(Ok(msg)) = ws.next().await {
         if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
@@ -152,13 +150,13 @@ async fn until_close(ws: &mut WsPeer) -> Vec<Incoming> {
     }
 }
 
-async fn drain(mut ws: WsPeer) {
+pub(crate) async fn drain(mut ws: WsPeer) {
     while let Ok(Some(_)) = ws.recv().await {}
 }
 
 type Flags = (bool, bool, bool, bool, Option<String>, bool, Option<u16>);
 
-fn flags(run: &CaseRun) -> Flags {
+pub(crate) fn flags(run: &CaseRun) -> Flags {
     let r = &run.report;
     let reason = r.was_not_clean_reason.clone();
     (
@@ -172,7 +170,7 @@ fn flags(run: &CaseRun) -> Flags {
     )
 }
 
-fn verdict(run: &CaseRun) -> (Behavior, CloseBehavior) {
+pub(crate) fn verdict(run: &CaseRun) -> (Behavior, CloseBehavior) {
     (run.report.behavior, run.report.behavior_close)
 }
 
@@ -285,248 +283,44 @@ async fn echo_or_pong_after_the_close_fails_the_events() {
     assert_eq!(pong.report.received, [wstap::report::CaseEvent::pong(b"")]);
 }
 
-// ---- recordings are regression tests ----
+// ---- the kill timer on a live connection (7.1.1 without the echo) ----
 
-/// A tungstenite client that says `words` and closes with `code`.
-fn talker(
-    words: &'static [&'static str],
-    code: u16,
-) -> impl Fn(String) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
-    move |url| {
-        Box::pin(async move {
-            use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-            let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-            for w in words {
-                ws.send(Message::text(*w)).await.unwrap();
-                // The recorded server's answer (the echo of the recorded word).
-                assert!(ws.next().await.unwrap().unwrap().is_text());
-            }
-            ws.close(Some(CloseFrame { code: code.into(), reason: "".into() })).await.unwrap();
-            while let Some(Ok(_)) = ws.next().await {}
-        })
-    }
+/// A client that reads 7.1.1's message but never echoes it, waits for the
+/// server's close and answers it with `reply`.
+fn silent_then(reply: u16) -> impl FnOnce(String, SocketAddr) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+    raw(move |mut ws| async move {
+        let hello = ws.recv().await.unwrap();
+        assert_eq!(hello, Some(Incoming::Message { opcode: OpCode::TEXT, payload: b"Hello World!".to_vec() }));
+        let close = ws.recv().await.unwrap();
+        let Some(Incoming::Close(close)) = close else { panic!("expected the kill timer's close, got {close:?}") };
+        assert_eq!((close.code, close.reason.as_slice()), (Some(1001), &b"Going Away"[..]));
+        ws.close(Some(reply), "").await.unwrap();
+        drain(ws).await;
+    })
 }
 
 #[tokio::test]
-async fn a_recording_replays_as_a_regression_test() {
-    let proxy = TestProxy::start(tungstenite_echo().await).await;
-    talker(&["one", "two"], 1000)(proxy.url()).await;
-    let (recorded, _dir) = proxy.finish().await;
-    let case = wstap::replay::from_recording::load(&recorded[0].path, Default::default()).unwrap();
-    let record_dir = tempfile::tempdir().unwrap();
-    let same = run_with(case.clone(), Some(record_dir.path()), |url, _| talker(&["one", "two"], 1000)(url)).await;
-    assert_eq!(verdict(&same), (Behavior::Ok, CloseBehavior::Ok), "{:?}", same.report.result);
-    assert_eq!(flags(&same), (false, false, true, true, None, false, Some(1000)));
-    // The recorded 101 (tungstenite's lowercase names), with a fresh accept key.
-    let request = wstap::wire::Head::parse_request(same.report.http_request.as_bytes()).unwrap();
-    let key = request.header("sec-websocket-key").unwrap();
-    let response = &same.report.http_response;
-    let accept = format!("sec-websocket-accept: {}\r\n", wstap::wire::accept_key(&key));
-    assert!(response.starts_with("HTTP/1.1 101 ") && response.contains(&accept), "{response}");
-    let changed = run_with(case.clone(), None, |url, _| talker(&["one", "TWO"], 1000)(url)).await;
-    assert_eq!(verdict(&changed), (Behavior::Failed, CloseBehavior::Ok));
-    let other_code = run_with(case, None, |url, _| talker(&["one", "two"], 4000)(url)).await;
-    assert_eq!(verdict(&other_code), (Behavior::Failed, CloseBehavior::WrongCode));
-    // What replay observed is itself a recording: it loads and replays.
-    let observed = same.recording.expect("saved");
-    let again = wstap::replay::from_recording::load(&observed, Default::default()).unwrap();
-    assert_eq!(again.scenario.expect.events, same_expectation(&["one", "two"]));
-}
-
-fn same_expectation(words: &[&str]) -> wstap::scenario::ExpectedEvents {
-    let ok = words.iter().map(|w| wstap::scenario::Event::text(*w)).collect();
-    wstap::scenario::ExpectedEvents { ok: Some(ok), non_strict: None }
-}
-
-// ---- the real binary: exit codes, files, bad input ----
-
-fn scenarios_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
-}
-
-fn replay_cmd(extra: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(wstap_bin());
-    cmd.arg("replay").arg(scenarios_dir()).args(extra);
-    cmd
-}
-
-#[test]
-fn malformed_scenario_is_a_located_error_and_exit_2() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("bad.yaml");
-    std::fs::write(&bad, "id: \"9.9.9\"\ndescription: d\nexpectation: e\nactions:\n  - frame: {opcode: 99}\n").unwrap();
-    let out = std::process::Command::new(wstap_bin()).arg("replay").arg(&bad).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("bad.yaml:5:"), "{stderr}");
-    assert!(stderr.contains("expected an opcode 0-15"), "{stderr}");
-    let missing = replay_cmd(&["--cases", "no-such-case"]).output().unwrap();
-    assert_eq!(missing.status.code(), Some(2));
-}
-
-#[test]
-fn failing_client_command_fails_each_case_and_the_run_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let (report, junit) = (dir.path().join("reports"), dir.path().join("junit.xml"));
-    let out = replay_cmd(&["--cases", "7.3.1", "7.3.3", "--client", "exit 3", "--agent", "My Agent"])
-        .arg("--report")
-        .arg(&report)
-        .arg("--junit")
-        .arg(&junit)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("7.")).collect();
-    assert_eq!(rows.len(), 2, "{stdout}");
-    for row in rows {
-        assert!(row.contains("FAILED") && row.contains("exited (exit status: 3) before connecting"), "{row}");
-    }
-    for file in ["index.json", "index.html", "my_agent_case_7_3_1.json", "my_agent_case_7_3_3.html"] {
-        assert!(report.join(file).is_file(), "{file} missing");
-    }
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["My Agent"]["7.3.3"]["behavior"], "FAILED");
-    assert_eq!(index["My Agent"]["7.3.3"]["reportfile"], "my_agent_case_7_3_3.json");
-    let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
-    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
-}
-
-#[test]
-fn a_client_that_never_connects_times_out_and_the_run_goes_on() {
-    let out = replay_cmd(&["--cases", "7.3.1", "7.3.2", "--connect-timeout", "0.2", "--jobs", "2"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert_eq!(stdout.matches("no client connected within 0.2 s").count(), 2, "{stdout}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.matches("connect a client to ws://127.0.0.1:").count(), 2, "{stderr}");
-}
-
-/// Starts `wstap replay` without --client; connects a tungstenite client to
-/// every URL it prints. Returns the exit code and stdout.
-async fn replay_with_printed_urls(extra: &[&str]) -> (Option<i32>, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child =
-        replay_cmd(extra).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.split("connect a client to ").nth(1) {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    let clients = tokio::spawn(async move {
-        let mut running = Vec::new();
-        while let Some(url) = rx.recv().await {
-            running.push(tokio::spawn(tungstenite_client(url, loopback())));
-        }
-        for c in running {
-            c.await.unwrap();
-        }
-    });
-    let out = within("replay exits", tokio::task::spawn_blocking(move || child.wait_with_output())).await;
-    within("clients end", clients).await.unwrap();
-    let out = out.unwrap().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-#[tokio::test]
-async fn a_good_client_exits_0_and_leaves_reports_and_recordings() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("r");
-    let report_arg = report.to_str().unwrap();
-    let (code, stdout) =
-        replay_with_printed_urls(&["--cases", "7.1*", "--jobs", "4", "--agent", "tungstenite", "--report", report_arg])
-            .await;
-    assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.contains("8 cases: 8 passed, 0 failed"), "{stdout}");
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
-    let ids: Vec<&String> = index["tungstenite"].as_object().unwrap().keys().collect();
-    assert_eq!(ids, ["7.1.1", "7.1.2", "7.1.3", "7.1.4", "7.1.5", "7.1.6", "7.13.1", "7.13.2"]);
-    let text = std::fs::read_to_string(report.join("tungstenite_case_7_1_1.txt")).unwrap();
-    assert!(text.contains("tungstenite - Case 7.1.1 : Pass"), "{text}");
-    let recording = report.join("recordings").join("tungstenite_case_7_1_1.yaml");
-    let rec = wstap::store::load(&recording).unwrap();
-    assert!(rec.summary.is_some() && rec.summary().clean, "{recording:?}");
-    assert_eq!(rec.source.as_deref(), Some("replay"));
-}
-
-#[tokio::test]
-async fn a_misbehaving_client_exits_1() {
-    // Only 7.3.3, with a client that never answers the close.
-    use std::io::{BufRead, BufReader};
-    let mut child = replay_cmd(&["--cases", "7.3.3"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let url = line.split("connect a client to ").nth(1).unwrap().trim().to_owned();
-    std::thread::spawn(move || lines.for_each(drop));
-    let addr: SocketAddr = url["ws://".len()..].split('/').next().unwrap().parse().unwrap();
-    let ws = WsPeer::connect(TcpStream::connect(addr).await.unwrap(), &addr.to_string(), "/").await.unwrap();
-    drain(ws).await;
-    let out = within("exit", tokio::task::spawn_blocking(move || child.wait_with_output())).await.unwrap().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("UNCLEAN"), "{stdout}");
-}
-
-// ---- serve: an Autobahn client driver, unchanged ----
-
-async fn driver_text(url: &str) -> Option<String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let mut text = None;
-    while let Some(Ok(msg)) = ws.next().await {
-        if let Message::Text(t) = msg {
-            text = Some(t.to_string());
-        }
-    }
-    text
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_speaks_autobahns_url_protocol() {
-    let dir = tempfile::tempdir().unwrap();
-    let cases = catalogue::select(catalogue::shipped(), &["7.3*".into()], &["7.3.2".into()]).unwrap();
-    let server = wstap::replay::serve::Server::bind(loopback(), cases, Settings::new(""), dir.path().to_path_buf())
-        .await
-        .unwrap();
-    let base = format!("ws://{}", server.local_addr().unwrap());
-    let running = tokio::spawn(server.run(std::future::pending()));
-    let count: usize = within("count", driver_text(&format!("{base}/getCaseCount"))).await.unwrap().parse().unwrap();
-    assert_eq!(count, 5, "7.3.2 excluded: numbering over the selected cases");
-    let info = within("info", driver_text(&format!("{base}/getCaseInfo?case=2"))).await.unwrap();
-    assert_eq!(
-        info,
-        r#"{"id": "7.3.3", "description": "Send a close frame with payload length 2 (regular close with a code)"}"#
+async fn kill_timer_fails_an_open_connection_with_going_away() {
+    let (echoed, normal) = tokio::join!(
+        run_with(shipped("7.1.1"), None, silent_then(1001)),
+        run_with(shipped("7.1.1"), None, silent_then(1000))
     );
-    for n in 1..=count {
-        within("case", tungstenite_client(format!("{base}/runCase?case={n}&agent=driver"), loopback())).await;
+    for (run, code) in [(&echoed, 1001), (&normal, 1000)] {
+        let r = &run.report;
+        // Failed by the kill timer, closed first, reply read, TCP dropped; clean.
+        assert_eq!(flags(run), (true, true, true, true, None, false, Some(code)));
+        assert_eq!((r.local_close_code, r.local_close_reason.as_deref()), (Some(1001), Some("Going Away")));
+        assert!(r.received.is_empty(), "{:?}", r.received);
+        assert!((950..3000).contains(&r.duration), "the kill timer is 1 s, took {} ms", r.duration);
+        let tags: Vec<&str> = r.wirelog.iter().map(|e| e.tag()).collect();
+        assert_eq!(tags, ["RO", "TO", "TF", "TO", "KL", "KLE", "TF", "TO", "RO", "RF"]);
+        let html = wstap::report::render_html(r);
+        assert!(html.contains("005 FAILING CONNECTION"), "{html}");
+        assert!(!run.passed());
     }
-    let status = within("status", driver_text(&format!("{base}/getCaseStatus?case=5&agent=driver"))).await;
-    assert_eq!(status.as_deref(), Some(r#"{"behavior": "OK"}"#));
-    let err = tokio_tungstenite::connect_async(format!("{base}/runCase?case=9&agent=driver")).await.unwrap_err();
-    assert!(err.to_string().contains("500"), "{err}");
-    let err = tokio_tungstenite::connect_async(format!("{base}/runCase?case=1")).await.unwrap_err();
-    assert!(err.to_string().contains("500"), "{err}");
-    within("update", driver_text(&format!("{base}/updateReports?agent=driver"))).await;
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("index.json")).unwrap()).unwrap();
-    let got: Vec<(&String, &serde_json::Value)> = index["driver"].as_object().unwrap().iter().collect();
-    let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, ["7.3.1", "7.3.3", "7.3.4", "7.3.5", "7.3.6"]);
-    assert!(got.iter().all(|(_, v)| v["behavior"] == "OK" && v["behaviorClose"] == "OK"), "{index}");
-    let case: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("driver_case_7_3_3.json")).unwrap()).unwrap();
-    assert_eq!(case["case"], 2);
-    assert!(case["httpResponse"].as_str().unwrap().contains("Server: wstap/"));
-    within("stop", driver_text(&format!("{base}/stopServer"))).await;
-    within("server stops", running).await.unwrap();
+    // §2.8's note: echoing 1001 is not an allowed code for 7.1.1.
+    assert_eq!(verdict(&echoed), (Behavior::Failed, CloseBehavior::WrongCode));
+    assert_eq!(echoed.report.result, "The close code should have been 1000 or empty");
+    assert_eq!(verdict(&normal), (Behavior::Failed, CloseBehavior::Ok));
+    assert_eq!(normal.report.result, "Actual events differ from any expected.");
 }

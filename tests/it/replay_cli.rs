@@ -1,0 +1,200 @@
+//! `wstap replay` as a real binary: exit codes, report files, bad input,
+//! and real client commands.
+
+use crate::replay::{drain, tungstenite_client};
+use crate::util::*;
+use std::net::SocketAddr;
+use tokio::net::TcpStream;
+use wstap::peer::WsPeer;
+
+fn scenarios_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn replay_cmd(extra: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(wstap_bin());
+    cmd.arg("replay").arg(scenarios_dir()).args(extra);
+    cmd
+}
+
+#[test]
+fn malformed_scenario_is_a_located_error_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "id: \"9.9.9\"\ndescription: d\nexpectation: e\nactions:\n  - frame: {opcode: 99}\n").unwrap();
+    let out = std::process::Command::new(wstap_bin()).arg("replay").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.yaml:5:"), "{stderr}");
+    assert!(stderr.contains("expected an opcode 0-15"), "{stderr}");
+    let missing = replay_cmd(&["--cases", "no-such-case"]).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn failing_client_command_fails_each_case_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (report, junit) = (dir.path().join("reports"), dir.path().join("junit.xml"));
+    let out = replay_cmd(&["--cases", "7.3.1", "7.3.3", "--client", "exit 3", "--agent", "My Agent"])
+        .arg("--report")
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("7.")).collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for row in rows {
+        assert!(row.contains("FAILED") && row.contains("exited (exit status: 3) before connecting"), "{row}");
+    }
+    for file in ["index.json", "index.html", "my_agent_case_7_3_1.json", "my_agent_case_7_3_3.html"] {
+        assert!(report.join(file).is_file(), "{file} missing");
+    }
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["My Agent"]["7.3.3"]["behavior"], "FAILED");
+    assert_eq!(index["My Agent"]["7.3.3"]["reportfile"], "my_agent_case_7_3_3.json");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+}
+
+#[test]
+fn a_client_that_never_connects_times_out_and_the_run_goes_on() {
+    let out = replay_cmd(&["--cases", "7.3.1", "7.3.2", "--connect-timeout", "0.2", "--jobs", "2"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("no client connected within 0.2 s").count(), 2, "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("connect a client to ws://127.0.0.1:").count(), 2, "{stderr}");
+}
+
+/// Starts `wstap replay` without --client; connects a tungstenite client to
+/// every URL it prints. Returns the exit code and stdout.
+async fn replay_with_printed_urls(extra: &[&str]) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child =
+        replay_cmd(extra).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("connect a client to ").nth(1) {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    let clients = tokio::spawn(async move {
+        let mut running = Vec::new();
+        while let Some(url) = rx.recv().await {
+            running.push(tokio::spawn(tungstenite_client(url, loopback())));
+        }
+        for c in running {
+            c.await.unwrap();
+        }
+    });
+    let out = within("replay exits", tokio::task::spawn_blocking(move || child.wait_with_output())).await;
+    within("clients end", clients).await.unwrap();
+    let out = out.unwrap().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn a_good_client_exits_0_and_leaves_reports_and_recordings() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r");
+    let report_arg = report.to_str().unwrap();
+    let (code, stdout) =
+        replay_with_printed_urls(&["--cases", "7.1*", "--jobs", "4", "--agent", "tungstenite", "--report", report_arg])
+            .await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("8 cases: 8 passed, 0 failed"), "{stdout}");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
+    let ids: Vec<&String> = index["tungstenite"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["7.1.1", "7.1.2", "7.1.3", "7.1.4", "7.1.5", "7.1.6", "7.13.1", "7.13.2"]);
+    let text = std::fs::read_to_string(report.join("tungstenite_case_7_1_1.txt")).unwrap();
+    assert!(text.contains("tungstenite - Case 7.1.1 : Pass"), "{text}");
+    let recording = report.join("recordings").join("tungstenite_case_7_1_1.yaml");
+    let rec = wstap::store::load(&recording).unwrap();
+    assert!(rec.summary.is_some() && rec.summary().clean, "{recording:?}");
+    assert_eq!(rec.source.as_deref(), Some("replay"));
+}
+
+#[tokio::test]
+async fn a_misbehaving_client_exits_1() {
+    // Only 7.3.3, with a client that never answers the close.
+    use std::io::{BufRead, BufReader};
+    let mut child = replay_cmd(&["--cases", "7.3.3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let url = line.split("connect a client to ").nth(1).unwrap().trim().to_owned();
+    std::thread::spawn(move || lines.for_each(drop));
+    let addr: SocketAddr = url["ws://".len()..].split('/').next().unwrap().parse().unwrap();
+    let ws = WsPeer::connect(TcpStream::connect(addr).await.unwrap(), &addr.to_string(), "/").await.unwrap();
+    drain(ws).await;
+    let out = within("exit", tokio::task::spawn_blocking(move || child.wait_with_output())).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("UNCLEAN"), "{stdout}");
+}
+
+/// Python `websockets`' one category-7 failure, and why: it answers a close
+/// that arrives inside a fragmented message with 1002 "incomplete fragmented
+/// message", where Autobahn allows only 1000 (reference §1.4, 7.1.5).
+const PYTHON_FAILS: &str = "7.1.5";
+
+#[test]
+fn an_independent_python_client_passes_category_7_but_7_1_5() {
+    if !crate::deflate::have_websockets("an_independent_python_client_passes_category_7_but_7_1_5") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (report, junit) = (dir.path().join("r"), dir.path().join("junit.xml"));
+    let out = replay_cmd(&["--client", "python3 tests/python/echo_client.py {url}", "--jobs", "4"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--report")
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("37 cases: 36 passed, 1 failed"), "{stdout}");
+    assert!(!stderr.contains("Traceback"), "the client itself failed: {stderr}");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
+    let cases = index["client"].as_object().unwrap();
+    assert_eq!(cases.len(), 37, "{index}");
+    for (id, entry) in cases {
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(report.join(entry["reportfile"].as_str().unwrap())).unwrap())
+                .unwrap();
+        // It offered permessage-deflate; category 7 never accepts it.
+        assert!(case["httpRequest"].as_str().unwrap().contains("permessage-deflate"), "{id}");
+        assert!(!case["httpResponse"].as_str().unwrap().to_ascii_lowercase().contains("extensions"), "{id}");
+        // Every case ran on a connection and was closed properly.
+        assert_eq!(case["wasClean"], true, "{id}");
+        let close = (entry["behavior"].as_str().unwrap(), entry["behaviorClose"].as_str().unwrap());
+        if id == PYTHON_FAILS {
+            assert_eq!(close, ("FAILED", "WRONG CODE"), "{id}");
+            assert_eq!(
+                (&case["remoteCloseCode"], &case["remoteCloseReason"]),
+                (&1002.into(), &"incomplete fragmented message".into())
+            );
+        } else {
+            assert!(matches!(close, ("OK", "OK") | ("INFORMATIONAL", "INFORMATIONAL")), "{id}: {close:?}");
+        }
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 37, "{xml}");
+    assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
+    assert!(xml.contains(r#"<failure message="FAILED / WRONG CODE">"#), "{xml}");
+}

@@ -1,0 +1,106 @@
+//! `wstap serve` driven like an Autobahn client driver, unchanged: by
+//! tokio-tungstenite, and by Python `websockets` (which offers
+//! permessage-deflate).
+
+use crate::replay::tungstenite_client;
+use crate::util::*;
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+use wstap::replay::{Settings, catalogue};
+
+async fn driver_text(url: &str) -> Option<String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut text = None;
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg {
+            text = Some(t.to_string());
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_speaks_autobahns_url_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = catalogue::select(catalogue::shipped(), &["7.3*".into()], &["7.3.2".into()]).unwrap();
+    let server = wstap::replay::serve::Server::bind(loopback(), cases, Settings::new(""), dir.path().to_path_buf())
+        .await
+        .unwrap();
+    let base = format!("ws://{}", server.local_addr().unwrap());
+    let running = tokio::spawn(server.run(std::future::pending()));
+    let count: usize = within("count", driver_text(&format!("{base}/getCaseCount"))).await.unwrap().parse().unwrap();
+    assert_eq!(count, 5, "7.3.2 excluded: numbering over the selected cases");
+    let info = within("info", driver_text(&format!("{base}/getCaseInfo?case=2"))).await.unwrap();
+    assert_eq!(
+        info,
+        r#"{"id": "7.3.3", "description": "Send a close frame with payload length 2 (regular close with a code)"}"#
+    );
+    for n in 1..=count {
+        within("case", tungstenite_client(format!("{base}/runCase?case={n}&agent=driver"), loopback())).await;
+    }
+    let status = within("status", driver_text(&format!("{base}/getCaseStatus?case=5&agent=driver"))).await;
+    assert_eq!(status.as_deref(), Some(r#"{"behavior": "OK"}"#));
+    let err = tokio_tungstenite::connect_async(format!("{base}/runCase?case=9&agent=driver")).await.unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+    let err = tokio_tungstenite::connect_async(format!("{base}/runCase?case=1")).await.unwrap_err();
+    assert!(err.to_string().contains("500"), "{err}");
+    within("update", driver_text(&format!("{base}/updateReports?agent=driver"))).await;
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("index.json")).unwrap()).unwrap();
+    let got: Vec<(&String, &serde_json::Value)> = index["driver"].as_object().unwrap().iter().collect();
+    let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["7.3.1", "7.3.3", "7.3.4", "7.3.5", "7.3.6"]);
+    assert!(got.iter().all(|(_, v)| v["behavior"] == "OK" && v["behaviorClose"] == "OK"), "{index}");
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("driver_case_7_3_3.json")).unwrap()).unwrap();
+    assert_eq!(case["case"], 2);
+    assert!(case["httpResponse"].as_str().unwrap().contains("Server: wstap/"));
+    within("stop", driver_text(&format!("{base}/stopServer"))).await;
+    within("server stops", running).await.unwrap();
+}
+
+/// Runs `tests/python/echo_client.py` against `url`; true if it exited 0.
+async fn python_client(url: String) -> bool {
+    let mut child = tokio::process::Command::new("python3")
+        .arg(crate::deflate::script("echo_client.py"))
+        .arg(url)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs");
+    within("python client", child.wait()).await.unwrap().success()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_declines_permessage_deflate_in_category_7() {
+    if !crate::deflate::have_websockets("serve_declines_permessage_deflate_in_category_7") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wanted = ["7.1.1", "7.3*", "7.5.1", "7.7.2", "7.9.1"].map(String::from);
+    let cases = catalogue::select(catalogue::shipped(), &wanted, &[]).unwrap();
+    let count = cases.len();
+    let server = wstap::replay::serve::Server::bind(loopback(), cases, Settings::new(""), dir.path().to_path_buf())
+        .await
+        .unwrap();
+    let base = format!("ws://{}", server.local_addr().unwrap());
+    let running = tokio::spawn(server.run(std::future::pending()));
+    let clients = (1..=count).map(|n| python_client(format!("{base}/runCase?case={n}&agent=py")));
+    let exited = futures_util::future::join_all(clients).await;
+    assert!(exited.iter().all(|ok| *ok), "{exited:?}");
+    within("update", driver_text(&format!("{base}/updateReports?agent=py"))).await;
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("index.json")).unwrap()).unwrap();
+    let results = index["py"].as_object().unwrap();
+    assert_eq!(results.len(), count, "{index}");
+    for (id, entry) in results {
+        assert_eq!((&entry["behavior"], &entry["behaviorClose"]), (&"OK".into(), &"OK".into()), "{id}: {index}");
+        let file = dir.path().join(entry["reportfile"].as_str().unwrap());
+        let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let (request, response) = (case["httpRequest"].as_str().unwrap(), case["httpResponse"].as_str().unwrap());
+        assert!(request.contains("Sec-WebSocket-Extensions: permessage-deflate"), "{id}: {request}");
+        assert!(response.starts_with("HTTP/1.1 101 "), "{id}: {response}");
+        assert!(!response.to_ascii_lowercase().contains("sec-websocket-extensions"), "{id}: {response}");
+    }
+    within("stop", driver_text(&format!("{base}/stopServer"))).await;
+    within("server stops", running).await.unwrap();
+}
