@@ -130,8 +130,9 @@ pub struct ReplayArgs {
     /// Case patterns to leave out.
     #[arg(long, value_name = "PATTERN", num_args = 1..)]
     pub exclude: Vec<String>,
-    /// Client under test, run per case via `sh -c`; `{url}` is replaced by the case's URL, single-quoted.
-    /// Without it, the URL is printed and wstap waits for a client to connect.
+    /// Client under test, run per case via `sh -c`; `{url}` is replaced by the case's URL, single-quoted,
+    /// and the URL is also in the environment as WSTAP_URL. Without it, the URL is printed and wstap waits
+    /// for a client to connect.
     #[arg(long, value_name = "CMD")]
     pub client: Option<String>,
     /// Cases run in parallel, each on its own port.

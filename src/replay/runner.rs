@@ -160,7 +160,8 @@ pub fn client_command(template: &str, url: &str) -> String {
     template.replace("'{url}'", &quoted).replace("\"{url}\"", &quoted).replace("{url}", &quoted)
 }
 
-/// Starts `sh -c TEMPLATE` with `{url}` replaced (see [`client_command`]).
+/// Starts `sh -c TEMPLATE` with `{url}` replaced (see [`client_command`])
+/// and the URL in `WSTAP_URL`.
 /// Its stdout is discarded (stdout is wstap's summary); its stderr is
 /// passed through.
 fn spawn_client(template: &str, url: &str) -> std::io::Result<Child> {
@@ -168,6 +169,7 @@ fn spawn_client(template: &str, url: &str) -> std::io::Result<Child> {
     Command::new("sh")
         .arg("-c")
         .arg(command)
+        .env("WSTAP_URL", url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -198,3 +198,18 @@ fn an_independent_python_client_passes_category_7_but_7_1_5() {
     assert_eq!(xml.matches("<failure").count(), 1, "{xml}");
     assert!(xml.contains(r#"<failure message="FAILED / WRONG CODE">"#), "{xml}");
 }
+
+#[test]
+fn the_client_command_can_take_the_url_from_the_environment() {
+    if !crate::deflate::have_websockets("the_client_command_can_take_the_url_from_the_environment") {
+        return;
+    }
+    let out =
+        replay_cmd(&["--cases", "7.1.1", "7.3.1", "--client", r#"python3 tests/python/echo_client.py "$WSTAP_URL""#])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("2 cases: 2 passed"), "{stdout}");
+}
