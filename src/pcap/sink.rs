@@ -7,18 +7,24 @@
 //! - packets longer than the snaplen are rejected rather than truncated,
 //!   so the snaplen is [`SNAPLEN`];
 //! - the writers neither buffer nor flush, and `PcapWriter` gives no access
-//!   to its inner writer until it is consumed: classic pcap records are
-//!   therefore written here (a 16-byte record header, after pcap-file's
-//!   file header), and [`Sink::flush`] / [`Sink::finish`] flush explicitly,
-//!   so errors are reported instead of being swallowed by `BufWriter`'s
-//!   `Drop`. Callers should pass a buffered writer.
+//!   to its inner writer until it is consumed: [`Sink::flush`] /
+//!   [`Sink::finish`] flush explicitly, so errors are reported instead of
+//!   being swallowed by `BufWriter`'s `Drop`. Callers should pass a
+//!   buffered writer.
+//!
+//! pcap-file writes the file header (and for pcapng the section header and
+//! interface description); packet records are written here, straight into
+//! the writer: a classic pcap record is 16 bytes of header before the
+//! frame, a pcapng Enhanced Packet Block 28 bytes before it and padding
+//! plus a length after it. Building them through pcap-file cost a block
+//! value per packet on the live `--pcap` path.
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use pcap_file::pcap::PcapHeader;
 use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
 use pcap_file::{DataLink, Endianness, TsResolution};
 
@@ -47,9 +53,24 @@ impl Format {
     }
 }
 
+/// pcapng block type of an Enhanced Packet Block.
+const EPB_TYPE: u32 = 6;
+/// Bytes of an Enhanced Packet Block besides the padded packet data: type,
+/// two lengths, interface, timestamp (two words), captured and original
+/// length. No options.
+const EPB_OVERHEAD: usize = 32;
+
 enum Inner<W: Write> {
-    Pcap { writer: W, nanos: bool },
-    Ng(PcapNgWriter<W>),
+    Pcap {
+        writer: W,
+        nanos: bool,
+    },
+    /// After the section header and interface description written by
+    /// pcap-file; packets are written here in the section's byte order.
+    Ng {
+        writer: W,
+        big_endian: bool,
+    },
 }
 
 /// A capture file being written: header first, then packets.
@@ -68,7 +89,8 @@ impl<W: Write> Sink<W> {
                 let mut idb = InterfaceDescriptionBlock::new(DataLink::ETHERNET, SNAPLEN);
                 idb.options.push(InterfaceDescriptionOption::IfTsResol(9));
                 ng.write_pcapng_block(idb)?;
-                Inner::Ng(ng)
+                let big_endian = ng.section().endianness == Endianness::Big;
+                Inner::Ng { writer: ng.into_inner(), big_endian }
             }
         };
         Ok(Sink { inner })
@@ -76,24 +98,30 @@ impl<W: Write> Sink<W> {
 
     /// Appends one packet.
     pub fn write(&mut self, packet: &Packet) -> Result<(), WriteError> {
-        let len = packet.data.len() as u32;
+        self.write_frame(packet.ts, &packet.data)
+    }
+
+    /// Appends one frame seen at `ts` (since the UNIX epoch). The record
+    /// header goes straight into the writer, with no block built first.
+    pub fn write_frame(&mut self, ts: Duration, data: &[u8]) -> Result<(), WriteError> {
+        let len = data.len() as u32;
         match &mut self.inner {
             Inner::Pcap { writer, nanos } => {
-                let frac = if *nanos { packet.ts.subsec_nanos() } else { packet.ts.subsec_micros() };
-                let secs = packet.ts.as_secs() as u32;
-                for field in [secs, frac, len, len] {
-                    writer.write_all(&field.to_le_bytes())?;
-                }
-                writer.write_all(&packet.data)?;
+                let frac = if *nanos { ts.subsec_nanos() } else { ts.subsec_micros() };
+                writer.write_all(&words::<16>(&[ts.as_secs() as u32, frac, len, len], u32::to_le_bytes))?;
+                writer.write_all(data)?;
             }
-            Inner::Ng(w) => {
-                w.write_pcapng_block(EnhancedPacketBlock {
-                    interface_id: 0,
-                    timestamp: packet.ts,
-                    original_len: len,
-                    data: packet.data.as_slice().into(),
-                    options: Vec::new(),
-                })?;
+            Inner::Ng { writer, big_endian } => {
+                let to_bytes = if *big_endian { u32::to_be_bytes } else { u32::to_le_bytes };
+                let pad = data.len().next_multiple_of(4) - data.len();
+                let total = (EPB_OVERHEAD + data.len() + pad) as u32;
+                let nanos = ts.as_nanos() as u64;
+                let (high, low) = ((nanos >> 32) as u32, nanos as u32);
+                // Block type, total length, interface 0, timestamp, captured and original length.
+                writer.write_all(&words::<28>(&[EPB_TYPE, total, 0, high, low, len, len], to_bytes))?;
+                writer.write_all(data)?;
+                writer.write_all(&[0; 3][..pad])?;
+                writer.write_all(&to_bytes(total))?;
             }
         }
         Ok(())
@@ -103,7 +131,7 @@ impl<W: Write> Sink<W> {
     pub fn flush(&mut self) -> Result<(), WriteError> {
         match &mut self.inner {
             Inner::Pcap { writer, .. } => writer.flush()?,
-            Inner::Ng(w) => w.get_mut().flush()?,
+            Inner::Ng { writer, .. } => writer.flush()?,
         }
         Ok(())
     }
@@ -111,12 +139,18 @@ impl<W: Write> Sink<W> {
     /// Flushes and returns the underlying writer.
     pub fn finish(self) -> Result<W, WriteError> {
         let mut w = match self.inner {
-            Inner::Pcap { writer, .. } => writer,
-            Inner::Ng(w) => w.into_inner(),
+            Inner::Pcap { writer, .. } | Inner::Ng { writer, .. } => writer,
         };
         w.flush()?;
         Ok(w)
     }
+}
+
+/// `values` as `N` bytes (4 per word) in the byte order of `to_bytes`.
+fn words<const N: usize>(values: &[u32], to_bytes: fn(u32) -> [u8; 4]) -> [u8; N] {
+    let mut out = [0; N];
+    out.chunks_exact_mut(4).zip(values).for_each(|(w, v)| w.copy_from_slice(&to_bytes(*v)));
+    out
 }
 
 fn pcap_header<W: Write>(mut writer: W, nanos: bool) -> Result<Inner<W>, WriteError> {
@@ -130,4 +164,36 @@ fn pcap_header<W: Write>(mut writer: W, nanos: bool) -> Result<Inner<W>, WriteEr
     };
     header.write_to(&mut writer)?;
     Ok(Inner::Pcap { writer, nanos })
+}
+
+#[cfg(test)]
+mod tests {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+
+    use super::*;
+
+    /// Hand-written Enhanced Packet Blocks are the ones pcap-file writes.
+    #[test]
+    fn pcapng_records_match_pcap_file() {
+        let ts = Duration::new(1_700_000_000, 123_456_789);
+        for len in [0, 1, 2, 3, 4, 54, 1514] {
+            let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut ours = Sink::new(Vec::new(), Format::PcapNg).unwrap();
+            ours.write_frame(ts, &data).unwrap();
+            let mut theirs = PcapNgWriter::new(Vec::new()).unwrap();
+            let mut idb = InterfaceDescriptionBlock::new(DataLink::ETHERNET, SNAPLEN);
+            idb.options.push(InterfaceDescriptionOption::IfTsResol(9));
+            theirs.write_pcapng_block(idb).unwrap();
+            let epb = EnhancedPacketBlock {
+                interface_id: 0,
+                timestamp: ts,
+                original_len: len as u32,
+                data: data.as_slice().into(),
+                options: Vec::new(),
+            };
+            theirs.write_pcapng_block(epb).unwrap();
+            let (ours, theirs) = (ours.finish().unwrap(), theirs.into_inner());
+            assert_eq!(ours, theirs, "len {len}");
+        }
+    }
 }

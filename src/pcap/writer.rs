@@ -44,7 +44,7 @@ impl<W: Write> Writer<W> {
     ) -> Result<Self, WriteError> {
         let mut flow = Flow::new(client, server, start_us);
         let mut sink = Sink::new(writer, format)?;
-        write_packets(&mut sink, &flow.handshake())?;
+        flow.emit_handshake(&mut |ts, data| sink.write_frame(ts, data))?;
         sink.flush()?;
         Ok(Writer { sink, flow })
     }
@@ -57,7 +57,8 @@ impl<W: Write> Writer<W> {
 
     /// Appends one item without flushing (for bulk export).
     pub fn push_unflushed(&mut self, at_us: u64, dir: Direction, item: &Item) -> Result<(), WriteError> {
-        write_packets(&mut self.sink, &self.flow.push(at_us, dir, item))
+        let sink = &mut self.sink;
+        self.flow.emit(at_us, dir, item, &mut |ts, data| sink.write_frame(ts, data))
     }
 
     /// Flushes what [`push_unflushed`](Self::push_unflushed) wrote.

@@ -322,6 +322,10 @@ fn flush(live: &mut LiveRecording, capture: &mut Option<Capture>) -> io::Result<
     Ok(())
 }
 
+/// Write buffer of a live capture: a 64 KiB read becomes about 70 KiB of
+/// frames, written with one syscall instead of nine (8 KiB default).
+const CAPTURE_BUFFER: usize = 64 * 1024;
+
 /// The capture being written beside a recording.
 struct Capture {
     writer: pcap::Writer<BufWriter<File>>,
@@ -332,9 +336,15 @@ impl Capture {
     fn create(yaml: &Path, out: PcapOut) -> Option<Capture> {
         let ext = if out.format == pcap::Format::PcapNg { "pcapng" } else { "pcap" };
         let path = yaml.with_extension(ext);
-        let made = File::create(&path)
-            .map_err(pcap::WriteError::from)
-            .and_then(|f| pcap::Writer::new(BufWriter::new(f), out.format, out.client, out.server, out.started));
+        let made = File::create(&path).map_err(pcap::WriteError::from).and_then(|f| {
+            pcap::Writer::new(
+                BufWriter::with_capacity(CAPTURE_BUFFER, f),
+                out.format,
+                out.client,
+                out.server,
+                out.started,
+            )
+        });
         match made {
             Ok(writer) => Some(Capture { writer, path }),
             Err(e) => {
