@@ -25,10 +25,10 @@ use super::wire_io::{Request, WireIo};
 use super::{Case, CaseRun, Response, Settings};
 use crate::judge::{Behavior, Occurrence, Reaction, State, Tracker, judge};
 use crate::report::{TxFrameSpec, WireLogEntry};
-use crate::scenario::{Event, Handshake, Send, Step, TxFrameLog, Write};
+use crate::scenario::{Event, Handshake, Send, Step, Write};
 use crate::wire::deflate::negotiate::{self, Agreement};
 use crate::wire::handshake::parse_extensions;
-use crate::wire::{DeflateParams, Deflater, FrameHeader, OpCode, accept_key};
+use crate::wire::{DeflateParams, Deflater, OpCode, accept_key};
 
 /// Runs `case` on a freshly accepted connection.
 pub async fn run_case(stream: TcpStream, case: &Case, settings: &Settings) -> CaseRun {
@@ -292,7 +292,7 @@ impl Engine {
                     Some(send) => self.send(send).await,
                     None => self.send(&close.send()).await,
                 },
-                Reaction::Pong(payload) => self.send(&control(OpCode::PONG, payload)).await,
+                Reaction::Pong(payload) => self.send(&Send::plain(OpCode::PONG, payload)).await,
                 Reaction::Drop { .. } => self.io.drop_tcp().await,
             }
         }
@@ -366,22 +366,6 @@ impl Engine {
         };
         CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
     }
-}
-
-/// A control frame the fuzzer sends by itself (pong), unmasked.
-fn control(opcode: OpCode, payload: Vec<u8>) -> Send {
-    let bytes = FrameHeader::new(opcode, payload.len() as u64).encode_frame(&payload);
-    let log = TxFrameLog {
-        payload,
-        opcode: opcode.value(),
-        fin: true,
-        rsv: 0,
-        mask: None,
-        repeat_len: None,
-        chopsize: None,
-        sync: false,
-    };
-    Send { log, writes: vec![Write { bytes, sync: false }], compress: None }
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {

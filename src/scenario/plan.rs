@@ -170,22 +170,26 @@ impl LocalClose {
 
     /// The close frame as one plain, unmasked write.
     pub fn send(&self) -> Send {
-        let payload = self.payload();
-        let header = FrameHeader::new(OpCode::CLOSE, payload.len() as u64);
-        Send {
-            compress: None,
-            writes: split(header.encode_frame(&payload), None, false),
-            log: TxFrameLog {
-                payload,
-                opcode: OpCode::CLOSE.value(),
-                fin: true,
-                rsv: 0,
-                mask: None,
-                repeat_len: None,
-                chopsize: None,
-                sync: false,
-            },
-        }
+        Send::plain(OpCode::CLOSE, self.payload())
+    }
+}
+
+impl Send {
+    /// One well-formed frame (FIN, no RSV, unmasked, minimal length) in one
+    /// write: what the fuzzer sends by itself (closes, pongs).
+    pub fn plain(opcode: OpCode, payload: Vec<u8>) -> Send {
+        let bytes = FrameHeader::new(opcode, payload.len() as u64).encode_frame(&payload);
+        let log = TxFrameLog {
+            payload,
+            opcode: opcode.value(),
+            fin: true,
+            rsv: 0,
+            mask: None,
+            repeat_len: None,
+            chopsize: None,
+            sync: false,
+        };
+        Send { log, writes: vec![Write { bytes, sync: false }], compress: None }
     }
 }
 

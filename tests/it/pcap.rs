@@ -15,16 +15,10 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode as TOp};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as TFrame};
-use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::tungstenite::Message;
 use wstap::pcap::{Format, Item};
 use wstap::session::{Direction, EventKind, Recording};
 use wstap::wire::LenForm;
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const FIELDS: [&str; 9] = [
     "websocket.opcode",
@@ -52,37 +46,10 @@ fn run(tool: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn big_payload() -> Vec<u8> {
-    (0..1024 * 1024).map(|i| (i % 253) as u8).collect()
-}
-
-/// Text, binary, a fragmented text, a ping, 1 MiB binary, then a close with
-/// code and reason; checks the echoes.
+/// Every frame type, then a close with code and reason.
 async fn full_session(mut ws: Ws) {
-    let big = big_payload();
-    ws.send(Message::text("hello")).await.unwrap();
-    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
-    let part = |b: &'static [u8], op, fin| Message::Frame(TFrame::message(Bytes::from_static(b), op, fin));
-    ws.send(part(b"frag", TOp::Data(OpData::Text), false)).await.unwrap();
-    ws.send(part(b"ment", TOp::Data(OpData::Continue), true)).await.unwrap();
-    ws.send(Message::Ping(Bytes::from_static(b"p1"))).await.unwrap();
-    ws.send(Message::binary(big.clone())).await.unwrap();
-    let mut echoes = Vec::new();
-    while echoes.len() < 4 {
-        match within("echo", ws.next()).await.unwrap().unwrap() {
-            Message::Pong(p) => assert_eq!(&p[..], b"p1"),
-            m => echoes.push(m),
-        }
-    }
-    assert_eq!(echoes[2], Message::text("fragment"));
-    assert_eq!(echoes[3].clone().into_data(), big);
-    close(ws).await;
-}
-
-async fn close(mut ws: Ws) {
-    let close = CloseFrame { code: CloseCode::Away, reason: "bye now".into() };
-    ws.close(Some(close)).await.unwrap();
-    while let Some(Ok(_)) = within("close reply", ws.next()).await {}
+    every_frame_type(&mut ws).await;
+    close_going_away(ws).await;
 }
 
 /// tshark's fields for `file`, one list per field: every value of that
@@ -392,7 +359,7 @@ async fn capture_started_after_the_handshake_imports_from_the_first_frame() {
     for _ in 0..2 {
         within("echo", ws.next()).await.unwrap().unwrap();
     }
-    close(ws).await;
+    close_going_away(ws).await;
     wait_for_both_fins(&file).await;
     drop(dump);
 

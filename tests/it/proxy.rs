@@ -4,9 +4,7 @@ use crate::util::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode as TOp};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame as TFrame};
-use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::tungstenite::Message;
 use wstap::session::{Data, Direction, EventKind, Frame, Recording, Side, TcpEnd};
 use wstap::wire::OpCode;
 
@@ -19,32 +17,9 @@ async fn tungstenite_session_is_recorded_field_by_field() {
     let server = tungstenite_echo().await;
     let proxy = TestProxy::start(server).await;
     let (mut ws, _) = within("connect", tokio_tungstenite::connect_async(proxy.url())).await.unwrap();
-    let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
-
-    ws.send(Message::text("hello")).await.unwrap();
-    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
-    ws.send(Message::Frame(TFrame::message(Bytes::from_static(b"frag"), TOp::Data(OpData::Text), false)))
-        .await
-        .unwrap();
-    ws.send(Message::Frame(TFrame::message(Bytes::from_static(b"ment"), TOp::Data(OpData::Continue), true)))
-        .await
-        .unwrap();
-    ws.send(Message::Ping(Bytes::from_static(b"p1"))).await.unwrap();
-    ws.send(Message::binary(big.clone())).await.unwrap();
-    let mut echoes = Vec::new();
-    while echoes.len() < 4 {
-        match within("echo", ws.next()).await.unwrap().unwrap() {
-            Message::Pong(p) => assert_eq!(&p[..], b"p1"),
-            m => echoes.push(m),
-        }
-    }
-    assert_eq!(echoes[0], Message::text("hello"));
-    assert_eq!(echoes[2], Message::text("fragment"));
-    assert_eq!(echoes[3].clone().into_data().len(), big.len());
-    let close = CloseFrame { code: CloseCode::Away, reason: "bye now".into() };
-    ws.close(Some(close)).await.unwrap();
-    while let Some(Ok(_)) = within("close reply", ws.next()).await {}
-    drop(ws);
+    let big = big_payload();
+    every_frame_type(&mut ws).await;
+    close_going_away(ws).await;
     wait_for_summaries(proxy.dir.path(), 1).await;
 
     let (recorded, _dir) = proxy.finish().await;

@@ -125,3 +125,47 @@ pub fn sha256(bytes: &[u8]) -> String {
 pub fn wstap_bin() -> &'static str {
     env!("CARGO_BIN_EXE_wstap")
 }
+
+/// A tokio-tungstenite client connection.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The 1 MiB binary payload of [`every_frame_type`].
+pub fn big_payload() -> Vec<u8> {
+    (0..1024 * 1024).map(|i| (i % 253) as u8).collect()
+}
+
+/// Text "hello", binary 00 01 02 ff, text "frag"+"ment" in two frames, a
+/// ping "p1" and [`big_payload`]; checks the pong and the four echoes.
+pub async fn every_frame_type(ws: &mut Ws) {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::{Bytes, Message};
+    let big = big_payload();
+    ws.send(Message::text("hello")).await.unwrap();
+    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
+    let part = |b: &'static [u8], op, fin| Message::Frame(Frame::message(Bytes::from_static(b), op, fin));
+    ws.send(part(b"frag", OpCode::Data(Data::Text), false)).await.unwrap();
+    ws.send(part(b"ment", OpCode::Data(Data::Continue), true)).await.unwrap();
+    ws.send(Message::Ping(Bytes::from_static(b"p1"))).await.unwrap();
+    ws.send(Message::binary(big.clone())).await.unwrap();
+    let mut echoes = Vec::new();
+    while echoes.len() < 4 {
+        match within("echo", ws.next()).await.unwrap().unwrap() {
+            Message::Pong(p) => assert_eq!(&p[..], b"p1"),
+            m => echoes.push(m),
+        }
+    }
+    assert_eq!(echoes[0], Message::text("hello"));
+    assert_eq!(echoes[1], Message::binary(vec![0u8, 1, 2, 255]));
+    assert_eq!(echoes[2], Message::text("fragment"));
+    assert_eq!(echoes[3].clone().into_data(), big);
+}
+
+/// Closes with 1001 "bye now" and waits for the close reply and the end.
+pub async fn close_going_away(mut ws: Ws) {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let close = CloseFrame { code: CloseCode::Away, reason: "bye now".into() };
+    ws.close(Some(close)).await.unwrap();
+    while let Some(Ok(_)) = within("close reply", ws.next()).await {}
+}
