@@ -7,7 +7,7 @@ use super::{Case, Settings};
 use crate::judge::{self, Observation, Verdict};
 use crate::report::{self, CaseEvent, CaseReport, WireTrace};
 use crate::scenario::{Event, Outcome};
-use crate::session::{data::hex, time};
+use crate::session::time;
 
 /// What the connection contributed besides the flags.
 pub struct Connection<'a> {
@@ -49,7 +49,7 @@ pub fn build(
     };
     r.received = obs.received.iter().map(case_event).collect();
     set_verdict(&mut r, verdict);
-    set_flags(&mut r, obs, scenario.report.local_close_reason_hex);
+    r.set_closing(obs, scenario.report.local_close_reason_hex);
     r.http_request = conn.request.map_or("?".into(), |b| String::from_utf8_lossy(b).into_owned());
     r.http_response = conn.response.map_or("?".into(), |b| String::from_utf8_lossy(b).into_owned());
     r.set_trace(conn.trace);
@@ -81,26 +81,6 @@ fn set_verdict(r: &mut CaseReport, verdict: &Verdict) {
     r.behavior_close = close_behavior(verdict.behavior_close);
     r.result = verdict.result.clone();
     r.result_close = verdict.result_close.clone();
-}
-
-fn set_flags(r: &mut CaseReport, obs: &Observation, reason_hex: bool) {
-    r.is_server = obs.is_server;
-    r.closed_by_me = obs.closed_by_me;
-    r.failed_by_me = obs.failed_by_me;
-    r.dropped_by_me = obs.dropped_by_me;
-    r.was_clean = obs.was_clean;
-    r.was_not_clean_reason = obs.was_not_clean_reason.clone();
-    r.was_server_connection_drop_timeout = obs.was_server_connection_drop_timeout;
-    r.was_open_handshake_timeout = obs.was_open_handshake_timeout;
-    r.was_close_handshake_timeout = obs.was_close_handshake_timeout;
-    r.local_close_code = obs.local_close_code;
-    r.local_close_reason = match (&obs.local_close_reason, reason_hex) {
-        (Some(reason), true) => Some(hex(reason)),
-        (None, true) => Some("?".into()),
-        (reason, false) => reason.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
-    };
-    r.remote_close_code = obs.remote_close_code;
-    r.remote_close_reason = obs.remote_close_reason.clone();
 }
 
 /// The judge's behavior as the report's.

@@ -330,6 +330,29 @@ impl CaseReport {
         }
     }
 
+    /// Sets the 13 closing-behaviour keys from what the judge observed. With
+    /// `reason_hex` (case 7.5.1), `localCloseReason` is the hex of the
+    /// reason, `"?"` when none was sent.
+    pub fn set_closing(&mut self, obs: &crate::judge::Observation, reason_hex: bool) {
+        self.is_server = obs.is_server;
+        self.closed_by_me = obs.closed_by_me;
+        self.failed_by_me = obs.failed_by_me;
+        self.dropped_by_me = obs.dropped_by_me;
+        self.was_clean = obs.was_clean;
+        self.was_not_clean_reason = obs.was_not_clean_reason.clone();
+        self.was_server_connection_drop_timeout = obs.was_server_connection_drop_timeout;
+        self.was_open_handshake_timeout = obs.was_open_handshake_timeout;
+        self.was_close_handshake_timeout = obs.was_close_handshake_timeout;
+        self.local_close_code = obs.local_close_code;
+        self.local_close_reason = match (&obs.local_close_reason, reason_hex) {
+            (Some(reason), true) => Some(crate::session::data::hex(reason)),
+            (None, true) => Some("?".into()),
+            (reason, false) => reason.as_ref().map(|b| String::from_utf8_lossy(b).into_owned()),
+        };
+        self.remote_close_code = obs.remote_close_code;
+        self.remote_close_reason = obs.remote_close_reason.clone();
+    }
+
     /// Take the wire log, statistics and logging state from a trace.
     pub fn set_trace(&mut self, trace: WireTrace) {
         self.create_wirelog = trace.logging;

@@ -3,8 +3,9 @@
 //! Autobahn writes its reports as the server ("me"); RX is what the client
 //! sent. `wstap show` does the same by default and can take the client's
 //! side instead. The closing-behaviour keys are derived from the recorded
-//! facts; two of them are inferences a passive tap has to make and are
-//! documented on [`closing_flags`].
+//! facts through the same [`Observation`] the replay judge produces, so both
+//! fill the report one way; two of them are inferences a passive tap has to
+//! make and are documented on [`observation`].
 //!
 //! Wire log order follows Autobahn: a read (`RO`) precedes the frames
 //! decoded from it (`RF`), while a sent frame (`TF`) is logged before the
@@ -17,7 +18,10 @@
 
 use super::autobahn::{CaseEvent, CaseReport};
 use super::wirelog::{TxFrameSpec, WireTrace};
-use crate::session::{Direction, Event, EventKind, Frame, RebuildError, Recording, Side, Summary, time};
+use crate::judge::Observation;
+use crate::session::{
+    CloseInfo, Direction, Event, EventKind, Frame, RebuildError, Recording, Side, Summary, TcpEnd, time,
+};
 use std::collections::VecDeque;
 
 /// Close codes that mean "I failed the connection" rather than a normal close.
@@ -31,12 +35,11 @@ pub fn from_recording(rec: &Recording, me: Side) -> Result<CaseReport, RebuildEr
         Side::Client => &rec.server,
     };
     let mut report = CaseReport::new(peer.clone());
-    report.is_server = me == Side::Server;
     report.started = time::parse_rfc3339(&rec.started).map(time::rfc3339_millis).unwrap_or_else(|| rec.started.clone());
     report.duration = summary.duration_us.div_ceil(1000);
     report.http_request = head_text(rec, Direction::ClientToServer);
     report.http_response = head_text(rec, Direction::ServerToClient);
-    closing_flags(&mut report, &summary, me);
+    report.set_closing(&observation(&summary, me), false);
     report.received = received(rec, me.sends().reverse());
     report.set_trace(trace(rec, me)?);
     Ok(report)
@@ -49,13 +52,14 @@ fn head_text(rec: &Recording, dir: Direction) -> String {
     }
 }
 
-/// Fills the 13 closing-behaviour keys.
+/// The closing facts of a recording as the judge's [`Observation`], seen by `me`.
 ///
 /// Inferred, since a tap cannot see intent: `failedByMe` is true when my
 /// close carried a failure code (1002, 1003, 1007–1011) or I reset TCP
 /// without closing; `wasNotCleanReason` names the peer dropping TCP first,
-/// or not answering my close, when those are what the record shows.
-pub fn closing_flags(report: &mut CaseReport, s: &Summary, me: Side) {
+/// or not answering my close, when those are what the record shows. The
+/// timeout flags stay false: a tap runs no timers.
+pub fn observation(s: &Summary, me: Side) -> Observation {
     let them = match me {
         Side::Server => Side::Client,
         Side::Client => Side::Server,
@@ -65,25 +69,33 @@ pub fn closing_flags(report: &mut CaseReport, s: &Summary, me: Side) {
         Side::Server => s.server_tcp_end,
         Side::Client => s.client_tcp_end,
     };
-    report.closed_by_me = s.closed_first_by == Some(me);
-    report.failed_by_me = mine.and_then(|c| c.code).is_some_and(|c| FAILING_CODES.contains(&c))
-        || (mine.is_none() && my_end == Some(crate::session::TcpEnd::Rst));
-    report.dropped_by_me = s.tcp_closed_first_by == Some(me);
-    report.was_clean = s.clean;
-    report.was_not_clean_reason = match (s.clean, mine, theirs) {
-        (true, _, _) => None,
-        (false, Some(_), None) => Some("peer did not respond (in time) in closing handshake".into()),
-        (false, _, _) if s.tcp_closed_first_by == Some(them) => {
-            Some("peer dropped the TCP connection without previous WebSocket closing handshake".into())
-        }
-        _ => None,
-    };
-    report.was_open_handshake_timeout = false;
-    report.was_close_handshake_timeout = false;
-    report.local_close_code = mine.and_then(|c| c.code);
-    report.local_close_reason = mine.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone()));
-    report.remote_close_code = theirs.and_then(|c| c.code);
-    report.remote_close_reason = theirs.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone()));
+    // A reason that is not UTF-8 is shown as its hex, both ways.
+    let reason_bytes = |c: &CloseInfo| c.reason.as_ref().or(c.reason_hex.as_ref()).map(|r| r.as_bytes().to_vec());
+    Observation {
+        received: Vec::new(),
+        handshake_completed: s.upgraded,
+        is_server: me == Side::Server,
+        closed_by_me: s.closed_first_by == Some(me),
+        failed_by_me: mine.and_then(|c| c.code).is_some_and(|c| FAILING_CODES.contains(&c))
+            || (mine.is_none() && my_end == Some(TcpEnd::Rst)),
+        dropped_by_me: s.tcp_closed_first_by == Some(me),
+        was_clean: s.clean,
+        was_not_clean_reason: match (s.clean, mine, theirs) {
+            (true, _, _) => None,
+            (false, Some(_), None) => Some("peer did not respond (in time) in closing handshake".into()),
+            (false, _, _) if s.tcp_closed_first_by == Some(them) => {
+                Some("peer dropped the TCP connection without previous WebSocket closing handshake".into())
+            }
+            _ => None,
+        },
+        was_server_connection_drop_timeout: false,
+        was_open_handshake_timeout: false,
+        was_close_handshake_timeout: false,
+        local_close_code: mine.and_then(|c| c.code),
+        local_close_reason: mine.and_then(reason_bytes),
+        remote_close_code: theirs.and_then(|c| c.code),
+        remote_close_reason: theirs.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone())),
+    }
 }
 
 /// Autobahn's `received` list: the peer's messages and pongs.
