@@ -14,5 +14,6 @@ mod proxy;
 mod replay;
 mod replay_cli;
 mod replay_recording;
+mod replay_signals;
 mod serve;
 mod show_diff;
