@@ -2,6 +2,7 @@
 //! exit status (0 ok, 1 a verdict or difference, 2 an error).
 
 pub mod args;
+pub mod duration;
 
 use crate::echo::EchoServer;
 use crate::proxy::{Proxy, ProxyConfig};
@@ -39,7 +40,8 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         PcapFormat::Pcap => crate::pcap::Format::Pcap,
         PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
     });
-    let config = ProxyConfig { upstream, out_dir: args.out.clone(), source: "record".into(), pcap };
+    let config =
+        ProxyConfig { pcap, connect_timeout: args.connect_timeout, ..ProxyConfig::new(upstream, &args.out, "record") };
     let proxy = Proxy::bind(args.listen, config).await.with_context(|| {
         format!("cannot listen on {} (is another program using it? try --listen 127.0.0.1:0)", args.listen)
     })?;

@@ -1,12 +1,15 @@
 //! The recording proxy: accept, connect upstream, relay, record.
 //!
-//! Every accepted connection gets its own upstream connection and a
+//! Every accepted connection gets its own upstream connection
+//! ([`upstream::connect`], bounded by a timeout and by shutdown) and a
 //! [`relay`](relay::relay); one [`recorder`] thread writes the recordings
-//! of all connections. On shutdown the listener stops, open connections are
-//! closed, and every recording is finalised before [`Proxy::run`] returns.
+//! of all connections. On shutdown the listener stops, pending upstream
+//! connects are cancelled, open connections are closed, and every recording
+//! is finalised before [`Proxy::run`] returns.
 
 pub mod recorder;
 pub mod relay;
+pub mod upstream;
 
 use crate::session::{FORMAT_VERSION, Recording, time};
 use recorder::{Recorded, Recorder};
@@ -32,6 +35,23 @@ pub struct ProxyConfig {
     /// Also write a capture of each connection beside its recording
     /// (`<name>.pcap` or `.pcapng`), from the recorder thread.
     pub pcap: Option<crate::pcap::Format>,
+    /// Longest wait for the upstream to accept a connection
+    /// ([`upstream::connect`]); a timeout ends the recording with a reset.
+    pub connect_timeout: std::time::Duration,
+}
+
+impl ProxyConfig {
+    /// Recording into `out_dir` in front of `upstream`, marked `source`;
+    /// no capture, the default connect timeout.
+    pub fn new(upstream: SocketAddr, out_dir: impl Into<PathBuf>, source: &str) -> ProxyConfig {
+        ProxyConfig {
+            upstream,
+            out_dir: out_dir.into(),
+            source: source.to_string(),
+            pcap: None,
+            connect_timeout: upstream::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
 }
 
 /// A bound, not yet running, recording proxy.
@@ -109,7 +129,7 @@ async fn connection(
     seq: u64,
     config: ProxyConfig,
     recorder: Recorder,
-    stop: watch::Receiver<bool>,
+    mut stop: watch::Receiver<bool>,
 ) -> io::Result<Recorded> {
     let t0 = Instant::now();
     let started = time::unix_micros(SystemTime::now());
@@ -124,16 +144,15 @@ async fn connection(
     };
     let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: peer, server: config.upstream, started });
     let (tx, outcome) = recorder.open(seq, header, path, pcap).await;
-    match TcpStream::connect(config.upstream).await {
+    match upstream::connect(config.upstream, config.connect_timeout, &mut stop).await {
         Ok(server) => relay::relay(client, server, tx.clone(), t0, stop).await,
         Err(e) => {
-            tracing::warn!("connection {seq} from {peer}: upstream {} refused: {e}", config.upstream);
-            let error = Some(format!("upstream connect failed: {e}"));
+            tracing::warn!("connection {seq} from {peer}: upstream {}: {e}", config.upstream);
             let end = recorder::Tap::End {
                 dir: crate::session::Direction::ServerToClient,
-                at: 0,
+                at: t0.elapsed().as_micros() as u64,
                 how: crate::session::TcpEnd::Rst,
-                error,
+                error: Some(e.to_string()),
             };
             tx.send(end).await;
         }
