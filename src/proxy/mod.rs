@@ -56,7 +56,7 @@ impl ProxyConfig {
 
 /// A bound, not yet running, recording proxy.
 pub struct Proxy {
-    listener: TcpListener,
+    listener: crate::accept::Acceptor,
     config: ProxyConfig,
 }
 
@@ -64,7 +64,7 @@ impl Proxy {
     /// Binds the listener and creates the output directory.
     pub async fn bind(listen: SocketAddr, config: ProxyConfig) -> io::Result<Proxy> {
         std::fs::create_dir_all(&config.out_dir)?;
-        let listener = TcpListener::bind(listen).await?;
+        let listener = crate::accept::Acceptor::new(TcpListener::bind(listen).await?, "record");
         Ok(Proxy { listener, config })
     }
 
@@ -76,7 +76,7 @@ impl Proxy {
     /// Accepts and records connections until `shutdown` completes, then
     /// closes open connections and waits for every recording to be final.
     /// Returns what was recorded, in order of completion.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
         let (recorder, recorder_thread) = match Recorder::start() {
             Ok(started) => started,
             Err(e) => {
@@ -91,13 +91,10 @@ impl Proxy {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((client, peer)) => {
-                        let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
-                        conns.spawn(connection(client, peer, n, self.config.clone(), recorder.clone(), stop_rx.clone()));
-                    }
-                    Err(e) => tracing::warn!("accept failed: {e}"),
-                },
+                (client, peer) = self.listener.accept() => {
+                    let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    conns.spawn(connection(client, peer, n, self.config.clone(), recorder.clone(), stop_rx.clone()));
+                }
                 Some(finished) = conns.join_next(), if !conns.is_empty() => collect(finished, &mut done),
                 _ = &mut shutdown => break,
             }
