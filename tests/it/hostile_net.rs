@@ -153,6 +153,16 @@ impl FdLimit {
     }
 }
 
+/// How many descriptors of `pid` are open on files under `dir`.
+fn open_files_under(pid: u32, dir: &std::path::Path) -> usize {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&dir))
+        .count()
+}
+
 /// User + system CPU time of a process so far.
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
@@ -214,6 +224,13 @@ async fn record_survives_running_out_of_descriptors() {
     let out = tempfile::tempdir().unwrap();
     let wstap = WstapChild::record(&["--out", out.path().to_str().unwrap()]);
     within("a session before", echo_round_trip(wstap.addr)).await;
+    // Its recording is closed before the count: no descriptor frees up later.
+    within("the recording is closed", async {
+        while open_files_under(wstap.pid(), out.path()) > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     let echo = other_listener(wstap.pid(), wstap.addr);
     let limit = FdLimit::of(wstap.pid());
     limit.exhaust();
