@@ -25,8 +25,7 @@ pub const LARGE_MESSAGE: usize = 64 * 1024;
 pub async fn record_demo(out_dir: &Path) -> io::Result<Recorded> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let echo = EchoServer::start(loopback).await?;
-    let config =
-        ProxyConfig { upstream: echo.addr(), out_dir: out_dir.to_path_buf(), source: "demo".into(), pcap: None };
+    let config = ProxyConfig::new(echo.addr(), out_dir, "demo");
     let proxy = Proxy::bind(loopback, config).await?;
     let addr = proxy.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -16,3 +16,4 @@ mod replay_cli;
 mod replay_recording;
 mod serve;
 mod show_diff;
+mod upstreams;
