@@ -4,8 +4,8 @@
 pub mod args;
 
 use crate::echo::EchoServer;
-use crate::proxy::{Proxy, ProxyConfig};
 use crate::net::{Listen, Target};
+use crate::proxy::{Proxy, ProxyConfig};
 use anyhow::{Context, Result, bail};
 pub use args::Cli;
 use args::{Command, DemoArgs, PcapFormat, RecordArgs};
@@ -44,6 +44,9 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         PcapFormat::Pcap => crate::pcap::Format::Pcap,
         PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
     });
+    if upstream.tls {
+        bail!("{upstream}: TLS to the upstream is not supported by this build yet; use ws:// or HOST:PORT");
+    }
     let mut config = ProxyConfig::new(upstream.clone(), args.out.clone(), "record");
     config.pcap = pcap;
     config.keep_host = args.keep_host;

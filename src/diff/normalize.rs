@@ -162,7 +162,9 @@ impl<'a> Builder<'a> {
                 }
                 self.line(e.dir, text)
             }
-            EventKind::TlsEnd { leg, how, .. } => self.line(e.dir, format!("tls_end {} {}", leg.as_str(), how.as_str())),
+            EventKind::TlsEnd { leg, how, .. } => {
+                self.line(e.dir, format!("tls_end {} {}", leg.as_str(), how.as_str()))
+            }
             EventKind::Rewrite { header, .. } => self.line(e.dir, format!("rewrite {header}")),
             EventKind::Violation { kind, .. } => {
                 self.sides[side].violations.push(kind.clone());

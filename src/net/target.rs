@@ -172,9 +172,7 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
         };
     }
     match authority.rsplit_once(':') {
-        Some((host, _)) if host.contains(':') => {
-            Err("an IPv6 address must be in brackets, e.g. [::1]:8080".into())
-        }
+        Some((host, _)) if host.contains(':') => Err("an IPv6 address must be in brackets, e.g. [::1]:8080".into()),
         Some((host, port)) => Ok((host, Some(parse_port(port)?))),
         None => Ok((authority, None)),
     }

@@ -135,7 +135,8 @@ mod tests {
     fn the_head_is_held_until_complete_and_the_rest_follows_unchanged() {
         let mut rule = HostRewrite::new("h:1".into());
         assert!(matches!(rule.push(&HEAD[..10]), Step::Hold));
-        let Step::Forward(out, Some(EventKind::Rewrite { len, to, .. })) = rule.push(&[&HEAD[10..], b"\x81\x00"].concat())
+        let Step::Forward(out, Some(EventKind::Rewrite { len, to, .. })) =
+            rule.push(&[&HEAD[10..], b"\x81\x00"].concat())
         else {
             panic!("not rewritten")
         };

@@ -135,9 +135,8 @@ async fn every_address_of_a_name_is_tried_in_turn() {
     // localhost is ::1 and 127.0.0.1 here; a server on 127.0.0.1 only is
     // reached after ::1 refuses (or directly, if the resolver puts IPv4 first).
     let server = tungstenite_echo_at(loopback()).await;
-    let addrs = wstap::net::connect::resolve(&Target::parse(&format!("localhost:{}", server.port())).unwrap())
-        .await
-        .unwrap();
+    let addrs =
+        wstap::net::connect::resolve(&Target::parse(&format!("localhost:{}", server.port())).unwrap()).await.unwrap();
     let proxy = TestProxy::start(Target::parse(&format!("localhost:{}", server.port())).unwrap()).await;
     let (mut ws, _) = within("connect", tokio_tungstenite::connect_async(proxy.url())).await.unwrap();
     ws.send(Message::text("x")).await.unwrap();
