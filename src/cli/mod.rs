@@ -2,6 +2,7 @@
 //! exit status (0 ok, 1 a verdict or difference, 2 an error).
 
 pub mod args;
+pub mod duration;
 
 use crate::echo::EchoServer;
 use crate::net::{Listen, Target};
@@ -44,12 +45,23 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         PcapFormat::Pcap => crate::pcap::Format::Pcap,
         PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
     });
-    if upstream.tls {
-        bail!("{upstream}: TLS to the upstream is not supported by this build yet; use ws:// or HOST:PORT");
-    }
     let mut config = ProxyConfig::new(upstream.clone(), args.out.clone(), "record");
     config.pcap = pcap;
     config.keep_host = args.keep_host;
+    config.connect_timeout = args.connect_timeout;
+    if upstream.tls {
+        let options = crate::tls::UpstreamOptions {
+            extra_roots: args.upstream_ca.clone(),
+            insecure: args.insecure_upstream,
+            keylog: None,
+        };
+        config.upstream_tls = Some(crate::tls::UpstreamTls::new(&options).map_err(anyhow::Error::msg)?);
+        if args.insecure_upstream {
+            eprintln!("wstap: WARNING: --insecure-upstream: {upstream}'s certificate is NOT verified");
+        }
+    } else if !args.upstream_ca.is_empty() || args.insecure_upstream {
+        bail!("--upstream-ca and --insecure-upstream apply to a wss:// upstream; {upstream} is not one");
+    }
     let proxy = bind_proxy(&args.listen, config).await?;
     let addr = proxy.local_addr()?;
     refuse_loop(&upstream, addr).await?;

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 
 /// The proxy's own listen address and the ports of its outgoing
@@ -108,10 +109,11 @@ pub enum ConnectError {
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectError::Resolve { name, error } => write!(f, "cannot resolve {name}: {error}"),
-            ConnectError::Connect { target, failed } => {
-                write!(f, "cannot connect to {target}: {}", failed.join("; "))
-            }
+            ConnectError::Resolve { name, error } => write!(f, "cannot resolve the upstream {name}: {error}"),
+            ConnectError::Connect { target, failed } => match failed.as_slice() {
+                [one] if one.starts_with(&format!("{target}: ")) => write!(f, "upstream {one}"),
+                _ => write!(f, "cannot connect to the upstream {target}: {}", failed.join("; ")),
+            },
             ConnectError::Loop { target, addr, listen } => write!(
                 f,
                 "refused: the upstream {target} ({addr}) is this proxy's own listen address {listen}; \
@@ -123,12 +125,21 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// Resolves `target` now and connects to the first address that answers.
-pub async fn connect(target: &Target, guard: Option<&Arc<LoopGuard>>) -> Result<Connected, ConnectError> {
+/// Resolves `target` now and connects to the first address that answers,
+/// giving each address `timeout`.
+pub async fn connect(
+    target: &Target,
+    guard: Option<&Arc<LoopGuard>>,
+    timeout: Duration,
+) -> Result<Connected, ConnectError> {
     let addrs = resolve(target).await?;
     let mut failed = Vec::new();
     for addr in addrs {
-        match connect_one(addr, guard).await {
+        let attempt = match tokio::time::timeout(timeout, connect_one(addr, guard)).await {
+            Ok(attempt) => attempt.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("connect timed out after {}", human(timeout))),
+        };
+        match attempt {
             Ok((stream, registered)) => {
                 let local = stream.local_addr().unwrap_or(addr);
                 if let Some(g) = guard.filter(|g| g.is_loop(local, addr)) {
@@ -140,6 +151,15 @@ pub async fn connect(target: &Target, guard: Option<&Arc<LoopGuard>>) -> Result<
         }
     }
     Err(ConnectError::Connect { target: target.authority(), failed })
+}
+
+/// `5s`, `250ms`, `1.5s`: a timeout as a person writes it.
+pub fn human(t: Duration) -> String {
+    match t.subsec_millis() {
+        0 if t.as_secs() > 0 => format!("{}s", t.as_secs()),
+        _ if t < Duration::from_secs(1) => format!("{}ms", t.as_millis()),
+        _ => format!("{:.3}s", t.as_secs_f64()),
+    }
 }
 
 /// The addresses of `target`, in resolver order.
@@ -173,6 +193,13 @@ async fn connect_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_read_as_written() {
+        assert_eq!(human(Duration::from_secs(5)), "5s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_millis(1500)), "1.500s");
+    }
 
     #[test]
     fn loops_are_recognised() {

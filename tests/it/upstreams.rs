@@ -160,7 +160,7 @@ async fn an_unresolvable_name_is_recorded_with_the_name() {
     let notes = notes(&rec);
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].0, "resolve_failed");
-    assert!(notes[0].1.starts_with("cannot resolve no-such-host.invalid: "), "{}", notes[0].1);
+    assert!(notes[0].1.starts_with("cannot resolve the upstream no-such-host.invalid: "), "{}", notes[0].1);
     let rst = rec.events.iter().find_map(|e| match &e.kind {
         EventKind::Rst { error } => error.clone(),
         _ => None,
