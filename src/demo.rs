@@ -88,9 +88,10 @@ pub async fn replay_demo(recording: &Path) -> io::Result<crate::replay::CaseRun>
     let mut case = crate::replay::from_recording::load(recording, Default::default()).map_err(io::Error::other)?;
     case.number = 1;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let mut listener = crate::accept::Acceptor::new(listener, "demo");
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = listener.accept().await;
         let settings = crate::replay::Settings::new("wstap demo client");
         Ok::<_, io::Error>(crate::replay::engine::run_case(stream, &case, &settings).await)
     });

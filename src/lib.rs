@@ -1,6 +1,7 @@
 //! wstap taps, records, replays and judges WebSocket traffic.
 //!
 //! # Layout
+//! - [`accept`]: the accept step every listener uses (backs off when descriptors run out).
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
 //! - [`session`]: the data model every feature shares (recordings, events, summary).
 //! - [`store`]: recording files: streaming YAML writer, sidecars, loader.
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod cli;
 pub mod convert;
 pub mod demo;

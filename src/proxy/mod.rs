@@ -88,7 +88,7 @@ impl ProxyConfig {
 
 /// A bound, not yet running, recording proxy.
 pub struct Proxy {
-    listener: TcpListener,
+    listener: crate::accept::Acceptor,
     config: ProxyConfig,
     guard: Arc<LoopGuard>,
 }
@@ -97,7 +97,7 @@ impl Proxy {
     /// Binds the listener and creates the output directory.
     pub async fn bind(listen: SocketAddr, config: ProxyConfig) -> io::Result<Proxy> {
         std::fs::create_dir_all(&config.out_dir)?;
-        let listener = TcpListener::bind(listen).await?;
+        let listener = crate::accept::Acceptor::new(TcpListener::bind(listen).await?, "record");
         let guard = LoopGuard::new(listener.local_addr()?);
         Ok(Proxy { listener, config, guard })
     }
@@ -110,7 +110,7 @@ impl Proxy {
     /// Accepts and records connections until `shutdown` completes, then
     /// closes open connections and waits for every recording to be final.
     /// Returns what was recorded, in order of completion.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
         let (recorder, recorder_thread) = match Recorder::start() {
             Ok(started) => started,
             Err(e) => {
@@ -125,23 +125,15 @@ impl Proxy {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((client, peer)) if self.is_own(&client, peer) => {
+                (client, peer) = self.listener.accept() => {
+                    if self.is_own(&client, peer) {
                         tracing::warn!("dropped a connection from this proxy's own upstream socket {peer} (a loop)");
+                        continue;
                     }
-                    Ok((client, peer)) => {
-                        let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
-                        let conn = Conn {
-                            client,
-                            peer,
-                            seq: n,
-                            config: self.config.clone(),
-                            guard: self.guard.clone(),
-                        };
-                        conns.spawn(conn.run(recorder.clone(), stop_rx.clone()));
-                    }
-                    Err(e) => tracing::warn!("accept failed: {e}"),
-                },
+                    let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    let conn = Conn { client, peer, seq: n, config: self.config.clone(), guard: self.guard.clone() };
+                    conns.spawn(conn.run(recorder.clone(), stop_rx.clone()));
+                }
                 Some(finished) = conns.join_next(), if !conns.is_empty() => collect(finished, &mut done),
                 _ = &mut shutdown => break,
             }

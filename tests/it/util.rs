@@ -184,8 +184,9 @@ pub async fn close_going_away(mut ws: Ws) {
     while let Some(Ok(_)) = within("close reply", ws.next()).await {}
 }
 
-/// A `wstap record` child process, its stderr collected as it goes.
-pub struct RecordChild {
+/// A `wstap` child process that listens (record, serve), its stderr
+/// collected as it goes.
+pub struct WstapChild {
     pub child: std::process::Child,
     /// Where it accepts clients.
     pub addr: SocketAddr,
@@ -193,39 +194,47 @@ pub struct RecordChild {
     pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-impl RecordChild {
-    /// Runs `sh -c '<prefix> exec wstap record --listen 127.0.0.1:0 ARGS'`
-    /// (the prefix can set limits, e.g. `ulimit -n 64;`) and waits for the
-    /// line naming its address.
-    pub fn spawn(prefix: &str, args: &[&str]) -> RecordChild {
+impl WstapChild {
+    /// `wstap record --listen 127.0.0.1:0 ARGS`.
+    pub fn record(args: &[&str]) -> WstapChild {
+        WstapChild::spawn(&[&["record", "--listen", "127.0.0.1:0"], args].concat())
+    }
+
+    /// Runs `wstap ARGS` and waits for the first stderr line, which names
+    /// the address (`... connect to ws://ADDR/`, `ADDR -> UPSTREAM` or
+    /// `serving N cases on ws://ADDR/`).
+    pub fn spawn(args: &[&str]) -> WstapChild {
         use std::io::BufRead;
-        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-        let script = format!("{prefix} exec '{}' record --listen 127.0.0.1:0 {}", wstap_bin(), quoted.join(" "));
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", &script])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child =
+            std::process::Command::new(wstap_bin()).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = lines.next().expect("record prints its address").unwrap();
-        let addr = first
-            .split("; ")
-            .find_map(|part| {
-                let part = part.trim_start_matches("connect to ws://").trim_end_matches('/');
-                part.split(" -> ").next().and_then(|a| a.parse().ok())
-            })
-            .unwrap_or_else(|| panic!("no address in {first:?}"));
+        let first = lines.next().expect("wstap prints its address").unwrap();
+        let addr = match first.split_once("ws://") {
+            Some((_, rest)) => rest.split('/').next(),
+            None => first.split(" -> ").next().and_then(|s| s.rsplit(' ').next()),
+        };
+        let addr = addr.and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("no address in {first:?}"));
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(vec![first]));
         let sink = stderr.clone();
         std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l)));
-        RecordChild { child, addr, stderr }
+        WstapChild { child, addr, stderr }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
     }
 
     /// Sends SIGINT and waits (at most [`STEP`]) for the exit status.
     pub async fn interrupt(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let pid = self.child.id().to_string();
         assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
-        let status = within("wstap record exits after SIGINT", async {
+        let status = within("wstap exits after SIGINT", async {
             loop {
                 if let Some(status) = self.child.try_wait().unwrap() {
                     return status;
@@ -234,12 +243,12 @@ impl RecordChild {
             }
         })
         .await;
-        let lines = self.stderr.lock().unwrap().clone();
+        let lines = self.stderr_lines();
         (status, lines)
     }
 }
 
-impl Drop for RecordChild {
+impl Drop for WstapChild {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             let _ = self.child.kill();
