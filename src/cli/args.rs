@@ -2,6 +2,7 @@
 //! becomes its `--help` text.
 
 use super::duration;
+use crate::net::{Listen, Target};
 use crate::replay::from_recording::Timing;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -169,12 +170,27 @@ pub struct ServeArgs {
 /// Options of `wstap record`.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Address to accept clients on (loopback unless you say otherwise).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
-    pub listen: SocketAddr,
-    /// The real server, e.g. 127.0.0.1:8080. Default: an embedded echo server.
-    #[arg(long, value_name = "ADDR")]
-    pub upstream: Option<SocketAddr>,
+    /// Address to accept clients on: HOST:PORT, [v6]:PORT, or :PORT for
+    /// loopback (loopback unless you say otherwise).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = Listen::parse)]
+    pub listen: Listen,
+    /// The real server: HOST:PORT, [v6]:PORT, ws://HOST[:PORT] or wss://HOST[:PORT]
+    /// (default ports 80 and 443). Names are resolved for each connection and every
+    /// address is tried in turn. Default: an embedded echo server.
+    #[arg(long, value_name = "UPSTREAM", value_parser = Target::parse)]
+    pub upstream: Option<Target>,
+    /// Forward the client's Host header unchanged. By default, for a hostname
+    /// upstream, the Host header of the request head (and nothing else) is
+    /// rewritten to name the upstream, and the rewrite is recorded.
+    #[arg(long)]
+    pub keep_host: bool,
+    /// Also trust the CA certificates in this PEM file for a wss:// upstream
+    /// (repeatable). The machine's roots are always trusted.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Do not verify the wss:// upstream's certificate (a warning is printed and recorded).
+    #[arg(long)]
+    pub insecure_upstream: bool,
     /// Directory for recordings (created if missing).
     #[arg(long, value_name = "DIR", default_value = "recordings")]
     pub out: PathBuf,
@@ -244,7 +260,7 @@ mod tests {
     fn record_defaults_to_loopback() {
         let cli = Cli::try_parse_from(["wstap", "record"]).unwrap();
         let Command::Record(args) = cli.command else { panic!("not record") };
-        assert!(args.listen.ip().is_loopback());
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9001");
         assert_eq!(args.upstream, None);
         assert!(!args.pcap);
         assert!(Cli::try_parse_from(["wstap", "show"]).is_err());

@@ -18,3 +18,6 @@ mod replay_cli;
 mod replay_recording;
 mod serve;
 mod show_diff;
+mod tlsutil;
+mod upstreams;
+mod wss;

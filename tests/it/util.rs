@@ -59,14 +59,28 @@ pub struct TestProxy {
 }
 
 impl TestProxy {
-    pub async fn start(upstream: SocketAddr) -> TestProxy {
+    pub async fn start(upstream: impl Into<wstap::net::Target>) -> TestProxy {
         TestProxy::start_with(loopback(), upstream, None).await
     }
 
     /// A proxy listening on `listen`, optionally writing captures.
-    pub async fn start_with(listen: SocketAddr, upstream: SocketAddr, pcap: Option<wstap::pcap::Format>) -> TestProxy {
+    pub async fn start_with(
+        listen: SocketAddr,
+        upstream: impl Into<wstap::net::Target>,
+        pcap: Option<wstap::pcap::Format>,
+    ) -> TestProxy {
+        TestProxy::start_config(listen, upstream, |c| c.pcap = pcap).await
+    }
+
+    /// A proxy listening on `listen`, its configuration adjusted by `tweak`.
+    pub async fn start_config(
+        listen: SocketAddr,
+        upstream: impl Into<wstap::net::Target>,
+        tweak: impl FnOnce(&mut ProxyConfig),
+    ) -> TestProxy {
         let dir = tempfile::tempdir().unwrap();
-        let config = ProxyConfig { pcap, ..ProxyConfig::new(upstream, dir.path(), "test") };
+        let mut config = ProxyConfig::new(upstream, dir.path(), "test");
+        tweak(&mut config);
         let proxy = Proxy::bind(listen, config).await.unwrap();
         let addr = proxy.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
