@@ -29,6 +29,7 @@ pub use super::client::{CLIENT_EXIT_GRACE, CLIENT_TERM_GRACE, client_command};
 use super::client::{ClientProcess, cannot_run};
 use super::engine::{no_connection, run_case};
 use super::{Case, CaseRun, Settings};
+use crate::accept::Acceptor;
 
 /// Default time to wait for the client to connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -170,8 +171,8 @@ enum Halt {
 /// Runs one case on its own listener; gives up when `stop` is set.
 async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Option<Stopped>>) -> Result<CaseRun, Halt> {
     let settings = &config.settings;
-    let listener = match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
-        Ok(l) => l,
+    let mut listener = match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
+        Ok(l) => Acceptor::new(l, "replay"),
         Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host))),
     };
     let url = match listener.local_addr() {
@@ -188,7 +189,7 @@ async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Opti
         eprintln!("wstap: case {} (#{}): connect a client to {url}", case.scenario.id, case.number);
     }
     let run = tokio::select! {
-        run = accept_and_run(&listener, child.as_mut(), case, config) => run,
+        run = accept_and_run(&mut listener, child.as_mut(), case, config) => run,
         _ = stop.wait_for(Option::is_some) => Err(Halt::Cut),
     };
     if let Some(child) = child.as_mut() {
@@ -204,7 +205,7 @@ async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Opti
 }
 
 async fn accept_and_run(
-    listener: &TcpListener,
+    listener: &mut Acceptor,
     child: Option<&mut ClientProcess>,
     case: &Case,
     config: &RunConfig,
@@ -217,10 +218,7 @@ async fn accept_and_run(
         }
     };
     Ok(tokio::select! {
-        accepted = listener.accept() => match accepted {
-            Ok((stream, _)) => run_case(stream, case, settings).await,
-            Err(e) => no_connection(case, settings, &format!("accept failed: {e}")),
-        },
+        (stream, _) = listener.accept() => run_case(stream, case, settings).await,
         exit = exited => match cannot_run(exit) {
             Some(why) => return Err(Halt::CannotRun(why.to_owned())),
             None => no_connection(case, settings, &format!("the client command exited ({exit}) before connecting")),

@@ -53,7 +53,7 @@ struct State {
 
 /// A bound server.
 pub struct Server {
-    listener: TcpListener,
+    listener: crate::accept::Acceptor,
     state: Arc<State>,
 }
 
@@ -101,7 +101,7 @@ impl Server {
         settings: Settings,
         report_dir: PathBuf,
     ) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::accept::Acceptor::new(TcpListener::bind(addr).await?, "serve");
         let state = State {
             cases,
             settings,
@@ -131,16 +131,14 @@ impl Server {
     /// Serves until `shutdown` completes or a driver calls `/stopServer`.
     /// Connections still open then are cut (a case running on one stores
     /// no result).
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Ended {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Ended {
         let mut stop = self.state.stop.subscribe();
         let mut running = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
         let interrupted = loop {
             tokio::select! {
-                accepted = self.listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        running.spawn(handle(self.state.clone(), stream));
-                    }
+                (stream, _) = self.listener.accept() => {
+                    running.spawn(handle(self.state.clone(), stream));
                 }
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = stop.wait_for(|s| *s) => break false,
