@@ -17,6 +17,7 @@ pub mod builder;
 pub mod closing;
 pub mod data;
 mod inflate;
+pub mod sidecar;
 pub mod streams;
 pub mod time;
 pub mod tls;
