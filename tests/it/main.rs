@@ -15,4 +15,5 @@ mod replay;
 mod replay_cli;
 mod replay_recording;
 mod serve;
+mod oracle;
 mod show_diff;
