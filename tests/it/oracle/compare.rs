@@ -87,7 +87,10 @@ fn object_fields(prefix: &str, a: &Value, b: &Value, diff: &mut impl FnMut(Strin
         }
         match (va, vb) {
             (Some(Value::Array(la)), Some(Value::Array(lb))) if key == "wirelog" => wirelog(la, lb, diff),
-            _ => diff(format!("{prefix}{key}"), show(va), show(vb)),
+            _ => {
+                let (sa, sb) = show_pair(va, vb);
+                diff(format!("{prefix}{key}"), sa, sb)
+            }
         }
     }
 }
@@ -101,6 +104,24 @@ fn wirelog(a: &[Value], b: &[Value], diff: &mut impl FnMut(String, String, Strin
         let more = differing.len() - WIRELOG_ENTRIES_SHOWN;
         diff("wirelog".into(), format!("{} entries", a.len()), format!("{} entries ({more} more differ)", b.len()));
     }
+}
+
+/// Both values; long ones are cut around their first difference, so the
+/// report shows where they part.
+fn show_pair(a: Option<&Value>, b: Option<&Value>) -> (String, String) {
+    let (ta, tb) = (a.map(Value::to_string), b.map(Value::to_string));
+    let (Some(ta), Some(tb)) = (ta, tb) else { return (show(a), show(b)) };
+    if ta.chars().count() <= VALUE_CHARS && tb.chars().count() <= VALUE_CHARS {
+        return (ta, tb);
+    }
+    let same = ta.chars().zip(tb.chars()).take_while(|(x, y)| x == y).count();
+    let from = same.saturating_sub(VALUE_CHARS / 4);
+    let window = |t: &str| {
+        let cut: String = t.chars().skip(from).take(VALUE_CHARS).collect();
+        let more = if t.chars().count() > from + VALUE_CHARS { " …" } else { "" };
+        format!("{}{cut}{more}", if from > 0 { "… " } else { "" })
+    };
+    (window(&ta), window(&tb))
 }
 
 fn show(value: Option<&Value>) -> String {

@@ -22,6 +22,7 @@
 //! `compare`; the tests are in `category7` (CI) and `manual` (driven by
 //! `scripts/autobahn-compare` and `scripts/autobahn-reference`).
 
+pub mod compact;
 pub mod compare;
 pub mod normalise;
 pub mod peers;
@@ -31,7 +32,7 @@ pub mod tools;
 pub mod wstap_side;
 
 mod category7;
-// mod manual;
+mod manual;
 
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
@@ -136,7 +137,8 @@ impl Comparison {
         eprint!("{report}");
         assert_eq!(self.left.reports.len(), expected, "{} results\n{report}", self.names.0);
         assert_eq!(self.right.reports.len(), expected, "{} results\n{report}", self.names.1);
-        let is_known = |d: &compare::Difference| known.iter().any(|(case, field, _)| d.case == *case && d.field == *field);
+        let is_known =
+            |d: &compare::Difference| known.iter().any(|(case, field, _)| d.case == *case && d.field == *field);
         let unexpected: Vec<_> = self.diffs.iter().filter(|d| !is_known(d)).cloned().collect();
         let unexplained = compare::render(&unexpected, self.names, self.left.reports.len());
         assert!(unexpected.is_empty(), "the reports differ:\n{unexplained}");
@@ -149,6 +151,14 @@ impl Comparison {
 
 /// Runs `peer` as the client of `fuzzer` (a fresh server for `selection`)
 /// with agent `agent`, numbers `numbers` (default: ask `/getCaseCount`).
+///
+/// After the driver, the harness asks for the reports once more, on both
+/// sides alike. Autobahn stores a case's result when it handles the loss of
+/// the connection, a reactor tick after it aborted it; a client that ends
+/// as soon as the close handshake is done (tokio-tungstenite) can ask for
+/// the reports before that tick, and the last case goes missing (seen in
+/// about half the runs of 7.1.6 alone). A second request comes later than
+/// that tick.
 pub async fn serve_side(
     fuzzer: Fuzzer,
     peer: Peer,
@@ -162,7 +172,10 @@ pub async fn serve_side(
             let spec = Selection { cases: selection.spec_cases(), exclude: selection.exclude.clone() };
             let server = suite::RealFuzzingServer::start(&spec).await.map_err(context)?;
             let start = Instant::now();
-            let driven = peer.drive(&server.url, agent, numbers).await;
+            let driven = match peer.drive(&server.url, agent, numbers).await {
+                Ok(()) => peers::update_reports(&server.url, agent).await,
+                Err(e) => Err(e),
+            };
             if let Err(e) = driven {
                 return Err(context(format!("{e}\nwstest log:\n{}", server.log())));
             }
@@ -173,6 +186,7 @@ pub async fn serve_side(
             let server = wstap_side::WstapServe::start(selection).await.map_err(context)?;
             let start = Instant::now();
             peer.drive(&server.url, agent, numbers).await.map_err(context)?;
+            peers::update_reports(&server.url, agent).await.map_err(context)?;
             let reports = server.finish().await.map_err(context)?;
             Ok(Run { reports, wall: start.elapsed() })
         }

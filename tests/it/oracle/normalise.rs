@@ -129,7 +129,8 @@ fn race(obj: &mut serde_json::Map<String, Value>) {
         }
     }
     if let Some(Value::Array(log)) = obj.get_mut("wirelog") {
-        let data_frame = |e: &Value| e.get(0).and_then(Value::as_str) == Some("RF") && e[2].as_u64().is_some_and(|op| op < 8);
+        let data_frame =
+            |e: &Value| e.get(0).and_then(Value::as_str) == Some("RF") && e[2].as_u64().is_some_and(|op| op < 8);
         log.retain(|entry| !data_frame(entry));
     }
 }
@@ -168,6 +169,9 @@ fn header_line(line: &str, ours: bool) -> String {
     line.to_owned()
 }
 
+/// An octet count before and after rule 4.
+type Recount = (usize, usize);
+
 /// Rules 4 and 5 on the wire log; returns the (original, normalised)
 /// lengths of the first RO and the first TO entry.
 fn wirelog_entries(
@@ -175,7 +179,7 @@ fn wirelog_entries(
     is_server: bool,
     rx_hs: Option<Lengths>,
     tx_hs: Option<Lengths>,
-) -> (Option<(usize, usize)>, Option<(usize, usize)>) {
+) -> (Option<Recount>, Option<Recount>) {
     let (mut rx, mut tx) = (None, None);
     for entry in log.iter_mut() {
         let Some(items) = entry.as_array_mut() else { continue };
@@ -222,7 +226,7 @@ fn mask_at(items: &mut [Value], at: usize) {
 
 /// Moves one count of an octet-stats bucket from the original handshake
 /// length to the normalised one.
-fn recount(stats: Option<&mut Value>, lengths: Option<(usize, usize)>) {
+fn recount(stats: Option<&mut Value>, lengths: Option<Recount>) {
     let (Some(Value::Object(stats)), Some((from, to))) = (stats, lengths) else { return };
     if from == to {
         return;
@@ -245,8 +249,11 @@ mod tests {
     use serde_json::json;
 
     fn report(server: &str, port: u16, mask: &str) -> Value {
-        let request = format!("GET /runCase?case=1&agent=a HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nSec-WebSocket-Key: k{mask}==\r\n\r\n");
-        let response = format!("HTTP/1.1 101 Switching Protocols\r\nServer: {server}\r\nSec-WebSocket-Accept: a{mask}=\r\n\r\n");
+        let request = format!(
+            "GET /runCase?case=1&agent=a HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nSec-WebSocket-Key: k{mask}==\r\n\r\n"
+        );
+        let response =
+            format!("HTTP/1.1 101 Switching Protocols\r\nServer: {server}\r\nSec-WebSocket-Accept: a{mask}=\r\n\r\n");
         json!({
             "isServer": true, "started": "2026-01-01T00:00:00.000Z", "duration": 3,
             "httpRequest": request, "httpResponse": response,
@@ -262,7 +269,8 @@ mod tests {
 
     #[test]
     fn runs_that_differ_only_in_legitimate_values_normalise_equal() {
-        let (mut a, mut b) = (report("AutobahnTestSuite/0.8.2-0.10.9", 40001, "aaaa"), report("wstap/0.1.0", 5000, "bbbb"));
+        let (mut a, mut b) =
+            (report("AutobahnTestSuite/0.8.2-0.10.9", 40001, "aaaa"), report("wstap/0.1.0", 5000, "bbbb"));
         case(&mut a);
         case(&mut b);
         assert_eq!(a, b);

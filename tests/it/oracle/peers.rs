@@ -93,7 +93,8 @@ impl Peer {
     pub async fn echo_server(self) -> Result<EchoServer, String> {
         let mut command = match self {
             Peer::Tungstenite => {
-                let addr = tungstenite_peer::echo_server(([127, 0, 0, 1], 0).into()).await.map_err(|e| e.to_string())?;
+                let addr =
+                    tungstenite_peer::echo_server(([127, 0, 0, 1], 0).into()).await.map_err(|e| e.to_string())?;
                 return Ok(EchoServer { port: addr.port(), _child: None });
             }
             Peer::Python => {
@@ -118,6 +119,13 @@ impl Peer {
         let port = line.trim().parse().map_err(|_| format!("{} echo server printed {line:?}", self.name()))?;
         Ok(EchoServer { port, _child: Some(child) })
     }
+}
+
+/// Asks the fuzzingserver at `base` to write its reports (again).
+pub async fn update_reports(base: &str, agent: &str) -> Result<(), String> {
+    tokio::time::timeout(Duration::from_secs(120), tungstenite_peer::update_reports(base, agent))
+        .await
+        .map_err(|_| "updateReports timed out".to_owned())?
 }
 
 fn script(path: &str) -> String {

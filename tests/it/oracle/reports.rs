@@ -3,7 +3,7 @@
 //! `reportfile`, so agent-derived file names never need guessing).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -11,8 +11,6 @@ use serde_json::Value;
 /// per-case JSON.
 #[derive(Debug, Default)]
 pub struct Reports {
-    /// Where they were read from.
-    pub dir: PathBuf,
     /// `agent -> case ID -> (index entry, per-case JSON)`.
     pub agents: BTreeMap<String, BTreeMap<String, (Value, Value)>>,
 }
@@ -39,11 +37,34 @@ impl Reports {
             }
             agents.insert(agent.clone(), read);
         }
-        Ok(Reports { dir: dir.to_path_buf(), agents })
+        Ok(Reports { agents })
     }
 
     /// Number of case results over all agents.
     pub fn len(&self) -> usize {
         self.agents.values().map(BTreeMap::len).sum()
+    }
+}
+
+impl Reports {
+    /// Writes `index.json` and the per-case JSON files into `dir`, as read
+    /// (for keeping a run's reports after its temporary directory is gone).
+    pub fn write(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut index = serde_json::Map::new();
+        for (agent, cases) in &self.agents {
+            let mut entries = serde_json::Map::new();
+            for (id, (entry, case)) in cases {
+                let file = entry["reportfile"].as_str().unwrap_or_default();
+                let path = dir.join(file);
+                let text = serde_json::to_string_pretty(case).unwrap();
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                entries.insert(id.clone(), entry.clone());
+            }
+            index.insert(agent.clone(), entries.into());
+        }
+        let path = dir.join("index.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&index).unwrap())
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 }

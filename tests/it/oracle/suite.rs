@@ -92,7 +92,8 @@ impl RealFuzzingServer {
 pub async fn run_fuzzingclient(servers: &[(String, String)], selection: &Selection) -> Result<Reports, String> {
     let wstest = super::tools::wstest()?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let servers: Vec<_> = servers.iter().map(|(agent, url)| json!({"agent": agent, "url": url, "options": {}})).collect();
+    let servers: Vec<_> =
+        servers.iter().map(|(agent, url)| json!({"agent": agent, "url": url, "options": {}})).collect();
     let spec = json!({
         "outdir": dir.path().join("reports"),
         "servers": servers,

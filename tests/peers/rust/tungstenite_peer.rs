@@ -59,11 +59,7 @@ async fn control_text(url: &str) -> Result<String, Error> {
 /// fuzzingserver at `base` (`ws://host:port`), then asks it to write its
 /// reports. A case whose connection fails is reported on stderr and the
 /// run goes on.
-pub async fn fuzzingserver_client(
-    base: &str,
-    agent: &str,
-    cases: Option<RangeInclusive<u32>>,
-) -> Result<(), String> {
+pub async fn fuzzingserver_client(base: &str, agent: &str, cases: Option<RangeInclusive<u32>>) -> Result<(), String> {
     let base = base.trim_end_matches('/');
     let cases = match cases {
         Some(cases) => cases,
@@ -80,6 +76,12 @@ pub async fn fuzzingserver_client(
             Err(e) => eprintln!("case {n}: {e}"),
         }
     }
+    update_reports(base, agent).await
+}
+
+/// Asks the fuzzingserver at `base` to write its reports, and waits until it has.
+pub async fn update_reports(base: &str, agent: &str) -> Result<(), String> {
+    let base = base.trim_end_matches('/');
     control_text(&format!("{base}/updateReports?agent={agent}")).await.map_err(|e| format!("updateReports: {e}"))?;
     Ok(())
 }
