@@ -170,12 +170,7 @@ impl Endpoint {
             Via::Wstap { args, .. } if child => Endpoint::Child(WstapChild::start(echo, args).await),
             Via::Wstap { tweak, .. } => {
                 let dir = tempfile::tempdir().unwrap();
-                let mut config = ProxyConfig {
-                    upstream: echo,
-                    out_dir: dir.path().to_path_buf(),
-                    source: "bench".into(),
-                    pcap: None,
-                };
+                let mut config = ProxyConfig::new(echo, dir.path(), "bench");
                 tweak(&mut config);
                 let proxy = Proxy::bind(loopback(), config).await.unwrap();
                 let addr = proxy.local_addr().unwrap();

@@ -25,8 +25,7 @@ pub const LARGE_MESSAGE: usize = 64 * 1024;
 pub async fn record_demo(out_dir: &Path) -> io::Result<Recorded> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let echo = EchoServer::start(loopback).await?;
-    let config =
-        ProxyConfig { upstream: echo.addr(), out_dir: out_dir.to_path_buf(), source: "demo".into(), pcap: None };
+    let config = ProxyConfig::new(echo.addr(), out_dir, "demo");
     let proxy = Proxy::bind(loopback, config).await?;
     let addr = proxy.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -89,9 +88,10 @@ pub async fn replay_demo(recording: &Path) -> io::Result<crate::replay::CaseRun>
     let mut case = crate::replay::from_recording::load(recording, Default::default()).map_err(io::Error::other)?;
     case.number = 1;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let mut listener = crate::accept::Acceptor::new(listener, "demo");
     let addr = listener.local_addr()?;
     let server = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = listener.accept().await;
         let settings = crate::replay::Settings::new("wstap demo client");
         Ok::<_, io::Error>(crate::replay::engine::run_case(stream, &case, &settings).await)
     });

@@ -5,6 +5,7 @@
 //! answers a close with a close carrying the same code (1000 when the peer
 //! sent none or an invalid one), then closes TCP.
 
+use crate::accept::Acceptor;
 use crate::peer::{Incoming, WsPeer};
 use crate::wire::{CodePolicy, OpCode};
 use std::io;
@@ -20,10 +21,11 @@ pub struct EchoServer {
 impl EchoServer {
     /// Binds `addr` (port 0 for any) and starts serving.
     pub async fn start(addr: SocketAddr) -> io::Result<EchoServer> {
-        let listener = TcpListener::bind(addr).await?;
+        let mut listener = Acceptor::new(TcpListener::bind(addr).await?, "echo server");
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            loop {
+                let (stream, _) = listener.accept().await;
                 tokio::spawn(async move {
                     if let Ok(peer) = WsPeer::accept_simple(stream).await {
                         let _ = echo(peer).await;

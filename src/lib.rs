@@ -1,10 +1,13 @@
 //! wstap taps, records, replays and judges WebSocket traffic.
 //!
 //! # Layout
+//! - [`accept`]: the accept step every listener uses (backs off when descriptors run out).
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
 //! - [`session`]: the data model every feature shares (recordings, events, summary).
 //! - [`store`]: recording files: streaming YAML writer, sidecars, loader.
 //! - [`proxy`]: the recording proxy (byte pumps, tap, one recorder thread).
+//! - [`net`]: upstream and listen addresses, per-connection resolution, loop refusal, the stream interface.
+//! - [`tls`]: TLS at the edge (wss upstreams, termination, wstap's CA, key logging).
 //! - [`peer`]: a minimal async WebSocket endpoint on the wire core.
 //! - [`echo`]: the embedded echo server (the default upstream).
 //! - [`pcap`]: synthetic captures of recordings, and TCP reassembly of real captures.
@@ -19,12 +22,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod cli;
 pub mod convert;
 pub mod demo;
 pub mod diff;
 pub mod echo;
 pub mod judge;
+pub mod net;
 pub mod pcap;
 pub mod peer;
 pub mod proxy;
@@ -33,4 +38,5 @@ pub mod report;
 pub mod scenario;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod wire;

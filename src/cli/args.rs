@@ -1,6 +1,8 @@
 //! Command-line arguments (clap derive). Every flag has a doc line, which
 //! becomes its `--help` text.
 
+use super::duration;
+use crate::net::{Listen, Target};
 use crate::replay::from_recording::Timing;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -84,8 +86,8 @@ pub struct DiffArgs {
     /// The candidate, of the same kind as A.
     #[arg(value_name = "B")]
     pub b: PathBuf,
-    /// Flag timing changes beyond this tolerance, e.g. 50ms, 1s, 250us.
-    #[arg(long, value_name = "TOLERANCE", value_parser = parse_duration)]
+    /// Flag timing changes beyond this tolerance, e.g. 50ms, 1s, 250us (a bare number is milliseconds; at most 24h).
+    #[arg(long, value_name = "TOLERANCE", value_parser = duration::tolerance)]
     pub timing: Option<std::time::Duration>,
     /// Also compare TCP read (chop) sizes.
     #[arg(long)]
@@ -99,23 +101,6 @@ pub struct DiffArgs {
     /// Colour the diff: auto (when stdout is a terminal), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
-}
-
-/// Parses `50ms`, `1s`, `1.5s`, `250us` or a bare number of milliseconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let (number, unit) = t.find(|c: char| c.is_ascii_alphabetic()).map_or((t, "ms"), |i| t.split_at(i));
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 50ms, 1s or 250us"))?;
-    let secs = match unit {
-        "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, ms or us")),
-    };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{text:?} must be a positive duration"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
 }
 
 /// Options of `wstap replay`.
@@ -153,9 +138,10 @@ pub struct ReplayArgs {
     /// How recordings are paced: react to the client, or keep the recorded delays.
     #[arg(long, value_enum, default_value_t = Timing::Reactive)]
     pub timing: Timing,
-    /// Seconds to wait for the client to connect before the case fails.
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub connect_timeout: f64,
+    /// How long to wait for the client to connect before the case fails: 30, 500ms, 2.5s (a bare number is
+    /// seconds; at most 24h).
+    #[arg(long, value_name = "DURATION", default_value = "30", value_parser = duration::timeout)]
+    pub connect_timeout: std::time::Duration,
 }
 
 /// Options of `wstap serve`.
@@ -184,12 +170,27 @@ pub struct ServeArgs {
 /// Options of `wstap record`.
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
-    /// Address to accept clients on (loopback unless you say otherwise).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
-    pub listen: SocketAddr,
-    /// The real server, e.g. 127.0.0.1:8080. Default: an embedded echo server.
-    #[arg(long, value_name = "ADDR")]
-    pub upstream: Option<SocketAddr>,
+    /// Address to accept clients on: HOST:PORT, [v6]:PORT, or :PORT for
+    /// loopback (loopback unless you say otherwise).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = Listen::parse)]
+    pub listen: Listen,
+    /// The real server: HOST:PORT, [v6]:PORT, ws://HOST[:PORT] or wss://HOST[:PORT]
+    /// (default ports 80 and 443). Names are resolved for each connection and every
+    /// address is tried in turn. Default: an embedded echo server.
+    #[arg(long, value_name = "UPSTREAM", value_parser = Target::parse)]
+    pub upstream: Option<Target>,
+    /// Forward the client's Host header unchanged. By default, for a hostname
+    /// upstream, the Host header of the request head (and nothing else) is
+    /// rewritten to name the upstream, and the rewrite is recorded.
+    #[arg(long)]
+    pub keep_host: bool,
+    /// Also trust the CA certificates in this PEM file for a wss:// upstream
+    /// (repeatable). The machine's roots are always trusted.
+    #[arg(long, value_name = "FILE")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Do not verify the wss:// upstream's certificate (a warning is printed and recorded).
+    #[arg(long)]
+    pub insecure_upstream: bool,
     /// Directory for recordings (created if missing).
     #[arg(long, value_name = "DIR", default_value = "recordings")]
     pub out: PathBuf,
@@ -199,6 +200,10 @@ pub struct RecordArgs {
     /// Capture format for --pcap.
     #[arg(long, value_enum, default_value_t = PcapFormat::Pcap, requires = "pcap")]
     pub pcap_format: PcapFormat,
+    /// How long to wait for the upstream to accept each connection: 5, 500ms, 2.5s (a bare number is seconds;
+    /// at most 24h). A connection whose upstream does not answer in time is closed and recorded as reset.
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = duration::timeout)]
+    pub connect_timeout: std::time::Duration,
 }
 
 /// Whose point of view a report takes.
@@ -255,7 +260,7 @@ mod tests {
     fn record_defaults_to_loopback() {
         let cli = Cli::try_parse_from(["wstap", "record"]).unwrap();
         let Command::Record(args) = cli.command else { panic!("not record") };
-        assert!(args.listen.ip().is_loopback());
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9001");
         assert_eq!(args.upstream, None);
         assert!(!args.pcap);
         assert!(Cli::try_parse_from(["wstap", "show"]).is_err());
@@ -266,14 +271,23 @@ mod tests {
     }
 
     #[test]
-    fn durations_parse_with_units() {
+    fn every_duration_flag_is_range_checked() {
         use std::time::Duration;
-        assert_eq!(parse_duration("50ms"), Ok(Duration::from_millis(50)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("20"), Ok(Duration::from_millis(20)));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("-1s").is_err());
+        let cli = Cli::try_parse_from(["wstap", "record", "--connect-timeout", "250ms"]).unwrap();
+        let Command::Record(args) = cli.command else { panic!("not record") };
+        assert_eq!(args.connect_timeout, Duration::from_millis(250));
+        let cli = Cli::try_parse_from(["wstap", "replay", "x", "--connect-timeout", "2"]).unwrap();
+        let Command::Replay(args) = cli.command else { panic!("not replay") };
+        assert_eq!(args.connect_timeout, Duration::from_secs(2));
+        for argv in [
+            &["wstap", "record", "--connect-timeout", "1e30"][..],
+            &["wstap", "replay", "x", "--connect-timeout", "1e30"],
+            &["wstap", "replay", "x", "--connect-timeout", "0"],
+            &["wstap", "diff", "a", "b", "--timing", "100000000000000000000000s"],
+        ] {
+            let err = Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{argv:?}: {err}");
+        }
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! exit status (0 ok, 1 a verdict or difference, 2 an error).
 
 pub mod args;
+pub mod duration;
 
 use crate::echo::EchoServer;
+use crate::net::{Listen, Target};
 use crate::proxy::{Proxy, ProxyConfig};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 pub use args::Cli;
 use args::{Command, DemoArgs, PcapFormat, RecordArgs};
 use std::process::ExitCode;
@@ -34,16 +36,35 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         Some(_) => None,
         None => Some(EchoServer::start(loopback).await.context("starting the embedded echo server")?),
     };
-    let upstream = args.upstream.or(echo.as_ref().map(EchoServer::addr)).expect("one or the other");
+    let upstream = match (&args.upstream, &echo) {
+        (Some(target), _) => target.clone(),
+        (None, Some(echo)) => echo.addr().into(),
+        (None, None) => unreachable!("an echo server is started when there is no upstream"),
+    };
     let pcap = args.pcap.then_some(match args.pcap_format {
         PcapFormat::Pcap => crate::pcap::Format::Pcap,
         PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
     });
-    let config = ProxyConfig { upstream, out_dir: args.out.clone(), source: "record".into(), pcap };
-    let proxy = Proxy::bind(args.listen, config).await.with_context(|| {
-        format!("cannot listen on {} (is another program using it? try --listen 127.0.0.1:0)", args.listen)
-    })?;
+    let mut config = ProxyConfig::new(upstream.clone(), args.out.clone(), "record");
+    config.pcap = pcap;
+    config.keep_host = args.keep_host;
+    config.connect_timeout = args.connect_timeout;
+    if upstream.tls {
+        let options = crate::tls::UpstreamOptions {
+            extra_roots: args.upstream_ca.clone(),
+            insecure: args.insecure_upstream,
+            keylog: None,
+        };
+        config.upstream_tls = Some(crate::tls::UpstreamTls::new(&options).map_err(anyhow::Error::msg)?);
+        if args.insecure_upstream {
+            eprintln!("wstap: WARNING: --insecure-upstream: {upstream}'s certificate is NOT verified");
+        }
+    } else if !args.upstream_ca.is_empty() || args.insecure_upstream {
+        bail!("--upstream-ca and --insecure-upstream apply to a wss:// upstream; {upstream} is not one");
+    }
+    let proxy = bind_proxy(&args.listen, config).await?;
     let addr = proxy.local_addr()?;
+    refuse_loop(&upstream, addr).await?;
     match &echo {
         Some(_) => {
             eprintln!("wstap: recording into {}; embedded echo server; connect to ws://{addr}/", args.out.display())
@@ -53,6 +74,37 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     let recorded = proxy.run(shutdown_signal()).await;
     eprintln!("wstap: stopped; {} recording(s) finalised in {}", recorded.len(), args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the first address `listen` resolves to that can be bound.
+async fn bind_proxy(listen: &Listen, config: ProxyConfig) -> Result<Proxy> {
+    let addrs = listen.resolve().await.with_context(|| format!("cannot resolve the listen address {listen}"))?;
+    let mut last = None;
+    for addr in addrs {
+        match Proxy::bind(addr, config.clone()).await {
+            Ok(proxy) => return Ok(proxy),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    let (addr, e) = last.with_context(|| format!("{listen} resolves to no address"))?;
+    Err(e).with_context(|| format!("cannot listen on {addr} (is another program using it? try --listen 127.0.0.1:0)"))
+}
+
+/// Refuses to start a proxy whose upstream is its own listen address.
+async fn refuse_loop(upstream: &Target, listen: std::net::SocketAddr) -> Result<()> {
+    // A name that does not resolve now may later: that is checked per connection.
+    let Ok(addrs) = crate::net::connect::resolve(upstream).await else { return Ok(()) };
+    let same_host = |ip: std::net::IpAddr| {
+        let (ip, own) = (ip.to_canonical(), listen.ip().to_canonical());
+        ip == own || (own.is_unspecified() && ip.is_loopback())
+    };
+    if let Some(addr) = addrs.iter().find(|a| a.port() == listen.port() && same_host(a.ip())) {
+        bail!(
+            "the upstream {upstream} ({addr}) is this proxy's own listen address {listen}: \
+             it would connect to itself; point --upstream at the real server"
+        );
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -13,9 +13,10 @@ pub fn run(args: &ShowArgs) -> Result<ExitCode> {
         eprintln!("wstap: warning: {}: {w}", args.file.display());
     }
     let text = match args.format {
-        ShowFormat::Text => render_text(&rec, args.perspective)?,
-        ShowFormat::Json => report::render_json(&case_report(&rec, args.perspective)?),
-    };
+        ShowFormat::Text => render_text(&rec, args.perspective),
+        ShowFormat::Json => case_report(&rec, args.perspective).map(|r| report::render_json(&r)),
+    }
+    .with_context(|| args.file.display().to_string())?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
 }

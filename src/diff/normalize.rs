@@ -151,6 +151,21 @@ impl<'a> Builder<'a> {
             EventKind::Frame(f) => self.frame(e, f),
             EventKind::Message(m) => self.message(e, m),
             EventKind::Note { kind, .. } => self.line(e.dir, format!("note {kind}")),
+            // The cipher suite and certificates are left out: suites follow
+            // the hardware and certificates are minted per run.
+            EventKind::Tls(t) => {
+                let mut text = format!("tls {} {}", t.leg.as_str(), t.version.as_deref().unwrap_or("-"));
+                for (name, value) in [("sni", &t.sni), ("alpn", &t.alpn)] {
+                    if let Some(v) = value {
+                        text.push_str(&format!(" {name}={v:?}"));
+                    }
+                }
+                self.line(e.dir, text)
+            }
+            EventKind::TlsEnd { leg, how, .. } => {
+                self.line(e.dir, format!("tls_end {} {}", leg.as_str(), how.as_str()))
+            }
+            EventKind::Rewrite { header, .. } => self.line(e.dir, format!("rewrite {header}")),
             EventKind::Violation { kind, .. } => {
                 self.sides[side].violations.push(kind.clone());
                 self.line(e.dir, format!("violation {kind}"));

@@ -1,30 +1,49 @@
 //! The recording proxy: accept, connect upstream, relay, record.
 //!
-//! Every accepted connection gets its own upstream connection and a
+//! Every accepted connection gets its own upstream connection
+//! ([`upstream::connect`], bounded by a timeout and by shutdown) and a
 //! [`relay`](relay::relay); one [`recorder`] thread writes the recordings
-//! of all connections. On shutdown the listener stops, open connections are
-//! closed, and every recording is finalised before [`Proxy::run`] returns.
+//! of all connections. The upstream is named by a [`Target`]: a name is
+//! resolved for each connection and its addresses tried in turn
+//! ([`upstream::connect`], bounded by `--connect-timeout` and by shutdown);
+//! failures are recorded with the name. A
+//! connection whose upstream turns out to be the proxy itself is refused
+//! (and the looped-back connection dropped at accept), so a proxy pointed
+//! at itself cannot recurse. On shutdown the listener stops, pending
+//! upstream connects are cancelled, open connections are closed, and every
+//! recording is finalised before [`Proxy::run`] returns.
+//!
+//! The recording of a connection to an address literal is opened at accept,
+//! before the upstream connect (so a connect that hangs is visible as it
+//! happens); for a host name it is opened once the name has been resolved
+//! and connected (or has failed), so that its `server` is the address
+//! actually reached.
 
+pub mod host;
 pub mod recorder;
 pub mod relay;
+pub mod upstream;
 
-use crate::session::{FORMAT_VERSION, Recording, time};
-use recorder::{Recorded, Recorder};
+use crate::net::{ConnectError, Host, LoopGuard, Target};
+use crate::session::{Direction, EventKind, FORMAT_VERSION, Recording, TcpEnd, TlsLeg, time};
+use recorder::{Recorded, Recorder, Tap, TapSender};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use upstream::UpstreamError;
 
 /// What the proxy needs to run.
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
     /// Where the real server listens.
-    pub upstream: SocketAddr,
+    pub upstream: Target,
     /// Directory for recordings (created if missing).
     pub out_dir: PathBuf,
     /// `source` written into each recording.
@@ -32,20 +51,55 @@ pub struct ProxyConfig {
     /// Also write a capture of each connection beside its recording
     /// (`<name>.pcap` or `.pcapng`), from the recorder thread.
     pub pcap: Option<crate::pcap::Format>,
+    /// Forward the client's `Host` header unchanged even when the upstream
+    /// is a host name (by default it is rewritten to name the upstream).
+    pub keep_host: bool,
+    /// Longest wait for the upstream to accept a connection, per address
+    /// tried ([`upstream::connect`]); a timeout ends the recording with a reset.
+    pub connect_timeout: std::time::Duration,
+    /// How to speak TLS to a `wss://` upstream (certificate roots, key log).
+    pub upstream_tls: Option<crate::tls::UpstreamTls>,
+}
+
+impl ProxyConfig {
+    /// Recording into `out_dir` in front of `upstream`, marked `source`; no
+    /// capture, the default connect timeout, `Host` rewritten for hostname
+    /// upstreams.
+    pub fn new(upstream: impl Into<Target>, out_dir: impl Into<PathBuf>, source: &str) -> ProxyConfig {
+        let upstream = upstream.into();
+        let upstream_tls = upstream.tls.then(|| crate::tls::UpstreamTls::new(&Default::default()).ok()).flatten();
+        ProxyConfig {
+            upstream,
+            out_dir: out_dir.into(),
+            source: source.into(),
+            pcap: None,
+            keep_host: false,
+            connect_timeout: upstream::DEFAULT_CONNECT_TIMEOUT,
+            upstream_tls,
+        }
+    }
+
+    /// The `Host` value to forward, if the rule applies.
+    fn host_rewrite(&self) -> Option<host::HostRewrite> {
+        let named = self.upstream.name().is_some() && !self.keep_host;
+        named.then(|| host::HostRewrite::new(self.upstream.host_header()))
+    }
 }
 
 /// A bound, not yet running, recording proxy.
 pub struct Proxy {
-    listener: TcpListener,
+    listener: crate::accept::Acceptor,
     config: ProxyConfig,
+    guard: Arc<LoopGuard>,
 }
 
 impl Proxy {
     /// Binds the listener and creates the output directory.
     pub async fn bind(listen: SocketAddr, config: ProxyConfig) -> io::Result<Proxy> {
         std::fs::create_dir_all(&config.out_dir)?;
-        let listener = TcpListener::bind(listen).await?;
-        Ok(Proxy { listener, config })
+        let listener = crate::accept::Acceptor::new(TcpListener::bind(listen).await?, "record");
+        let guard = LoopGuard::new(listener.local_addr()?);
+        Ok(Proxy { listener, config, guard })
     }
 
     /// The address clients should connect to.
@@ -56,7 +110,7 @@ impl Proxy {
     /// Accepts and records connections until `shutdown` completes, then
     /// closes open connections and waits for every recording to be final.
     /// Returns what was recorded, in order of completion.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
         let (recorder, recorder_thread) = match Recorder::start() {
             Ok(started) => started,
             Err(e) => {
@@ -71,13 +125,15 @@ impl Proxy {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok((client, peer)) => {
-                        let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
-                        conns.spawn(connection(client, peer, n, self.config.clone(), recorder.clone(), stop_rx.clone()));
+                (client, peer) = self.listener.accept() => {
+                    if self.is_own(&client, peer) {
+                        tracing::warn!("dropped a connection from this proxy's own upstream socket {peer} (a loop)");
+                        continue;
                     }
-                    Err(e) => tracing::warn!("accept failed: {e}"),
-                },
+                    let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    let conn = Conn { client, peer, seq: n, config: self.config.clone(), guard: self.guard.clone() };
+                    conns.spawn(conn.run(recorder.clone(), stop_rx.clone()));
+                }
                 Some(finished) = conns.join_next(), if !conns.is_empty() => collect(finished, &mut done),
                 _ = &mut shutdown => break,
             }
@@ -93,6 +149,10 @@ impl Proxy {
         }
         done
     }
+
+    fn is_own(&self, client: &TcpStream, peer: SocketAddr) -> bool {
+        client.local_addr().is_ok_and(|local| self.guard.is_own(peer, local))
+    }
 }
 
 fn collect(finished: Result<io::Result<Recorded>, tokio::task::JoinError>, done: &mut Vec<Recorded>) {
@@ -103,43 +163,139 @@ fn collect(finished: Result<io::Result<Recorded>, tokio::task::JoinError>, done:
     }
 }
 
-async fn connection(
+/// One accepted connection, before it is relayed.
+struct Conn {
     client: TcpStream,
     peer: SocketAddr,
     seq: u64,
     config: ProxyConfig,
-    recorder: Recorder,
-    stop: watch::Receiver<bool>,
-) -> io::Result<Recorded> {
-    let t0 = Instant::now();
-    let started = time::unix_micros(SystemTime::now());
-    let path = config.out_dir.join(crate::store::recording_file_name(started, seq));
-    let header = Recording {
-        wstap_recording: FORMAT_VERSION,
-        started: time::rfc3339_micros(started),
-        client: peer.to_string(),
-        server: config.upstream.to_string(),
-        source: Some(config.source.clone()),
-        ..Recording::default()
-    };
-    let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: peer, server: config.upstream, started });
-    let (tx, outcome) = recorder.open(seq, header, path, pcap).await;
-    match TcpStream::connect(config.upstream).await {
-        Ok(server) => relay::relay(client, server, tx.clone(), t0, stop).await,
-        Err(e) => {
-            tracing::warn!("connection {seq} from {peer}: upstream {} refused: {e}", config.upstream);
-            let error = Some(format!("upstream connect failed: {e}"));
-            let end = recorder::Tap::End {
-                dir: crate::session::Direction::ServerToClient,
-                at: 0,
-                how: crate::session::TcpEnd::Rst,
-                error,
-            };
-            tx.send(end).await;
+    guard: Arc<LoopGuard>,
+}
+
+/// A side of a connection once any TLS handshake is done.
+enum Side {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    async fn run(self, recorder: Recorder, mut stop: watch::Receiver<bool>) -> io::Result<Recorded> {
+        let t0 = Instant::now();
+        let started = time::unix_micros(SystemTime::now());
+        let config = self.config.clone();
+        let literal = match &config.upstream.host {
+            Host::Ip(ip) => Some(SocketAddr::new(*ip, config.upstream.port)),
+            Host::Name(_) => None,
+        };
+        // An address literal is recorded from accept on; a name once it has
+        // been resolved and connected, so `server` is the address reached.
+        let mut rec = match literal {
+            Some(addr) => Some(self.open(&recorder, started, Some(addr)).await),
+            None => None,
+        };
+        let connected = upstream::connect(&config.upstream, &self.guard, config.connect_timeout, &mut stop).await;
+        let (tx, outcome) = match rec.take() {
+            Some(opened) => opened,
+            None => self.open(&recorder, started, connected.as_ref().ok().map(|c| c.addr)).await,
+        };
+        let at = micros(t0);
+        let failed = connected.as_ref().map_or(&[][..], |c| c.failed.as_slice());
+        for failure in failed {
+            note(&tx, at, "connect_failed", failure.clone()).await;
+        }
+        match connected {
+            Ok(c) => {
+                let _registered = c.registered;
+                if let Some(server) = self.upstream_tls(c.stream, &tx, t0).await {
+                    let host = config.host_rewrite();
+                    match server {
+                        Side::Plain(s) => relay::relay(self.client, s, tx.clone(), t0, host, stop).await,
+                        Side::Tls(s) => relay::relay(self.client, *s, tx.clone(), t0, host, stop).await,
+                    }
+                }
+            }
+            Err(e) => self.refused(&tx, at, e).await,
+        }
+        tx.close().await;
+        let recorded = outcome.await.map_err(|_| io::Error::other("the recorder thread is gone"))??;
+        tracing::info!("recorded {} ({} events)", recorded.path.display(), recorded.events);
+        Ok(recorded)
+    }
+
+    /// Opens the recording; `server` is the address connected to, if any.
+    async fn open(
+        &self,
+        recorder: &Recorder,
+        started: u64,
+        server: Option<SocketAddr>,
+    ) -> (TapSender, tokio::sync::oneshot::Receiver<io::Result<Recorded>>) {
+        let config = &self.config;
+        let shown = server.map_or_else(|| config.upstream.authority(), |a| a.to_string());
+        let named = config.upstream.to_string();
+        let header = Recording {
+            wstap_recording: FORMAT_VERSION,
+            started: time::rfc3339_micros(started),
+            client: self.peer.to_string(),
+            upstream: (named != shown).then_some(named),
+            server: shown,
+            source: Some(config.source.clone()),
+            ..Recording::default()
+        };
+        let path = config.out_dir.join(crate::store::recording_file_name(started, self.seq));
+        let server = server.unwrap_or_else(|| SocketAddr::new([0, 0, 0, 0].into(), config.upstream.port));
+        let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: self.peer, server, started });
+        recorder.open(self.seq, header, path, pcap).await
+    }
+
+    /// TLS to the upstream when it is `wss://`; `None` (recorded, and the
+    /// client dropped) if the handshake fails.
+    async fn upstream_tls(&self, tcp: TcpStream, tx: &TapSender, t0: Instant) -> Option<Side> {
+        let Some(tls) = self.config.upstream_tls.as_ref().filter(|_| self.config.upstream.tls) else {
+            return Some(Side::Plain(tcp));
+        };
+        match tls.connect(tcp, &self.config.upstream).await {
+            Ok((stream, info)) => {
+                if tls.insecure {
+                    let detail = "--insecure-upstream: the server's certificate was not verified".to_string();
+                    note(tx, micros(t0), "insecure_upstream", detail).await;
+                }
+                tx.send(Tap::Event { dir: Direction::ServerToClient, at: micros(t0), kind: EventKind::Tls(info) })
+                    .await;
+                Some(Side::Tls(Box::new(stream)))
+            }
+            Err(f) => {
+                let at = micros(t0);
+                tracing::warn!("connection {} from {}: {f}", self.seq, self.peer);
+                let kind = EventKind::TlsEnd { leg: TlsLeg::Upstream, how: f.how, detail: Some(f.detail.clone()) };
+                tx.send(Tap::Event { dir: Direction::ServerToClient, at, kind }).await;
+                let end = Tap::End { dir: Direction::ServerToClient, at, how: TcpEnd::Rst, error: Some(f.detail) };
+                tx.send(end).await;
+                None
+            }
         }
     }
-    tx.close().await;
-    let recorded = outcome.await.map_err(|_| io::Error::other("the recorder thread is gone"))??;
-    tracing::info!("recorded {} ({} events)", recorded.path.display(), recorded.events);
-    Ok(recorded)
+
+    /// No upstream: the recording says why, and the client is dropped.
+    async fn refused(&self, tx: &TapSender, at: u64, e: UpstreamError) {
+        tracing::warn!("connection {} from {}: {e}", self.seq, self.peer);
+        let kind = match &e {
+            UpstreamError::Net(ConnectError::Resolve { .. }) => Some("resolve_failed"),
+            UpstreamError::Net(ConnectError::Loop { .. }) => Some("loop_refused"),
+            UpstreamError::Net(ConnectError::Connect { .. }) | UpstreamError::Shutdown => None,
+        };
+        if let Some(kind) = kind {
+            note(tx, at, kind, e.to_string()).await;
+        }
+        let end = Tap::End { dir: Direction::ServerToClient, at, how: TcpEnd::Rst, error: Some(e.to_string()) };
+        tx.send(end).await;
+    }
+}
+
+async fn note(tx: &TapSender, at: u64, kind: &str, detail: String) {
+    let kind = EventKind::Note { kind: kind.into(), detail };
+    tx.send(Tap::Event { dir: Direction::ServerToClient, at, kind }).await;
+}
+
+fn micros(t0: Instant) -> u64 {
+    t0.elapsed().as_micros() as u64
 }

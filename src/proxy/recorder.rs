@@ -73,6 +73,16 @@ pub enum Tap {
         /// The socket error, for resets.
         error: Option<String>,
     },
+    /// An event no byte carries: a note, TLS facts, a rewrite
+    /// ([`SessionBuilder::event`](crate::session::SessionBuilder::event)).
+    Event {
+        /// Direction.
+        dir: Direction,
+        /// Microseconds since the connection started.
+        at: u64,
+        /// The event.
+        kind: crate::session::EventKind,
+    },
 }
 
 /// The capture to write beside a recording: one logical conversation
@@ -246,7 +256,7 @@ fn handle(conns: &mut HashMap<u64, Conn>, touched: &mut Vec<u64>, msg: Msg) -> u
         Msg::Tap { id, tap } => {
             let weight = match &tap {
                 Tap::Data { bytes, .. } => bytes.len().max(1),
-                Tap::End { .. } => 1,
+                Tap::End { .. } | Tap::Event { .. } => 1,
             };
             // Unknown: the recording failed and was already reported.
             let Some(conn) = conns.get_mut(&id) else { return weight };
@@ -307,6 +317,10 @@ fn apply(live: &mut LiveRecording, capture: &mut Option<Capture>, tap: Tap) -> i
         Tap::Data { dir, at, bytes } => builder.read(at, dir, &bytes),
         Tap::End { dir, at, how, error } if !builder.has_ended(dir) => builder.end(at, dir, how, error),
         Tap::End { .. } => Ok(()),
+        Tap::Event { dir, at, kind } => {
+            builder.event(at, dir, kind);
+            Ok(())
+        }
     }
 }
 
@@ -362,6 +376,7 @@ fn tee(capture: &mut Option<Capture>, tap: &Tap) {
         Tap::Data { dir, at, bytes } => (*at, *dir, Item::Data(bytes.clone())),
         Tap::End { dir, at, how: TcpEnd::Fin, .. } => (*at, *dir, Item::Fin),
         Tap::End { dir, at, how: TcpEnd::Rst, .. } => (*at, *dir, Item::Rst),
+        Tap::Event { .. } => return,
     };
     if let Err(e) = c.writer.push_unflushed(at, dir, &item) {
         tracing::warn!("{}: capture abandoned: {e}", c.path.display());

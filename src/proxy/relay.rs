@@ -2,22 +2,29 @@
 //!
 //! The relay is a byte pump. Each pump reads, writes the bytes to the other
 //! side *first*, and only then copies them to the recorder; nothing the
-//! recorder does can alter, reorder or delay bytes already read.
+//! recorder does can alter, reorder or delay bytes already read. The one
+//! exception is an explicit, recorded rule: the `Host` rewrite
+//! ([`super::host`]), which holds the client's request head until it is
+//! complete and forwards it changed.
+//!
+//! The sides are any [`Duplex`]: plain TCP, or TLS over TCP, in which case
+//! the pumps see plaintext and also record how each TLS peer ended.
 //!
 //! Endings are passed on as they happened:
-//! - EOF (FIN) on one side shuts down the write half towards the other side,
-//!   and the other direction keeps flowing (half-close);
+//! - EOF (FIN, or a close_notify) on one side shuts down the write half
+//!   towards the other side (a close_notify then FIN for TLS), and the
+//!   other direction keeps flowing (half-close);
 //! - a reset or read error on one side resets the other side (SO_LINGER 0
 //!   then close) and ends both pumps.
 
+use super::host::{HostRewrite, Step};
 use super::recorder::{Tap, TapSender};
-use crate::session::{Direction, TcpEnd};
-use bytes::BytesMut;
+use crate::net::stream::{Duplex, Resetter, tls_ending};
+use crate::session::{Direction, EventKind, TcpEnd, TlsClose, TlsLeg};
+use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 /// Bytes read per call at most; also the largest chunk handed to the recorder.
@@ -30,17 +37,40 @@ pub const READ_BUFFER: usize = 64 * 1024;
 const MIN_READ: usize = 16 * 1024;
 
 /// Relays between `client` and `server` until both directions have ended or
-/// `stop` turns true, tapping every read into `tap`.
-pub async fn relay(client: TcpStream, server: TcpStream, tap: TapSender, t0: Instant, mut stop: watch::Receiver<bool>) {
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let (client_r, client_w) = client.into_split();
-    let (server_r, server_w) = server.into_split();
+/// `stop` turns true, tapping every read into `tap`. With `host`, the
+/// client's request head is forwarded with its `Host` rewritten.
+pub async fn relay<C: Duplex, S: Duplex>(
+    client: C,
+    server: S,
+    tap: TapSender,
+    t0: Instant,
+    host: Option<HostRewrite>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (client_r, client_w, client_reset) = client.split();
+    let (server_r, server_w, server_reset) = server.split();
+    let (client_reset, server_reset) = (Arc::new(client_reset), Arc::new(server_reset));
     let abort = Arc::new(Notify::new());
-    let c2s = pump(client_r, server_w, Direction::ClientToServer, tap.clone(), t0, abort.clone());
-    let s2c = pump(server_r, client_w, Direction::ServerToClient, tap, t0, abort.clone());
+    let c2s = Pump::<C, S> {
+        dir: Direction::ClientToServer,
+        from_reset: client_reset.clone(),
+        to_reset: server_reset.clone(),
+        tap: tap.clone(),
+        t0,
+        abort: abort.clone(),
+        _sides: std::marker::PhantomData,
+    };
+    let s2c = Pump::<S, C> {
+        dir: Direction::ServerToClient,
+        from_reset: server_reset,
+        to_reset: client_reset,
+        tap,
+        t0,
+        abort,
+        _sides: std::marker::PhantomData,
+    };
     tokio::select! {
-        _ = async { tokio::join!(c2s, s2c) } => {}
+        _ = async { tokio::join!(c2s.run(client_r, server_w, host), s2c.run(server_r, client_w, None)) } => {}
         _ = stop.wait_for(|stopped| *stopped) => {}
     }
 }
@@ -49,62 +79,105 @@ fn micros(t0: Instant) -> u64 {
     t0.elapsed().as_micros() as u64
 }
 
-async fn pump(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
+/// One direction: reads from `F`, writes to `T`.
+struct Pump<F: Duplex, T: Duplex> {
     dir: Direction,
+    from_reset: Arc<Resetter>,
+    to_reset: Arc<Resetter>,
     tap: TapSender,
     t0: Instant,
     abort: Arc<Notify>,
-) {
-    let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    loop {
-        if buf.capacity() < MIN_READ {
-            buf.reserve(READ_BUFFER);
-        }
-        let read = tokio::select! {
-            r = from.read_buf(&mut buf) => r,
-            _ = abort.notified() => {
-                // The other side was reset: no FIN from us, the socket's
-                // zero-linger close sends the reset.
-                to.forget();
-                return;
+    _sides: std::marker::PhantomData<fn(F, T)>,
+}
+
+impl<F: Duplex, T: Duplex> Pump<F, T> {
+    async fn run(self, mut from: F::Read, mut to: T::Write, mut host: Option<HostRewrite>) {
+        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        loop {
+            if buf.capacity() < MIN_READ {
+                buf.reserve(READ_BUFFER);
             }
-        };
-        let at = micros(t0);
-        match read {
-            Ok(0) => {
-                let _ = to.shutdown().await;
-                let _ = tap.send(Tap::End { dir, at, how: TcpEnd::Fin, error: None }).await;
-                return;
+            let read = tokio::select! {
+                r = read_into(&mut from, &mut buf) => r,
+                _ = self.abort.notified() => {
+                    // The other side was reset: no FIN from us, the socket's
+                    // zero-linger close sends the reset.
+                    T::abandon(to);
+                    return;
+                }
+            };
+            let at = micros(self.t0);
+            let ending = if F::TLS { tls_ending(&read) } else { None };
+            // TCP ended without a close_notify: still an orderly FIN.
+            let truncated = matches!(ending, Some((TlsClose::NoCloseNotify, _)));
+            if let Some((how, detail)) = ending {
+                self.tls_end(at, how, detail).await;
             }
-            Ok(_) => {
-                let bytes = buf.split().freeze();
-                let written = to.write_all(&bytes).await;
-                let _ = tap.send(Tap::Data { dir, at, bytes }).await;
-                if let Err(e) = written {
-                    // The receiving peer is gone: that is its reset, not ours.
-                    let error = Some(format!("forwarding failed: {e}"));
-                    let _ = tap.send(Tap::End { dir: dir.reverse(), at: micros(t0), how: TcpEnd::Rst, error }).await;
-                    reset(from.as_ref());
-                    abort.notify_one();
-                    to.forget();
+            match read {
+                Ok(0) => return self.fin(at, &mut to, host.as_mut()).await,
+                Err(_) if truncated => return self.fin(at, &mut to, host.as_mut()).await,
+                Ok(_) => {
+                    let bytes = buf.split().freeze();
+                    let (forward, event) = match host.as_mut().map(|h| h.push(&bytes)) {
+                        None => (Some(bytes.clone()), None),
+                        Some(Step::Hold) => (None, None),
+                        Some(Step::Forward(out, event)) => {
+                            host = None;
+                            (Some(Bytes::from(out)), event)
+                        }
+                    };
+                    let written = match &forward {
+                        Some(out) => to.write_all(out).await,
+                        None => Ok(()),
+                    };
+                    self.tap.send(Tap::Data { dir: self.dir, at, bytes }).await;
+                    if let Some(kind) = event {
+                        self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
+                    }
+                    if let Err(e) = written {
+                        // The receiving peer is gone: that is its reset, not ours.
+                        let error = Some(format!("forwarding failed: {e}"));
+                        let end = Tap::End { dir: self.dir.reverse(), at: micros(self.t0), how: TcpEnd::Rst, error };
+                        self.tap.send(end).await;
+                        self.from_reset.reset();
+                        self.abort.notify_one();
+                        T::abandon(to);
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let end = Tap::End { dir: self.dir, at, how: TcpEnd::Rst, error: Some(e.to_string()) };
+                    self.tap.send(end).await;
+                    self.to_reset.reset();
+                    self.abort.notify_one();
+                    T::abandon(to);
                     return;
                 }
             }
-            Err(e) => {
-                let _ = tap.send(Tap::End { dir, at, how: TcpEnd::Rst, error: Some(e.to_string()) }).await;
-                reset(to.as_ref());
-                abort.notify_one();
-                to.forget();
-                return;
+        }
+    }
+
+    /// The sender ended its side: pass the end on (after anything held).
+    async fn fin(&self, at: u64, to: &mut T::Write, host: Option<&mut HostRewrite>) {
+        if let Some(Step::Forward(out, event)) = host.map(HostRewrite::finish) {
+            let _ = to.write_all(&out).await;
+            if let Some(kind) = event {
+                self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
             }
         }
+        let _ = to.shutdown().await;
+        self.tap.send(Tap::End { dir: self.dir, at, how: TcpEnd::Fin, error: None }).await;
+    }
+
+    async fn tls_end(&self, at: u64, how: TlsClose, detail: Option<String>) {
+        let leg = match self.dir {
+            Direction::ClientToServer => TlsLeg::Client,
+            Direction::ServerToClient => TlsLeg::Upstream,
+        };
+        self.tap.send(Tap::Event { dir: self.dir, at, kind: EventKind::TlsEnd { leg, how, detail } }).await;
     }
 }
 
-/// Makes the eventual close of `stream` a reset rather than a FIN.
-fn reset(stream: &TcpStream) {
-    #[allow(deprecated)] // set_linger is deprecated only for its blocking close; zero linger never blocks.
-    let _ = stream.set_linger(Some(Duration::ZERO));
+async fn read_into<R: AsyncRead + Unpin>(from: &mut R, buf: &mut BytesMut) -> std::io::Result<usize> {
+    from.read_buf(buf).await
 }

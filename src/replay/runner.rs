@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::engine::{no_connection, run_case};
 use super::{Case, CaseRun, Settings};
+use crate::accept::Acceptor;
 
 /// Default time to wait for the client to connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -86,8 +87,8 @@ pub async fn run_all(
 /// Runs one case on its own listener.
 pub async fn run_one(case: &Case, config: &RunConfig) -> CaseRun {
     let settings = &config.settings;
-    let listener = match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
-        Ok(l) => l,
+    let mut listener = match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
+        Ok(l) => Acceptor::new(l, "replay"),
         Err(e) => return no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host)),
     };
     let url = match listener.local_addr() {
@@ -103,14 +104,19 @@ pub async fn run_one(case: &Case, config: &RunConfig) -> CaseRun {
     } else {
         eprintln!("wstap: case {} (#{}): connect a client to {url}", case.scenario.id, case.number);
     }
-    let run = accept_and_run(&listener, child.as_mut(), case, config).await;
+    let run = accept_and_run(&mut listener, child.as_mut(), case, config).await;
     if let Some(child) = child.as_mut() {
         reap(child).await;
     }
     run
 }
 
-async fn accept_and_run(listener: &TcpListener, child: Option<&mut Child>, case: &Case, config: &RunConfig) -> CaseRun {
+async fn accept_and_run(
+    listener: &mut Acceptor,
+    child: Option<&mut Child>,
+    case: &Case,
+    config: &RunConfig,
+) -> CaseRun {
     let settings = &config.settings;
     let exited = async {
         match child {
@@ -119,10 +125,7 @@ async fn accept_and_run(listener: &TcpListener, child: Option<&mut Child>, case:
         }
     };
     tokio::select! {
-        accepted = listener.accept() => match accepted {
-            Ok((stream, _)) => run_case(stream, case, settings).await,
-            Err(e) => no_connection(case, settings, &format!("accept failed: {e}")),
-        },
+        (stream, _) = listener.accept() => run_case(stream, case, settings).await,
         status = exited => {
             no_connection(case, settings, &format!("the client command exited ({status}) before connecting"))
         }

@@ -70,7 +70,7 @@ impl Drop for Running<'_> {
 
 /// A bound server.
 pub struct Server {
-    listener: TcpListener,
+    listener: crate::accept::Acceptor,
     state: Arc<State>,
 }
 
@@ -88,7 +88,7 @@ impl Server {
         settings: Settings,
         report_dir: PathBuf,
     ) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = crate::accept::Acceptor::new(TcpListener::bind(addr).await?, "serve");
         let state = State {
             cases,
             settings,
@@ -117,15 +117,13 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes or a driver calls `/stopServer`.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let mut stop = self.state.stop.subscribe();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = self.listener.accept() => {
-                    if let Ok((stream, _)) = accepted {
-                        tokio::spawn(handle(self.state.clone(), stream));
-                    }
+                (stream, _) = self.listener.accept() => {
+                    tokio::spawn(handle(self.state.clone(), stream));
                 }
                 _ = stop.wait_for(|s| *s) => return,
                 _ = &mut shutdown => return,

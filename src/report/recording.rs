@@ -160,7 +160,7 @@ fn log_event(
             }
         }
         EventKind::Frame(f) => {
-            let header = f.header().map_err(|message| RebuildError::Corrupt { index: 0, message })?;
+            let header = f.header().map_err(|message| RebuildError::Corrupt { index: None, message })?;
             t.rx_frame(&shown.payload(rec, event.dir, f)?, f.opcode, f.fin, f.rsv, header.mask);
         }
         _ => {}
@@ -169,7 +169,7 @@ fn log_event(
 }
 
 fn tx_frame(t: &mut WireTrace, f: &Frame, payload: Vec<u8>) -> Result<(), RebuildError> {
-    let header = f.header().map_err(|message| RebuildError::Corrupt { index: 0, message })?;
+    let header = f.header().map_err(|message| RebuildError::Corrupt { index: None, message })?;
     let spec = TxFrameSpec {
         payload: &payload,
         opcode: f.opcode,

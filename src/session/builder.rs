@@ -188,6 +188,17 @@ impl<S: PayloadStore> SessionBuilder<S> {
         self.take_error()
     }
 
+    /// Records an event that no byte of the stream carries: a note, TLS
+    /// facts, a rewrite. Content events (`http`, `frame`, `message`, `raw`,
+    /// `read`, `gap`, `fin`, `rst`) come only from the bytes and endings.
+    pub fn event(&mut self, at: u64, dir: Direction, kind: EventKind) {
+        debug_assert!(matches!(
+            kind,
+            EventKind::Note { .. } | EventKind::Tls(_) | EventKind::TlsEnd { .. } | EventKind::Rewrite { .. }
+        ));
+        self.acc.push(at, dir, kind);
+    }
+
     /// Flushes whatever is undecoded in directions that never ended.
     pub fn finish(&mut self) -> io::Result<()> {
         for dir in Direction::BOTH {

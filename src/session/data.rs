@@ -110,18 +110,20 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Parses hex (either case, no separators).
+/// Parses hex (either case, no separators). Any other character, ASCII or
+/// not, is an error naming its byte offset.
 pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
-    let t = text.trim();
+    let t = text.trim().as_bytes();
     if !t.len().is_multiple_of(2) {
         return Err(format!("hex has an odd number of digits ({})", t.len()));
     }
-    (0..t.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&t[i..i + 2], 16).map_err(|_| format!("invalid hex digits {:?} at {i}", &t[i..i + 2]))
+    let digit = |i: usize| {
+        char::from(t[i]).to_digit(16).ok_or_else(|| {
+            let shown = String::from_utf8_lossy(&t[i..]).chars().next().unwrap_or('?');
+            format!("invalid hex digit {shown:?} at byte {i}")
         })
-        .collect()
+    };
+    (0..t.len()).step_by(2).map(|i| Ok((digit(i)? * 16 + digit(i + 1)?) as u8)).collect()
 }
 
 /// SHA-256 of `bytes` as lowercase hex.
@@ -158,6 +160,15 @@ mod tests {
         assert_eq!(Data::inline(b"a\rb"), Data::Hex(hex(b"a\rb")));
         assert_eq!(Data::inline(&[0xff, 0]), Data::Hex("ff00".into()));
         assert!(matches!(Data::inline(&[0xff; 100]), Data::Base64(_)));
+    }
+
+    #[test]
+    fn hex_with_other_characters_is_an_error_not_a_panic() {
+        assert_eq!(unhex("00ffAb"), Ok(vec![0, 255, 0xab]));
+        assert!(unhex("aéb").unwrap_err().contains("invalid hex digit 'é' at byte 1"), "{:?}", unhex("aéb"));
+        assert!(unhex("éé").unwrap_err().contains("at byte 0"));
+        assert!(unhex("0g").unwrap_err().contains("'g' at byte 1"));
+        assert!(unhex("abc").unwrap_err().contains("odd number"));
     }
 
     proptest! {

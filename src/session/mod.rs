@@ -17,13 +17,16 @@ pub mod builder;
 pub mod closing;
 pub mod data;
 mod inflate;
+pub mod sidecar;
 pub mod streams;
 pub mod time;
+pub mod tls;
 
 pub use builder::{MemoryStore, PayloadStore, SessionBuilder};
 pub use closing::{CloseInfo, Side, Summary, TcpEnd};
 pub use data::{Data, INLINE_MAX, SidecarRef};
 pub use streams::RebuildError;
+pub use tls::{CertInfo, TlsClose, TlsInfo, TlsLeg};
 
 pub use crate::wire::Direction;
 use crate::wire::{FrameHeader, LenForm, OpCode};
@@ -42,8 +45,12 @@ pub struct Recording {
     pub started: String,
     /// The client's address as the proxy saw it.
     pub client: String,
-    /// The server's address.
+    /// The server's address (the one connected to, when a name was resolved).
     pub server: String,
+    /// The upstream as named (`wss://example.com:443`, `localhost:8080`, a
+    /// `--proxy` target), when it says more than `server`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
     /// What produced this recording: `record`, `replay`, `import` or `demo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -149,6 +156,37 @@ pub enum EventKind {
         offset: u64,
         /// Number of missing bytes.
         len: u64,
+    },
+    /// A TLS handshake completed on one leg (see [`tls`]).
+    Tls(TlsInfo),
+    /// A TLS leg ended: close_notify, none, an alert, or a failure.
+    TlsEnd {
+        /// The leg.
+        leg: TlsLeg,
+        /// How.
+        how: TlsClose,
+        /// The alert's name or the error, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The request head was forwarded changed by an explicit rule: the
+    /// recorded stream keeps what the client sent, this event holds what
+    /// the server received instead of the head at `offset..offset + len`.
+    Rewrite {
+        /// Offset of the client's head in the c2s stream.
+        offset: u64,
+        /// Length of the client's head.
+        len: u64,
+        /// The header rewritten (`Host`).
+        header: String,
+        /// Its value as the client sent it (absent if it had none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Its value as forwarded.
+        to: String,
+        /// The head as forwarded, byte for byte.
+        #[serde(flatten)]
+        forwarded: Data,
     },
     /// The sender closed its side of TCP (FIN).
     Fin,

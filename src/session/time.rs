@@ -69,19 +69,39 @@ pub fn file_stamp(micros: u64) -> String {
 }
 
 /// Reads back [`rfc3339_micros`] output (any number of fraction digits).
+/// `None` for anything else, including dates outside 1970–9999 or fields
+/// out of range (month 13, hour 24): crafted recordings get a clear
+/// "not an RFC 3339 UTC time" from callers, never an overflow.
 pub fn parse_rfc3339(text: &str) -> Option<u64> {
     let t = text.trim().strip_suffix('Z')?;
     let (date, time) = t.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let mut d = date.split('-').map(|p| p.parse::<u32>().ok());
     let (y, mo, day) = (d.next()??, d.next()??, d.next()??);
     let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
     let mut c = hms.split(':').map(|p| p.parse::<u64>().ok());
     let (h, mi, s) = (c.next()??, c.next()??, c.next()??);
+    let in_range = (1970..=9999).contains(&y)
+        && (1..=12).contains(&mo)
+        && (1..=days_in_month(y, mo)).contains(&day)
+        && h < 24
+        && mi < 60
+        && s < 61;
+    if !in_range || d.next().is_some() || c.next().is_some() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let digits: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
     let us: u64 = digits.parse().ok()?;
-    let days = days_from_civil(y, mo as u32, day as u32);
-    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + s;
-    Some(secs * 1_000_000 + us)
+    let days = u64::try_from(days_from_civil(i64::from(y), mo, day)).ok()?;
+    Some((days * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000 + us)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400)) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +119,26 @@ mod tests {
             assert_eq!(parse_rfc3339(&rfc3339_micros(probe)), Some(probe));
         }
         assert_eq!(parse_rfc3339("garbage"), None);
+        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z"), Some(1_709_164_800_000_000));
+    }
+
+    #[test]
+    fn out_of_range_times_are_refused_not_overflowed() {
+        for text in [
+            "99999999999999999-01-01T00:00:00Z",
+            "10000-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-29T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T00:60:00Z",
+            "2026-01-01T00:00:00.12x4Z",
+            "2026-01-01-01T00:00:00Z",
+            "2026-01-01T00:00:00:00Z",
+            "2026-01-01T00:00:00.-1Z",
+        ] {
+            assert_eq!(parse_rfc3339(text), None, "{text}");
+        }
+        assert!(parse_rfc3339("9999-12-31T23:59:60.999999Z").is_some());
     }
 }

@@ -86,6 +86,8 @@ struct HeaderOut<'a> {
     client: &'a str,
     server: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    upstream: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     source: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     notes: &'a [String],
@@ -119,6 +121,7 @@ impl RecordingWriter {
             started: &header.started,
             client: &header.client,
             server: &header.server,
+            upstream: header.upstream.as_deref(),
             source: header.source.as_deref(),
             notes: &header.notes,
         };

@@ -130,3 +130,20 @@ fn demo_runs_with_nothing_outside_and_writes_a_recording() {
     assert_eq!(s.client_close.unwrap().reason.as_deref(), Some(wstap::demo::CLOSE_REASON));
     assert_eq!(s.violations, 0);
 }
+
+#[test]
+fn out_of_range_durations_are_usage_errors_not_panics() {
+    for argv in [
+        &["replay", "scenarios", "--connect-timeout", "1e30"][..],
+        &["record", "--connect-timeout", "1e30"],
+        &["diff", "a.yaml", "b.yaml", "--timing", "100000000000000000000000s"],
+        &["record", "--connect-timeout", "0"],
+    ] {
+        let out = Command::new(wstap_bin()).args(argv).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{argv:?}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{argv:?}: {stderr}");
+        assert!(stderr.contains(argv[argv.len() - 1]), "{argv:?} names the value: {stderr}");
+    }
+}

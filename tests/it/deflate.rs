@@ -151,7 +151,8 @@ pub(crate) async fn record_python(
     pcap: Option<wstap::pcap::Format>,
 ) -> (Recording, std::path::PathBuf, tempfile::TempDir) {
     let server = py_server(settings).await;
-    let proxy = TestProxy::start_with(loopback(), ([127, 0, 0, 1], server.port).into(), pcap).await;
+    let proxy =
+        TestProxy::start_with(loopback(), std::net::SocketAddr::from(([127, 0, 0, 1], server.port)), pcap).await;
     py_client(&proxy.url(), settings, spec).await;
     wait_for_summaries(proxy.dir.path(), 1).await;
     let (recorded, dir) = proxy.finish().await;

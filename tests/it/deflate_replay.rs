@@ -226,7 +226,7 @@ async fn record_session(settings: &Value, sent: &[Value]) -> (Recording, PathBuf
     let mut server_settings = settings.clone();
     server_settings["send"] = json!(sent);
     let server = py_server_from("pmd_send_server.py", &server_settings).await;
-    let proxy = TestProxy::start(([127, 0, 0, 1], server.port).into()).await;
+    let proxy = TestProxy::start(std::net::SocketAddr::from(([127, 0, 0, 1], server.port))).await;
     let report = py_client(&proxy.url(), settings).await;
     assert_eq!(report["received"].as_array().unwrap(), sent);
     wait_for_summaries(proxy.dir.path(), 1).await;

@@ -59,14 +59,28 @@ pub struct TestProxy {
 }
 
 impl TestProxy {
-    pub async fn start(upstream: SocketAddr) -> TestProxy {
+    pub async fn start(upstream: impl Into<wstap::net::Target>) -> TestProxy {
         TestProxy::start_with(loopback(), upstream, None).await
     }
 
     /// A proxy listening on `listen`, optionally writing captures.
-    pub async fn start_with(listen: SocketAddr, upstream: SocketAddr, pcap: Option<wstap::pcap::Format>) -> TestProxy {
+    pub async fn start_with(
+        listen: SocketAddr,
+        upstream: impl Into<wstap::net::Target>,
+        pcap: Option<wstap::pcap::Format>,
+    ) -> TestProxy {
+        TestProxy::start_config(listen, upstream, |c| c.pcap = pcap).await
+    }
+
+    /// A proxy listening on `listen`, its configuration adjusted by `tweak`.
+    pub async fn start_config(
+        listen: SocketAddr,
+        upstream: impl Into<wstap::net::Target>,
+        tweak: impl FnOnce(&mut ProxyConfig),
+    ) -> TestProxy {
         let dir = tempfile::tempdir().unwrap();
-        let config = ProxyConfig { upstream, out_dir: dir.path().to_path_buf(), source: "test".into(), pcap };
+        let mut config = ProxyConfig::new(upstream, dir.path(), "test");
+        tweak(&mut config);
         let proxy = Proxy::bind(listen, config).await.unwrap();
         let addr = proxy.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -168,4 +182,77 @@ pub async fn close_going_away(mut ws: Ws) {
     let close = CloseFrame { code: CloseCode::Away, reason: "bye now".into() };
     ws.close(Some(close)).await.unwrap();
     while let Some(Ok(_)) = within("close reply", ws.next()).await {}
+}
+
+/// A `wstap` child process that listens (record, serve), its stderr
+/// collected as it goes.
+pub struct WstapChild {
+    pub child: std::process::Child,
+    /// Where it accepts clients.
+    pub addr: SocketAddr,
+    /// Every stderr line so far (the reader thread keeps appending).
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl WstapChild {
+    /// `wstap record --listen 127.0.0.1:0 ARGS`.
+    pub fn record(args: &[&str]) -> WstapChild {
+        WstapChild::spawn(&[&["record", "--listen", "127.0.0.1:0"], args].concat())
+    }
+
+    /// Runs `wstap ARGS` and waits for the first stderr line, which names
+    /// the address (`... connect to ws://ADDR/`, `ADDR -> UPSTREAM` or
+    /// `serving N cases on ws://ADDR/`).
+    pub fn spawn(args: &[&str]) -> WstapChild {
+        use std::io::BufRead;
+        let mut child =
+            std::process::Command::new(wstap_bin()).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = lines.next().expect("wstap prints its address").unwrap();
+        let addr = match first.split_once("ws://") {
+            Some((_, rest)) => rest.split('/').next(),
+            None => first.split(" -> ").next().and_then(|s| s.rsplit(' ').next()),
+        };
+        let addr = addr.and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("no address in {first:?}"));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(vec![first]));
+        let sink = stderr.clone();
+        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l)));
+        WstapChild { child, addr, stderr }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Sends SIGINT and waits (at most [`STEP`]) for the exit status.
+    pub async fn interrupt(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let pid = self.child.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        let status = within("wstap exits after SIGINT", async {
+            loop {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        let lines = self.stderr_lines();
+        (status, lines)
+    }
+}
+
+impl Drop for WstapChild {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -1,0 +1,204 @@
+//! Hostile files (issue 17): recordings are kept in repositories and
+//! replayed in CI, so every consumer of one (show, convert to pcap and HAR,
+//! replay, serve) must treat it as untrusted input: a sidecar never names
+//! another file, a declared length never decides an allocation, crafted
+//! values are located errors, never panics.
+
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// What the attacker wants to read: as long as the demo's large message,
+/// so every length in the recording stays consistent.
+const SECRET_UNIT: &[u8] = b"TOP-SECRET-";
+
+fn secret() -> Vec<u8> {
+    SECRET_UNIT.iter().copied().cycle().take(wstap::demo::LARGE_MESSAGE).collect()
+}
+
+/// A real recording (the demo session through the proxy) in `root/rec/`,
+/// with a secret file in `root/` beside that directory. Returns the YAML
+/// path and the name of its server-to-client sidecar.
+async fn recording_beside_a_secret(root: &Path) -> (PathBuf, String) {
+    let dir = root.join("rec");
+    let recorded = wstap::demo::record_demo(&dir).await.unwrap();
+    std::fs::write(root.join("secret.bin"), secret()).unwrap();
+    let text = std::fs::read_to_string(&recorded.path).unwrap();
+    let s2c = text
+        .lines()
+        .find_map(|l| sidecar_name(l).filter(|f| f.ends_with(".s2c.bin")))
+        .expect("the echoed large message is in a sidecar")
+        .to_string();
+    (recorded.path, s2c)
+}
+
+/// The file name on a sidecar's `file:` line (quoted or not).
+fn sidecar_name(line: &str) -> Option<&str> {
+    Some(line.trim().strip_prefix("file: ")?.trim_matches('"'))
+}
+
+/// The recording with its server sidecar block changed by `edit`, which
+/// gets the lines `file`, `offset`, `len`, `sha256` of that block.
+fn tamper(yaml: &Path, s2c: &str, out: &Path, edit: impl Fn(&mut [String; 4])) {
+    let text = std::fs::read_to_string(yaml).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let at = lines.iter().position(|l| sidecar_name(l) == Some(s2c)).unwrap();
+    let mut block: [String; 4] = std::array::from_fn(|i| lines[at + i].clone());
+    edit(&mut block);
+    lines.splice(at..at + 4, block);
+    std::fs::write(out, lines.join("\n") + "\n").unwrap();
+}
+
+fn set(block: &mut [String; 4], key: &str, value: &str) {
+    let line = block.iter_mut().find(|l| l.trim_start().starts_with(&format!("{key}:"))).unwrap();
+    let indent = line.len() - line.trim_start().len();
+    let value = if key == "file" { format!("{value:?}") } else { value.to_string() };
+    *line = format!("{}{key}: {value}", " ".repeat(indent));
+}
+
+/// Runs the real binary, killed after [`STEP`] (a `serve` that accepted
+/// the recording would otherwise run forever).
+fn wstap(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new("timeout").arg(STEP.as_secs().to_string()).arg(wstap_bin()).args(args).output().unwrap()
+}
+
+/// Every consumer of `rec`: each must refuse it with exit 2, an error
+/// naming the event and `problem`, and none of the secret in any output.
+fn every_consumer_refuses(rec: &Path, problem: &str, scratch: &Path) {
+    let pcap = scratch.join("out.pcap");
+    let har = scratch.join("out.har");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let runs: [(&str, Vec<std::ffi::OsString>); 5] = [
+        ("show", vec![os("show"), rec.into()]),
+        ("convert pcap", vec![os("convert"), rec.into(), pcap.clone().into()]),
+        ("convert har", vec![os("convert"), rec.into(), har.clone().into()]),
+        (
+            "replay",
+            vec![
+                os("replay"),
+                rec.into(),
+                os("--client"),
+                os("cat {url} >/dev/null"),
+                os("--connect-timeout"),
+                os("2"),
+            ],
+        ),
+        ("serve", vec![os("serve"), os("--listen"), os("127.0.0.1:0"), os("--scenarios"), rec.into()]),
+    ];
+    let marker = String::from_utf8_lossy(SECRET_UNIT).into_owned();
+    for (what, args) in runs {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let out = wstap(&args);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{what} {}: {stderr}", rec.display());
+        assert!(stderr.contains("events[") && stderr.contains(problem), "{what}: {stderr:?} lacks {problem:?}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(!stdout.contains(&marker) && !stderr.contains(&marker), "{what} leaked the secret");
+        for file in [&pcap, &har] {
+            let written = std::fs::read(file).unwrap_or_default();
+            assert!(!written.windows(SECRET_UNIT.len()).any(|w| w == SECRET_UNIT), "{what} wrote the secret");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sidecar_never_names_another_file() {
+    let root = tempfile::tempdir().unwrap();
+    let (yaml, s2c) = recording_beside_a_secret(root.path()).await;
+    let dir = yaml.parent().unwrap().to_path_buf();
+    std::os::unix::fs::symlink("../secret.bin", dir.join("out.bin")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.bin")).unwrap();
+    std::os::unix::fs::symlink(&s2c, dir.join("alias.bin")).unwrap();
+    let digest = sha256(&secret());
+    let absolute = root.path().join("secret.bin").display().to_string();
+    // The attacker knows the secret's digest: only the name check stops these.
+    type Edit<'a> = Box<dyn Fn(&mut [String; 4]) + 'a>;
+    let attacks: Vec<(&str, Edit<'_>, &str)> = vec![
+        ("absolute", Box::new(|b| set(b, "file", &absolute)), "not a plain file name"),
+        ("traversal", Box::new(|b| set(b, "file", "../secret.bin")), "not a plain file name"),
+        ("link out", Box::new(|b| set(b, "file", "out.bin")), "leading out of the recording's directory"),
+        (
+            "dev zero",
+            Box::new(|b| {
+                set(b, "file", "zero.bin");
+                set(b, "len", "2147483648")
+            }),
+            "leading out of the recording's directory",
+        ),
+        ("huge len", Box::new(|b| set(b, "len", "1000000000000000")), "beyond the end of the file"),
+        ("bad digest", Box::new(|b| set(b, "sha256", "00")), "SHA-256 mismatch"),
+    ];
+    for (name, edit, problem) in attacks {
+        let rec = dir.join(format!("attack-{}.yaml", name.replace(' ', "-")));
+        let digest = digest.clone();
+        tamper(&yaml, &s2c, &rec, |b| {
+            set(b, "sha256", &digest);
+            edit(b)
+        });
+        let scratch = tempfile::tempdir().unwrap();
+        every_consumer_refuses(&rec, problem, scratch.path());
+    }
+    // The same recording with an honest (or aliased) sidecar is fine.
+    let alias = dir.join("alias.yaml");
+    tamper(&yaml, &s2c, &alias, |b| set(b, "file", "alias.bin"));
+    for rec in [&yaml, &alias] {
+        let out = wstap(&["show".as_ref(), rec.as_os_str()]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A recording of one client read and one frame in it; `frame` replaces
+/// the frame's payload and mask lines, `reads` the read events.
+fn crafted(started: &str, reads: &str, frame: &str) -> String {
+    format!(
+        "wstap_recording: 1\nstarted: {started}\nclient: 127.0.0.1:1\nserver: 127.0.0.1:2\nevents:\n{reads}\
+- at: 1\n  dir: c2s\n  type: frame\n  offset: 0\n  fin: true\n  rsv: 0\n  opcode: 2\n  len: 2\n{frame}"
+    )
+}
+
+#[test]
+fn crafted_values_are_located_errors_not_panics() {
+    let ok_time = "2026-11-24T00:00:00.000000Z";
+    let one_read = "- at: 0\n  dir: c2s\n  type: read\n  len: 8\n";
+    let wrapping_reads = "- at: 0\n  dir: c2s\n  type: read\n  len: 9223372036854775808\n\
+- at: 0\n  dir: c2s\n  type: read\n  len: 9223372036854775816\n";
+    let cases = [
+        ("hex.yaml", crafted(ok_time, one_read, "  mask: 01020304\n  hex: \"aéb\"\n"), "invalid hex digit"),
+        ("mask.yaml", crafted(ok_time, one_read, "  mask: \"aé34567\"\n  hex: 0102\n"), "invalid hex digit"),
+        ("reads.yaml", crafted(ok_time, wrapping_reads, "  hex: 0102\n"), "reads total"),
+        ("year.yaml", crafted("99999999999999999-01-01T00:00:00Z", one_read, "  mask: 01020304\n  hex: 0102\n"), ""),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, problem) in cases {
+        let rec = dir.path().join(name);
+        std::fs::write(&rec, text).unwrap();
+        let out_pcap = dir.path().join("o.pcap");
+        let out_har = dir.path().join("o.har");
+        let runs: [Vec<&std::ffi::OsStr>; 5] = [
+            vec!["show".as_ref(), rec.as_ref()],
+            vec!["convert".as_ref(), rec.as_ref(), out_pcap.as_ref()],
+            vec!["convert".as_ref(), rec.as_ref(), out_har.as_ref()],
+            vec!["diff".as_ref(), rec.as_ref(), rec.as_ref()],
+            vec!["replay".as_ref(), rec.as_ref(), "--client".as_ref(), "true".as_ref()],
+        ];
+        for args in runs {
+            let out = wstap(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{name} {args:?}: {stderr}");
+            assert!(matches!(out.status.code(), Some(0..=2)), "{name} {args:?}: {:?} {stderr}", out.status);
+            if out.status.code() == Some(2) {
+                assert!(stderr.contains(name), "{name} {args:?}: the error names the file: {stderr}");
+            }
+        }
+        // Consumers that need the value name it and what is wrong with it.
+        let needs: &[&std::ffi::OsStr] = match problem {
+            "" => &["convert".as_ref(), rec.as_ref(), out_pcap.as_ref()],
+            _ => &["show".as_ref(), rec.as_ref()],
+        };
+        let out = wstap(needs);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let problem = if problem.is_empty() { "is not an RFC 3339 UTC time" } else { problem };
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(problem), "{name}: {stderr:?} lacks {problem:?}");
+    }
+}

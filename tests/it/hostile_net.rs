@@ -1,0 +1,275 @@
+//! Hostile peers and exhausted resources, against real `wstap` processes
+//! (issue 17): an upstream that never answers a connect, file descriptors
+//! running out under `record` and `serve`.
+
+use crate::util::*;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wstap::session::{Direction, EventKind};
+
+/// A loopback listener whose accept queue is full: backlog 1, never
+/// accepted, with connections queued until the next SYN is dropped. A
+/// connect to it hangs in SYN retransmission, as against a server whose
+/// SYN queue is full. Keep the returned value alive.
+struct FullUpstream {
+    addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl FullUpstream {
+    fn new() -> FullUpstream {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(loopback()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        loop {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                Ok(s) => queued.push(s),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+                Err(e) => panic!("filling the accept queue: {e}"),
+            }
+            assert!(queued.len() < 64, "the accept queue never filled");
+        }
+        FullUpstream { addr, _listener: listener, _queued: queued }
+    }
+}
+
+const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+/// Reads until the proxy closes the connection (EOF or reset).
+async fn until_closed(stream: &mut TcpStream) {
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = stream.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+fn the_recording(dir: &std::path::Path) -> wstap::session::Recording {
+    let files = yaml_files(dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    wstap::store::load(&files[0]).unwrap()
+}
+
+fn upstream_error(rec: &wstap::session::Recording) -> String {
+    rec.events_in(Direction::ServerToClient)
+        .find_map(|e| match &e.kind {
+            EventKind::Rst { error } => error.clone(),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no reset recorded: {:?}", rec.events))
+}
+
+#[tokio::test]
+async fn connect_timeout_ends_a_connection_to_an_unanswering_upstream() {
+    let upstream = FullUpstream::new();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let up = upstream.addr.to_string();
+    let wstap = WstapChild::record(&["--upstream", &up, "--out", dir, "--connect-timeout", "700ms"]);
+    let started = Instant::now();
+    let mut client = TcpStream::connect(wstap.addr).await.unwrap();
+    client.write_all(UPGRADE).await.unwrap();
+    within("the proxy gives up on the upstream", until_closed(&mut client)).await;
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(600), "closed after {waited:?}, before the timeout");
+    let (status, stderr) = wstap.interrupt().await;
+    assert_eq!(status.code(), Some(0), "{stderr:?}");
+    let rec = the_recording(out.path());
+    let error = upstream_error(&rec);
+    assert!(error.contains("timed out after 700ms"), "{error}");
+    assert!(stderr.iter().any(|l| l.contains("timed out after 700ms")), "{stderr:?}");
+    assert_eq!(rec.summary.unwrap().server_tcp_end, Some(wstap::session::TcpEnd::Rst));
+}
+
+#[tokio::test]
+async fn sigint_cancels_a_pending_upstream_connect() {
+    let upstream = FullUpstream::new();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let up = upstream.addr.to_string();
+    let wstap = WstapChild::record(&["--upstream", &up, "--out", dir, "--connect-timeout", "600s"]);
+    let mut client = TcpStream::connect(wstap.addr).await.unwrap();
+    client.write_all(UPGRADE).await.unwrap();
+    // The recording is opened before the upstream connect starts.
+    within("the connection is being recorded", async {
+        while yaml_files(out.path()).is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let asked = Instant::now();
+    let (status, stderr) = wstap.interrupt().await;
+    assert_eq!(status.code(), Some(0), "{stderr:?}");
+    assert!(asked.elapsed() < Duration::from_secs(10), "exit took {:?}", asked.elapsed());
+    within("the client is closed", until_closed(&mut client)).await;
+    let rec = the_recording(out.path());
+    assert!(rec.summary.is_some(), "finalised");
+    assert!(upstream_error(&rec).contains("shutting down"), "{:?}", rec.events);
+}
+
+/// Descriptor limits of a running process, set from outside with
+/// prlimit(1) (the setrlimit of another process).
+struct FdLimit {
+    pid: u32,
+    soft: u64,
+}
+
+impl FdLimit {
+    fn of(pid: u32) -> FdLimit {
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+        let soft = line.split_whitespace().nth(3).unwrap().parse().unwrap();
+        FdLimit { pid, soft }
+    }
+
+    fn set_soft(&self, soft: u64) {
+        let status = std::process::Command::new("prlimit")
+            .args(["--pid", &self.pid.to_string(), &format!("--nofile={soft}:")])
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success(), "prlimit --nofile={soft}:");
+    }
+
+    /// Lowers the limit to the lowest free descriptor number: from now on
+    /// every socket(), accept() and open() in the process fails with EMFILE.
+    fn exhaust(&self) {
+        let used: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        let lowest_free = (0..).find(|n| !used.contains(n)).unwrap();
+        self.set_soft(lowest_free);
+    }
+
+    fn restore(&self) {
+        self.set_soft(self.soft);
+    }
+}
+
+/// How many descriptors of `pid` are open on files under `dir`.
+fn open_files_under(pid: u32, dir: &std::path::Path) -> usize {
+    let dir = dir.canonicalize().unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.starts_with(&dir))
+        .count()
+}
+
+/// User + system CPU time of a process so far.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// The listening TCP sockets of `pid` other than `known`: the embedded
+/// echo server of `wstap record`.
+fn other_listener(pid: u32, known: SocketAddr) -> SocketAddr {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| Some(l.to_str()?.strip_prefix("socket:[")?.trim_end_matches(']').to_string()))
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[3] == "0A" && inodes.iter().any(|i| i == f[9])).then_some(f[1])
+        })
+        .map(|local| {
+            let (ip, port) = local.split_once(':').unwrap();
+            let ip = u32::from_str_radix(ip, 16).unwrap().to_le_bytes();
+            SocketAddr::from((ip, u16::from_str_radix(port, 16).unwrap()))
+        })
+        .find(|a| *a != known)
+        .expect("the embedded echo server listens")
+}
+
+/// One text message echoed through `wstap record` and a clean close.
+async fn echo_round_trip(proxy: SocketAddr) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{proxy}/")).await.unwrap();
+    ws.send(Message::text("still here")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("still here"));
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = ws.next().await {}
+}
+
+/// CPU the process burns over `window` while its listeners cannot accept.
+async fn cpu_over(pid: u32, window: Duration) -> Duration {
+    let before = cpu_time(pid);
+    tokio::time::sleep(window).await;
+    cpu_time(pid) - before
+}
+
+/// Spinning on accept burns a core; backing off costs a few wake-ups.
+const MAX_IDLE_CPU: Duration = Duration::from_millis(200);
+const WINDOW: Duration = Duration::from_millis(1500);
+
+#[tokio::test]
+async fn record_survives_running_out_of_descriptors() {
+    let out = tempfile::tempdir().unwrap();
+    let wstap = WstapChild::record(&["--out", out.path().to_str().unwrap()]);
+    within("a session before", echo_round_trip(wstap.addr)).await;
+    // Its recording is closed before the count: no descriptor frees up later.
+    within("the recording is closed", async {
+        while open_files_under(wstap.pid(), out.path()) > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let echo = other_listener(wstap.pid(), wstap.addr);
+    let limit = FdLimit::of(wstap.pid());
+    limit.exhaust();
+    // Both the proxy's and the embedded echo server's accepts now fail.
+    let _waiting = [TcpStream::connect(wstap.addr).await.unwrap(), TcpStream::connect(echo).await.unwrap()];
+    let burnt = cpu_over(wstap.pid(), WINDOW).await;
+    let lines_while_out = wstap.stderr_lines().len();
+    limit.restore();
+    assert!(burnt < MAX_IDLE_CPU, "{burnt:?} of CPU in {WINDOW:?} without descriptors");
+    assert!(lines_while_out < 10, "{lines_while_out} stderr lines while out of descriptors");
+    within("a session after descriptors free up", echo_round_trip(wstap.addr)).await;
+    let (status, stderr) = wstap.interrupt().await;
+    assert_eq!(status.code(), Some(0), "{stderr:?}");
+    for who in ["record", "echo server"] {
+        let first = format!("{who}: cannot accept connections: Too many open files");
+        assert_eq!(stderr.iter().filter(|l| l.contains(&first)).count(), 1, "{who}: {stderr:#?}");
+        let again = format!("{who}: accepting again after ");
+        assert!(stderr.iter().any(|l| l.contains(&again) && l.contains("failed attempt(s)")), "{stderr:#?}");
+    }
+}
+
+#[tokio::test]
+async fn serve_survives_running_out_of_descriptors() {
+    use futures_util::StreamExt;
+    let reports = tempfile::tempdir().unwrap();
+    let wstap = WstapChild::spawn(&["serve", "--listen", "127.0.0.1:0", "--report", reports.path().to_str().unwrap()]);
+    let limit = FdLimit::of(wstap.pid());
+    limit.exhaust();
+    let _waiting = TcpStream::connect(wstap.addr).await.unwrap();
+    let burnt = cpu_over(wstap.pid(), WINDOW).await;
+    limit.restore();
+    let count = within("serve answers again", async {
+        let url = format!("ws://{}/getCaseCount", wstap.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        ws.next().await.unwrap().unwrap().into_text().unwrap().to_string()
+    })
+    .await;
+    assert_eq!(count, "37");
+    let (_, stderr) = wstap.interrupt().await;
+    assert!(burnt < MAX_IDLE_CPU, "{burnt:?} of CPU in {WINDOW:?} without descriptors");
+    assert!(stderr.iter().any(|l| l.contains("serve: accepting again after")), "{stderr:#?}");
+}
