@@ -19,6 +19,8 @@ mod replay_cli;
 mod replay_recording;
 mod serve;
 mod show_diff;
+mod tls_termination;
 mod tlsutil;
 mod upstreams;
 mod wss;
+mod wss_capture;
