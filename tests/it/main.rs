@@ -11,6 +11,7 @@ mod deflate;
 mod deflate_replay;
 mod hostile_files;
 mod hostile_net;
+mod oracle;
 mod pcap;
 mod proxy;
 mod replay;
