@@ -36,14 +36,26 @@ fn record_into_an_unwritable_directory_fails_at_once_naming_it() {
         Command::new(wstap_bin())
     };
     let started = Instant::now();
-    let done = cmd.args(["record", "--listen", "127.0.0.1:0", "--out"]).arg(&out).stdin(Stdio::null()).output();
-    let done = done.expect("setpriv (util-linux) runs");
-    let stderr = String::from_utf8_lossy(&done.stderr);
-    assert_eq!(done.status.code(), Some(2), "{stderr}");
+    cmd.args(["record", "--listen", "127.0.0.1:0", "--out"]).arg(&out);
+    let mut child = cmd.stdin(Stdio::null()).stderr(Stdio::piped()).spawn().expect("setpriv (util-linux) runs");
+    // It must refuse at once; one that starts listening is killed and fails the test.
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("record started with an unwritable --out instead of refusing");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
     let want = format!("--out {}: cannot create files in this directory: Permission denied", out.display());
     assert!(stderr.contains(&want), "{stderr}");
     assert!(!stderr.contains("recording into"), "it must not start: {stderr}");
-    assert!(started.elapsed() < Duration::from_secs(5));
 }
 
 /// `record` with the embedded echo server, as `prefix` + wstap: returns it
