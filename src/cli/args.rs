@@ -40,12 +40,44 @@ pub enum Command {
     /// Serve Autobahn's URL protocol (/getCaseCount, /runCase, /updateReports,
     /// ...) so existing Autobahn client drivers run against wstap unchanged.
     Serve(ServeArgs),
+    /// Print wstap's local CA certificate (created on first use), its path,
+    /// and how to make clients trust it (for --tls and --proxy interception).
+    Ca(CaArgs),
     /// Convert between recordings, captures and HAR.
     ///
     /// REC.yaml OUT.pcap|OUT.pcapng: the recording as a capture Wireshark
     /// decodes. REC.yaml OUT.har: a HAR log with Chrome's _webSocketMessages.
     /// CAPTURE.pcap|.pcapng OUT_DIR: one recording per WebSocket connection.
     Convert(ConvertArgs),
+}
+
+/// Options of `wstap ca`.
+#[derive(Debug, clap::Args)]
+pub struct CaArgs {
+    /// Print only the path of the CA certificate.
+    #[arg(long)]
+    pub path: bool,
+}
+
+/// TLS termination towards clients, shared by `record`, `replay` and `serve`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Terminate TLS from clients on the listen port (they connect with wss://).
+    /// The certificate is --cert/--key, or by default one for the name the client
+    /// asks for (SNI, else the listen address) signed by wstap's local CA, created
+    /// on first use in $WSTAP_CONFIG_DIR (default ~/.config/wstap; see `wstap ca`).
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM certificate chain to present with --tls (instead of one from wstap's CA).
+    #[arg(long, value_name = "FILE", requires = "key", requires = "tls")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Append the TLS secrets of every connection (both legs) to FILE in NSS key-log
+    /// format, so a capture of the real TLS decrypts in Wireshark. Default: $SSLKEYLOGFILE.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Option<PathBuf>,
 }
 
 /// Options of `wstap convert`.
@@ -191,6 +223,9 @@ pub struct RecordArgs {
     /// Do not verify the wss:// upstream's certificate (a warning is printed and recorded).
     #[arg(long)]
     pub insecure_upstream: bool,
+    /// TLS towards clients, and the key log.
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Directory for recordings (created if missing).
     #[arg(long, value_name = "DIR", default_value = "recordings")]
     pub out: PathBuf,

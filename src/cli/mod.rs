@@ -22,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Replay(args) => replay::run(args).await,
         Command::Serve(args) => replay::serve(args).await,
         Command::Convert(args) => convert::run(&args),
+        Command::Ca(args) => ca(&args),
     }
 }
 
@@ -49,11 +50,12 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     config.pcap = pcap;
     config.keep_host = args.keep_host;
     config.connect_timeout = args.connect_timeout;
+    let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
     if upstream.tls {
         let options = crate::tls::UpstreamOptions {
             extra_roots: args.upstream_ca.clone(),
             insecure: args.insecure_upstream,
-            keylog: None,
+            keylog: keylog.clone(),
         };
         config.upstream_tls = Some(crate::tls::UpstreamTls::new(&options).map_err(anyhow::Error::msg)?);
         if args.insecure_upstream {
@@ -62,17 +64,64 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     } else if !args.upstream_ca.is_empty() || args.insecure_upstream {
         bail!("--upstream-ca and --insecure-upstream apply to a wss:// upstream; {upstream} is not one");
     }
+    let fallback = match &args.listen.host {
+        crate::net::Host::Name(name) => name.clone(),
+        crate::net::Host::Ip(ip) => ip.to_string(),
+    };
+    config.client_tls = server_tls(&args.tls, &fallback, keylog)?;
     let proxy = bind_proxy(&args.listen, config).await?;
     let addr = proxy.local_addr()?;
     refuse_loop(&upstream, addr).await?;
     match &echo {
         Some(_) => {
-            eprintln!("wstap: recording into {}; embedded echo server; connect to ws://{addr}/", args.out.display())
+            let scheme = if args.tls.tls { "wss" } else { "ws" };
+            eprintln!(
+                "wstap: recording into {}; embedded echo server; connect to {scheme}://{addr}/",
+                args.out.display()
+            )
         }
         None => eprintln!("wstap: recording into {}; {addr} -> {upstream}", args.out.display()),
     }
     let recorded = proxy.run(shutdown_signal()).await;
     eprintln!("wstap: stopped; {} recording(s) finalised in {}", recorded.len(), args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// TLS termination from `--tls` (`--cert`/`--key`, or wstap's CA).
+pub(crate) fn server_tls(
+    args: &args::TlsArgs,
+    fallback: &str,
+    keylog: Option<std::sync::Arc<dyn rustls::KeyLog>>,
+) -> Result<Option<crate::tls::ServerTls>> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let source = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => crate::tls::CertSource::from_files(cert, key).map_err(anyhow::Error::msg)?,
+        _ => crate::tls::CertSource::Ca(std::sync::Arc::new(load_ca()?)),
+    };
+    Ok(Some(crate::tls::ServerTls::new(source, fallback, keylog)))
+}
+
+fn load_ca() -> Result<crate::tls::Ca> {
+    let dir = crate::tls::ca::config_dir().map_err(anyhow::Error::msg)?;
+    crate::tls::Ca::load_or_create(&dir).map_err(anyhow::Error::msg)
+}
+
+/// `wstap ca`: the CA's path, PEM and how to trust it.
+fn ca(args: &args::CaArgs) -> Result<ExitCode> {
+    let ca = load_ca()?;
+    if args.path {
+        println!("{}", ca.cert_path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("wstap's local CA certificate: {}", ca.cert_path.display());
+    println!(
+        "(used by record --tls, record --proxy and replay/serve --tls to sign certificates for the names clients ask for)\n"
+    );
+    print!("{}", ca.cert_pem);
+    println!();
+    print!("{}", crate::tls::ca::trust_instructions(&ca.cert_path));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -59,6 +59,8 @@ pub struct ProxyConfig {
     pub connect_timeout: std::time::Duration,
     /// How to speak TLS to a `wss://` upstream (certificate roots, key log).
     pub upstream_tls: Option<crate::tls::UpstreamTls>,
+    /// Terminate TLS from clients (`--tls`) with these certificates.
+    pub client_tls: Option<crate::tls::ServerTls>,
 }
 
 impl ProxyConfig {
@@ -76,6 +78,7 @@ impl ProxyConfig {
             keep_host: false,
             connect_timeout: upstream::DEFAULT_CONNECT_TIMEOUT,
             upstream_tls,
+            client_tls: None,
         }
     }
 
@@ -131,6 +134,7 @@ impl Proxy {
                         continue;
                     }
                     let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
+                    let client = std::sync::Mutex::new(Some(client));
                     let conn = Conn { client, peer, seq: n, config: self.config.clone(), guard: self.guard.clone() };
                     conns.spawn(conn.run(recorder.clone(), stop_rx.clone()));
                 }
@@ -165,7 +169,8 @@ fn collect(finished: Result<io::Result<Recorded>, tokio::task::JoinError>, done:
 
 /// One accepted connection, before it is relayed.
 struct Conn {
-    client: TcpStream,
+    /// Taken once, by the TLS step.
+    client: std::sync::Mutex<Option<TcpStream>>,
     peer: SocketAddr,
     seq: u64,
     config: ProxyConfig,
@@ -189,37 +194,80 @@ impl Conn {
         };
         // An address literal is recorded from accept on; a name once it has
         // been resolved and connected, so `server` is the address reached.
-        let mut rec = match literal {
-            Some(addr) => Some(self.open(&recorder, started, Some(addr)).await),
-            None => None,
-        };
-        let connected = upstream::connect(&config.upstream, &self.guard, config.connect_timeout, &mut stop).await;
-        let (tx, outcome) = match rec.take() {
-            Some(opened) => opened,
-            None => self.open(&recorder, started, connected.as_ref().ok().map(|c| c.addr)).await,
-        };
-        let at = micros(t0);
-        let failed = connected.as_ref().map_or(&[][..], |c| c.failed.as_slice());
-        for failure in failed {
-            note(&tx, at, "connect_failed", failure.clone()).await;
+        // Until the recording is open its events wait in `queued`.
+        let mut rec = Pending { opened: None, queued: Vec::new() };
+        if let Some(addr) = literal {
+            rec.opened = Some(self.open(&recorder, started, Some(addr)).await);
         }
-        match connected {
-            Ok(c) => {
-                let _registered = c.registered;
-                if let Some(server) = self.upstream_tls(c.stream, &tx, t0).await {
-                    let host = config.host_rewrite();
-                    match server {
-                        Side::Plain(s) => relay::relay(self.client, s, tx.clone(), t0, host, stop).await,
-                        Side::Tls(s) => relay::relay(self.client, *s, tx.clone(), t0, host, stop).await,
+        let client = match self.client_tls(&mut rec, t0).await {
+            Some(client) => Some(client),
+            None => {
+                self.finish_open(&mut rec, &recorder, started, None).await;
+                None
+            }
+        };
+        if let Some(client) = client {
+            let connected = upstream::connect(&config.upstream, &self.guard, config.connect_timeout, &mut stop).await;
+            self.finish_open(&mut rec, &recorder, started, connected.as_ref().ok().map(|c| c.addr)).await;
+            let tx = rec.tx().clone();
+            let at = micros(t0);
+            let failed = connected.as_ref().map_or(&[][..], |c| c.failed.as_slice());
+            for failure in failed {
+                note(&tx, at, "connect_failed", failure.clone()).await;
+            }
+            match connected {
+                Ok(c) => {
+                    let _registered = c.registered;
+                    if let Some(server) = self.upstream_tls(c.stream, &tx, t0).await {
+                        relay_sides(client, server, tx.clone(), t0, config.host_rewrite(), stop).await;
                     }
                 }
+                Err(e) => self.refused(&tx, at, e).await,
             }
-            Err(e) => self.refused(&tx, at, e).await,
         }
+        let (tx, outcome) = rec.opened.expect("opened above");
         tx.close().await;
         let recorded = outcome.await.map_err(|_| io::Error::other("the recorder thread is gone"))??;
         tracing::info!("recorded {} ({} events)", recorded.path.display(), recorded.events);
         Ok(recorded)
+    }
+
+    /// Opens the recording if it is not yet, and sends what waited for it.
+    async fn finish_open(&self, rec: &mut Pending, recorder: &Recorder, started: u64, server: Option<SocketAddr>) {
+        if rec.opened.is_none() {
+            rec.opened = Some(self.open(recorder, started, server).await);
+        }
+        let tx = rec.tx().clone();
+        for tap in rec.queued.drain(..) {
+            tx.send(tap).await;
+        }
+    }
+
+    /// Terminates the client's TLS with `--tls`; `None` (recorded) if the
+    /// handshake fails. Takes the client socket out of `self`.
+    async fn client_tls(&self, rec: &mut Pending, t0: Instant) -> Option<Side> {
+        let tcp = self.take_client()?;
+        let Some(tls) = self.config.client_tls.as_ref() else { return Some(Side::Plain(tcp)) };
+        match tls.accept(tcp, None).await {
+            Ok((stream, info)) => {
+                rec.send(Tap::Event { dir: Direction::ServerToClient, at: micros(t0), kind: EventKind::Tls(info) })
+                    .await;
+                Some(Side::Tls(Box::new(stream)))
+            }
+            Err(f) => {
+                let at = micros(t0);
+                tracing::warn!("connection {} from {}: {f}", self.seq, self.peer);
+                let kind = EventKind::TlsEnd { leg: TlsLeg::Client, how: f.how, detail: Some(f.detail.clone()) };
+                rec.send(Tap::Event { dir: Direction::ClientToServer, at, kind }).await;
+                rec.send(Tap::End { dir: Direction::ClientToServer, at, how: TcpEnd::Rst, error: Some(f.detail) })
+                    .await;
+                None
+            }
+        }
+    }
+
+    fn take_client(&self) -> Option<TcpStream> {
+        self.client.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// Opens the recording; `server` is the address connected to, if any.
@@ -288,6 +336,42 @@ impl Conn {
         }
         let end = Tap::End { dir: Direction::ServerToClient, at, how: TcpEnd::Rst, error: Some(e.to_string()) };
         tx.send(end).await;
+    }
+}
+
+/// A recording that may not be open yet: taps wait until it is.
+struct Pending {
+    opened: Option<(TapSender, tokio::sync::oneshot::Receiver<io::Result<Recorded>>)>,
+    queued: Vec<Tap>,
+}
+
+impl Pending {
+    async fn send(&mut self, tap: Tap) {
+        match &self.opened {
+            Some((tx, _)) => tx.send(tap).await,
+            None => self.queued.push(tap),
+        }
+    }
+
+    fn tx(&self) -> &TapSender {
+        &self.opened.as_ref().expect("the recording is open").0
+    }
+}
+
+/// The relay, for whichever sides are plain or TLS.
+async fn relay_sides(
+    client: Side,
+    server: Side,
+    tx: TapSender,
+    t0: Instant,
+    host: Option<host::HostRewrite>,
+    stop: watch::Receiver<bool>,
+) {
+    match (client, server) {
+        (Side::Plain(c), Side::Plain(s)) => relay::relay(c, s, tx, t0, host, stop).await,
+        (Side::Plain(c), Side::Tls(s)) => relay::relay(c, *s, tx, t0, host, stop).await,
+        (Side::Tls(c), Side::Plain(s)) => relay::relay(*c, s, tx, t0, host, stop).await,
+        (Side::Tls(c), Side::Tls(s)) => relay::relay(*c, *s, tx, t0, host, stop).await,
     }
 }
 

@@ -13,26 +13,30 @@ pub fn alert_name(alert: rustls::AlertDescription) -> String {
     let debug = format!("{alert:?}");
     // rustls spells them in CamelCase (`BadCertificate`): snake_case them.
     let mut out = String::with_capacity(debug.len() + 4);
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
+    let mut prev_lower = false;
+    for c in debug.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
         }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
     }
     out
 }
 
+pub mod ca;
 pub mod client;
+pub mod keylog;
+pub mod server;
 pub mod x509;
 
 use crate::session::{CertInfo, TlsClose, TlsInfo, TlsLeg};
+pub use ca::Ca;
 pub use client::{HANDSHAKE_TIMEOUT, TlsFailure, UpstreamOptions, UpstreamTls};
+pub use keylog::KeyLogFile;
 use rustls::CertificateError;
 use rustls::crypto::CryptoProvider;
+pub use server::{CertSource, ServerTls};
 use std::sync::{Arc, OnceLock};
 
 /// The one crypto provider wstap uses: *ring*. Configurations are built
@@ -68,11 +72,13 @@ pub(crate) fn peer_cert(state: &rustls::CommonState) -> Option<CertInfo> {
 /// `peer` says who the other end is ("the server", "the client").
 pub(crate) fn failure(e: &std::io::Error, host: &str, peer: &str) -> TlsFailure {
     let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    let with = if host.is_empty() { peer } else { host };
     match inner {
         Some(rustls::Error::AlertReceived(alert)) => TlsFailure {
             how: TlsClose::Alert,
             detail: format!(
-                "{peer} refused the TLS handshake for {host} with the alert {}{}",
+                "{peer} refused the TLS handshake{} with the alert {}{}",
+                if host.is_empty() { String::new() } else { format!(" for {host}") },
                 alert_name(*alert),
                 alert_hint(*alert, peer)
             ),
@@ -86,13 +92,13 @@ pub(crate) fn failure(e: &std::io::Error, host: &str, peer: &str) -> TlsFailure 
             ),
         },
         Some(other) => {
-            TlsFailure { how: TlsClose::Failed, detail: format!("TLS handshake with {host} failed: {other}") }
+            TlsFailure { how: TlsClose::Failed, detail: format!("TLS handshake with {with} failed: {other}") }
         }
         None if e.kind() == std::io::ErrorKind::UnexpectedEof => TlsFailure {
             how: TlsClose::Failed,
-            detail: format!("TLS handshake with {host} failed: {peer} closed the connection (is it speaking TLS?)"),
+            detail: format!("TLS handshake with {with} failed: {peer} closed the connection (is it speaking TLS?)"),
         },
-        None => TlsFailure { how: TlsClose::Failed, detail: format!("TLS handshake with {host} failed: {e}") },
+        None => TlsFailure { how: TlsClose::Failed, detail: format!("TLS handshake with {with} failed: {e}") },
     }
 }
 
@@ -125,5 +131,16 @@ fn alert_hint(alert: rustls::AlertDescription, peer: &str) -> &'static str {
             " (the client does not trust wstap's certificate: see `wstap ca` for how to trust wstap's CA)"
         }
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alerts_are_named_as_the_rfcs_spell_them() {
+        use rustls::AlertDescription as A;
+        assert_eq!(super::alert_name(A::UnknownCA), "unknown_ca");
+        assert_eq!(super::alert_name(A::BadCertificate), "bad_certificate");
+        assert_eq!(super::alert_name(A::NoApplicationProtocol), "no_application_protocol");
     }
 }

@@ -32,7 +32,7 @@ const FIELDS: [&str; 9] = [
     "websocket.payload.text",
 ];
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     let found = Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !found {
         eprintln!("SKIPPED: `{tool}` is not installed (apt-get install tshark tcpdump)");
@@ -47,7 +47,7 @@ fn run(tool: &str, args: &[&str]) -> String {
 }
 
 /// Every frame type, then a close with code and reason.
-async fn full_session(mut ws: Ws) {
+pub(crate) async fn full_session(mut ws: Ws) {
     every_frame_type(&mut ws).await;
     close_going_away(ws).await;
 }
@@ -57,10 +57,16 @@ async fn full_session(mut ws: Ws) {
 /// lists each field's values comma-separated, and fields absent from a
 /// frame are simply missing, so columns are compared, not lines.)
 fn tshark_columns(file: &Path, decode_as: Option<&str>) -> Vec<Vec<String>> {
-    let mut args = vec!["-r", file.to_str().unwrap(), "-Y", "websocket", "-T", "fields", "-E", "separator=/t"];
-    if let Some(rule) = decode_as {
-        args.extend(["-d", rule]);
+    match decode_as {
+        Some(rule) => tshark_columns_with(file, &["-d", rule]),
+        None => tshark_columns_with(file, &[]),
     }
+}
+
+/// [`tshark_columns`] with extra tshark options (`-o tls.keylog_file:…`).
+pub(crate) fn tshark_columns_with(file: &Path, extra: &[&str]) -> Vec<Vec<String>> {
+    let mut args = vec!["-r", file.to_str().unwrap(), "-Y", "websocket", "-T", "fields", "-E", "separator=/t"];
+    args.extend(extra);
     FIELDS.iter().for_each(|f| args.extend(["-e", f]));
     let mut cols = vec![Vec::new(); FIELDS.len()];
     for line in run("tshark", &args).lines() {
@@ -72,7 +78,7 @@ fn tshark_columns(file: &Path, decode_as: Option<&str>) -> Vec<Vec<String>> {
 }
 
 /// The same columns, as the recording says they must be.
-fn expected_columns(rec: &Recording) -> Vec<Vec<String>> {
+pub(crate) fn expected_columns(rec: &Recording) -> Vec<Vec<String>> {
     let mut cols = vec![Vec::new(); FIELDS.len()];
     let mut text: [Option<Vec<u8>>; 2] = [None, None];
     for (event, f) in rec.frames() {
@@ -114,7 +120,7 @@ fn expected_columns(rec: &Recording) -> Vec<Vec<String>> {
 /// warnings. Our own captures must decode with no options; for captures made
 /// by tcpdump under load, `decode_as` pins the server port to HTTP, because
 /// tshark's heuristic HTTP detection is not reliable on them.
-fn check_tshark(file: &Path, rec: &Recording, expert_clean: bool, decode_as: Option<&str>) {
+pub(crate) fn check_tshark(file: &Path, rec: &Recording, expert_clean: bool, decode_as: Option<&str>) {
     let (got, want) = (tshark_columns(file, decode_as), expected_columns(rec));
     assert!(want[0].len() >= 13, "the session has frames both ways");
     for ((name, g), w) in FIELDS.iter().zip(&got).zip(&want) {
@@ -244,10 +250,10 @@ async fn har_carries_messages_and_closes() {
 }
 
 /// tcpdump on `lo`, stopped with SIGINT (this process's own child) on drop.
-struct Tcpdump(Child);
+pub(crate) struct Tcpdump(Child);
 
 impl Tcpdump {
-    fn start(file: &Path, port: u16) -> Tcpdump {
+    pub(crate) fn start(file: &Path, port: u16) -> Tcpdump {
         let filter = format!("tcp port {port}");
         let mut child = Command::new("tcpdump")
             // A 64 MiB kernel buffer: 1 MiB bursts on loopback overflow the
@@ -278,7 +284,7 @@ impl Drop for Tcpdump {
 }
 
 /// Waits until the capture holds a conversation with both FINs.
-async fn wait_for_both_fins(file: &Path) {
+pub(crate) async fn wait_for_both_fins(file: &Path) {
     within("capture shows the connection closed", async {
         loop {
             let closed = wstap::pcap::read(file).is_ok_and(|c| {
