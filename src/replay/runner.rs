@@ -234,9 +234,13 @@ async fn accept_and_run(
     })
 }
 
-/// The URL a client uses for `case`, in Autobahn's `/runCase` form.
+/// The URL a client uses for `case`: Autobahn's `/runCase` form, or the
+/// recorded request target of a case made from a recording.
 pub fn case_url(addr: SocketAddr, case: &Case, agent: &str) -> String {
-    format!("ws://{addr}/runCase?case={}&agent={}", case.number, encode_query(agent))
+    match &case.fixture.request_target {
+        Some(target) => format!("ws://{addr}{target}"),
+        None => format!("ws://{addr}/runCase?case={}&agent={}", case.number, encode_query(agent)),
+    }
 }
 
 /// Percent-encodes everything but unreserved characters.
