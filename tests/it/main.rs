@@ -9,6 +9,7 @@ mod util;
 mod cli;
 mod deflate;
 mod deflate_replay;
+mod forward_proxy;
 mod hostile_files;
 mod hostile_net;
 mod pcap;
