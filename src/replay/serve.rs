@@ -9,7 +9,8 @@
 //! parameter gets HTTP 500 and stores nothing, as in Autobahn. Any other
 //! path is accepted and closed at once (Autobahn's "direct command mode" is
 //! not implemented). Results live in memory, keyed by (agent, case ID); a
-//! re-run overwrites; `/updateReports` writes the reports of every agent.
+//! re-run overwrites; `/updateReports` writes the reports of every agent,
+//! once the cases still running have stored theirs ([`REPORT_WAIT`]).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,13 +33,39 @@ use crate::wire::{FrameHeader, OpCode};
 /// How long a control endpoint waits for the driver's close reply.
 pub const CONTROL_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
+/// How long `/updateReports` waits for cases still running. A case stores
+/// its result only after its TCP connection is gone, and a driver starts
+/// its next request as soon as it sees the connection end; without the
+/// wait the last case's result could miss the reports. The cases' own
+/// timers end them, so the bound only matters for a case that is still
+/// being played to another client.
+pub const REPORT_WAIT: Duration = Duration::from_secs(60);
+
 struct State {
     cases: Vec<Case>,
     settings: Settings,
     report_dir: PathBuf,
     results: Mutex<BTreeMap<(String, u32), CaseReport>>,
     changed: watch::Sender<u64>,
+    /// Cases being run now.
+    running: watch::Sender<usize>,
     stop: watch::Sender<bool>,
+}
+
+/// Counts a case as running while it lives.
+struct Running<'a>(&'a watch::Sender<usize>);
+
+impl<'a> Running<'a> {
+    fn start(count: &'a watch::Sender<usize>) -> Running<'a> {
+        count.send_modify(|n| *n += 1);
+        Running(count)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 /// A bound server.
@@ -68,6 +95,7 @@ impl Server {
             report_dir,
             results: Mutex::default(),
             changed: watch::channel(0).0,
+            running: watch::channel(0).0,
             stop: watch::channel(false).0,
         };
         Ok(Server { listener, state: Arc::new(state) })
@@ -136,6 +164,7 @@ async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) 
         (Ok(case), Ok(agent)) => (case, agent),
         (Err(e), _) | (_, Err(e)) => return Err((io, e)),
     };
+    let _running = Running::start(&state.running);
     let mut settings = state.settings.clone();
     settings.agent = agent;
     if let Some(path) = record_path(&settings, case) {
@@ -170,6 +199,7 @@ async fn update_reports(state: &State, io: WireIo, request: &Request, call: &Cal
     if let Err(e) = call.one("agent") {
         return Err((io, e));
     }
+    let _ = tokio::time::timeout(REPORT_WAIT, state.running.subscribe().wait_for(|n| *n == 0)).await;
     let reports: Vec<CaseReport> = state.results.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
     if let Err(e) = crate::report::write_report_dir(&state.report_dir, &reports) {
         return Err((io, format!("cannot write reports into {}: {e}", state.report_dir.display())));

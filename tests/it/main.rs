@@ -12,6 +12,7 @@ mod deflate_replay;
 mod forward_proxy;
 mod hostile_files;
 mod hostile_net;
+mod oracle;
 mod pcap;
 mod proxy;
 mod replay;

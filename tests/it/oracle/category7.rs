@@ -1,0 +1,62 @@
+//! CI: category 7 (close handling, 37 cases), the real Autobahn 0.8.2 vs
+//! `wstap serve`, against real clients; every report field equal after
+//! normalisation, case by case, and the index.json entries too. Also the
+//! oracle checked against itself in fuzzingclient mode, so the normalising
+//! rules for that direction are proven before issue 12 relies on them.
+//!
+//! Each test runs both sides at once (about two seconds of real-suite time;
+//! the cases' 1 s timers only run where a client stalls).
+
+use super::*;
+
+/// Category 7 has 37 cases in Autobahn 0.8.2.
+const CATEGORY_7: usize = 37;
+
+/// Where the shipped scenarios knowingly differ from 0.8.2: texts that
+/// changed in later releases of the suite. The scenarios carry the newer
+/// texts; issue 11's `--compat 0.8.2` (the default to be) restores 0.8.2's,
+/// and whoever lands it takes these lines out (the test fails until then).
+const KNOWN: [(&str, &str, &str); 2] = [
+    ("7.1.6", "expectation", "0.8.2 ends with \"partially recieved.\"; scenarios/7.1.6.yaml spells it received"),
+    ("7.13.2", "description", "0.8.2 says \"close code 65536\" (65535 is sent); scenarios/7.13.2.yaml says 65535"),
+];
+
+async fn category_7_against(test: &str, peer: Peer) {
+    if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {
+        return;
+    }
+    let selection = Selection::new(&["7.*"], &[]);
+    let comparison = fuzzingserver(peer, &selection, None, true).await.unwrap_or_else(|e| panic!("{e}"));
+    comparison.assert_equal_except(CATEGORY_7, &KNOWN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_7_equals_autobahn_with_tokio_tungstenite() {
+    category_7_against("category_7_equals_autobahn_with_tokio_tungstenite", Peer::Tungstenite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_7_equals_autobahn_with_python_websockets() {
+    category_7_against("category_7_equals_autobahn_with_python_websockets", Peer::Python).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_7_equals_autobahn_with_node_ws() {
+    category_7_against("category_7_equals_autobahn_with_node_ws", Peer::Node).await;
+}
+
+/// Two runs of the real fuzzingclient against the same echo server differ
+/// only in what [`normalise`] takes out (masks, keys, dates, times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_fuzzingclient_agrees_with_itself_after_normalisation() {
+    let test = "the_real_fuzzingclient_agrees_with_itself_after_normalisation";
+    if !tools::ready(test, &[tools::wstest().map(|_| ())]) {
+        return;
+    }
+    let selection = Selection::new(&["7.*"], &[]);
+    let first = ("first run", ClientFuzzer::Autobahn);
+    let second = ("second run", ClientFuzzer::Autobahn);
+    let comparison =
+        fuzzingclient(Peer::Tungstenite, &selection, first, second).await.unwrap_or_else(|e| panic!("{e}"));
+    comparison.assert_equal(CATEGORY_7);
+}
