@@ -174,6 +174,9 @@ pub struct ReplayArgs {
     /// seconds; at most 24h).
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = duration::timeout)]
     pub connect_timeout: std::time::Duration,
+    /// TLS towards the client under test (it then gets a wss:// URL).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Options of `wstap serve`.
@@ -197,6 +200,9 @@ pub struct ServeArgs {
     /// Save what each case observed as a recording here.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
+    /// TLS towards the drivers (they connect with wss://).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Options of `wstap record`.
