@@ -18,6 +18,7 @@
 //! - [`convert`]: recordings to pcap/pcapng/HAR, captures to recordings.
 //! - [`diff`]: behavioural comparison of two recordings or report directories.
 //! - [`demo`]: `wstap demo`, a self-contained record session.
+//! - [`escape`]: untrusted text made safe for a terminal (every text output uses it).
 //! - [`cli`]: argument parsing and subcommands (the binary is a thin shell).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,6 +29,7 @@ pub mod convert;
 pub mod demo;
 pub mod diff;
 pub mod echo;
+pub mod escape;
 pub mod judge;
 pub mod net;
 pub mod pcap;

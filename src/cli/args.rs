@@ -141,11 +141,12 @@ pub struct ReplayArgs {
     /// Scenario or recording files, or directories of them.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
-    /// Case patterns to run (Autobahn rules: `*` wildcards, anchored at the start). Default: all.
-    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    /// Case patterns to run (Autobahn rules: `*` wildcards, anchored at the start), comma-separated
+    /// or repeated: `--cases 7.1.1,7.3*`. Default: all.
+    #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
     pub cases: Vec<String>,
-    /// Case patterns to leave out.
-    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    /// Case patterns to leave out, comma-separated or repeated.
+    #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
     pub exclude: Vec<String>,
     /// Client under test, run per case via `sh -c`; `{url}` is replaced by the case's URL, single-quoted,
     /// and the URL is also in the environment as WSTAP_URL. Without it, the URL is printed and wstap waits
@@ -185,11 +186,12 @@ pub struct ServeArgs {
     /// Address to accept Autobahn client drivers on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
-    /// Case patterns to serve (numbering is over the selected cases). Default: all.
-    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    /// Case patterns to serve, comma-separated or repeated (numbering is over the selected cases).
+    /// Default: all.
+    #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
     pub cases: Vec<String>,
-    /// Case patterns to leave out (shifts later case numbers, as in Autobahn).
-    #[arg(long, value_name = "PATTERN", num_args = 1..)]
+    /// Case patterns to leave out, comma-separated or repeated (shifts later case numbers, as in Autobahn).
+    #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
     pub exclude: Vec<String>,
     /// Scenario or recording files or directories to serve instead of the shipped cases.
     #[arg(long, value_name = "PATH", num_args = 1..)]
@@ -347,10 +349,9 @@ mod tests {
         let cli = Cli::try_parse_from([
             "wstap",
             "replay",
-            "scenarios",
             "--cases",
-            "7.1*",
-            "7.3.1",
+            "7.1*,7.3.1",
+            "scenarios",
             "--exclude",
             "7.1.6",
             "--client",
@@ -362,8 +363,29 @@ mod tests {
         ])
         .unwrap();
         let Command::Replay(args) = cli.command else { panic!("not replay") };
-        assert_eq!(args.cases, ["7.1*", "7.3.1"]);
+        assert_eq!(args.cases, ["7.1*", "7.3.1"], "a comma list");
+        assert_eq!(args.paths, [PathBuf::from("scenarios")], "--cases leaves the positional PATH alone");
         assert_eq!((args.jobs, args.timing, args.client.as_deref()), (8, Timing::Recorded, Some("c {url}")));
         assert!(Cli::try_parse_from(["wstap", "replay"]).is_err(), "PATH is required");
+        let cli = Cli::try_parse_from([
+            "wstap",
+            "replay",
+            "--cases",
+            "7.1.1",
+            "dir",
+            "--cases",
+            "7.3*",
+            "--exclude",
+            "7.3.2",
+        ])
+        .unwrap();
+        let Command::Replay(args) = cli.command else { panic!("not replay") };
+        assert_eq!(
+            (args.cases, args.exclude, args.paths),
+            (vec!["7.1.1".into(), "7.3*".into()], vec!["7.3.2".into()], vec![PathBuf::from("dir")])
+        );
+        let cli = Cli::try_parse_from(["wstap", "serve", "--cases", "7.1.1,7.1.2"]).unwrap();
+        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        assert_eq!(args.cases, ["7.1.1", "7.1.2"]);
     }
 }

@@ -2,6 +2,7 @@
 //! exit status (0 ok, 1 a verdict or difference, 2 an error).
 
 pub mod args;
+pub mod check;
 pub mod duration;
 
 use crate::echo::EchoServer;

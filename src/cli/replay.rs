@@ -1,24 +1,44 @@
 //! `wstap replay` and `wstap serve`: arguments to configuration, output.
 
 use super::args::{ReplayArgs, ServeArgs};
-use crate::replay::output::{exit_status, progress_line, summary_table, write_junit, write_reports};
-use crate::replay::runner::{RunConfig, run_all};
+use super::check;
+use crate::replay::output::{EXIT_INTERRUPTED, exit_status, progress_line, summary_table, write_junit, write_reports};
+use crate::replay::runner::{RunConfig, Stopped, run_until};
 use crate::replay::{Settings, catalogue};
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `wstap replay`.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    if let Some(path) = args.paths.iter().find(|p| !p.exists()) {
+        let shown = path.display();
+        let hint = match looks_like_a_pattern(path) {
+            true => format!("; if {shown} is a case pattern, give one comma-separated list: --cases 7.1.1,{shown}"),
+            false => String::new(),
+        };
+        bail!("{shown}: no such file or directory (expected a scenario, a recording or a directory of them){hint}");
+    }
     let all = catalogue::load_paths(&args.paths, args.timing)?;
     let cases = catalogue::select(all, &args.cases, &args.exclude).map_err(anyhow::Error::msg)?;
     if cases.is_empty() {
         bail!("no case selected (check PATH, --cases and --exclude)");
     }
-    let record_dir = args.record_dir.clone().or_else(|| args.report.as_ref().map(|d| d.join("recordings")));
+    // Every output is checked before the first case, not after the last.
+    if let Some(dir) = &args.report {
+        check::writable_dir(dir, "--report")?;
+    }
+    if let Some(file) = &args.junit {
+        check::writable_file(file, "--junit")?;
+    }
+    let record_dir = match (&args.record_dir, &args.report) {
+        (Some(dir), _) => Some(prepare(dir, "--record-dir")?),
+        (None, Some(report)) => Some(prepare(&report.join("recordings"), "--report (its recordings/)")?),
+        (None, None) => None,
+    };
     let mut settings = Settings::new(args.agent.clone());
-    settings.record_dir = prepare(record_dir)?;
+    settings.record_dir = record_dir;
     let mut config = RunConfig::new(settings);
     config.client = args.client.clone();
     config.jobs = args.jobs.max(1);
@@ -26,20 +46,29 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     config.tls = tls_for(&args.tls, &config.host.to_string())?;
     let total = cases.len();
     let done = AtomicUsize::new(0);
-    let runs = run_all(cases, &config, move |run| {
+    let outcome = run_until(cases, &config, super::shutdown_signal(), move |run| {
         let n = done.fetch_add(1, Ordering::SeqCst) + 1;
         eprintln!("{}", progress_line(n, total, run));
     })
     .await;
-    print!("{}", summary_table(&runs));
+    if let Some(Stopped::ClientCannotRun(why)) = &outcome.stopped {
+        let client = args.client.as_deref().unwrap_or_default();
+        bail!("the client command cannot run ({why}); no case was judged: --client {}", crate::escape::quoted(client));
+    }
+    let (runs, not_run) = (&outcome.runs, &outcome.not_run);
+    print!("{}", summary_table(runs, not_run));
     if let Some(dir) = &args.report {
-        write_reports(dir, &runs).with_context(|| format!("writing reports into {}", dir.display()))?;
+        write_reports(dir, runs).with_context(|| format!("writing reports into {}", dir.display()))?;
         eprintln!("wstap: reports in {}", dir.display());
     }
     if let Some(file) = &args.junit {
-        write_junit(file, &args.agent, &runs).with_context(|| format!("writing {}", file.display()))?;
+        write_junit(file, &args.agent, runs, not_run).with_context(|| format!("writing {}", file.display()))?;
     }
-    Ok(ExitCode::from(exit_status(&runs)))
+    if outcome.stopped == Some(Stopped::Interrupted) {
+        eprintln!("wstap: interrupted; {} of {total} cases not run", not_run.len());
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    Ok(ExitCode::from(exit_status(runs)))
 }
 
 /// Runs `wstap serve` until /stopServer, SIGINT or SIGTERM.
@@ -49,8 +78,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         false => catalogue::load_paths(&args.scenarios, Default::default())?,
     };
     let cases = catalogue::select(all, &args.cases, &args.exclude).map_err(anyhow::Error::msg)?;
+    check::writable_dir(&args.report, "--report")?;
     let mut settings = Settings::new("");
-    settings.record_dir = prepare(args.record_dir.clone())?;
+    settings.record_dir = args.record_dir.as_deref().map(|d| prepare(d, "--record-dir")).transpose()?;
     let server = crate::replay::serve::Server::bind(args.listen, cases, settings, args.report.clone())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -60,15 +90,30 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     for (number, id) in server.numbering() {
         eprintln!("wstap:   case={number} -> {id}");
     }
-    server.run(super::shutdown_signal()).await;
-    Ok(ExitCode::SUCCESS)
+    let ended = server.run(super::shutdown_signal()).await;
+    if !ended.interrupted {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !ended.results.is_empty() {
+        crate::report::write_report_dir(&args.report, &ended.results)
+            .with_context(|| format!("writing reports into {}", args.report.display()))?;
+        eprintln!("wstap: interrupted; reports of {} case run(s) in {}", ended.results.len(), args.report.display());
+    } else {
+        eprintln!("wstap: interrupted; no case had run, no reports written");
+    }
+    Ok(ExitCode::from(EXIT_INTERRUPTED))
 }
 
-fn prepare(dir: Option<PathBuf>) -> Result<Option<PathBuf>> {
-    if let Some(d) = &dir {
-        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-    }
-    Ok(dir)
+/// True for a PATH that reads like a case ID or pattern (`7.3.1`, `7.1*`).
+fn looks_like_a_pattern(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '*')
+}
+
+/// A directory for observed recordings: created and checked writable.
+fn prepare(dir: &Path, what: &str) -> Result<PathBuf> {
+    check::writable_dir(dir, what)?;
+    Ok(dir.to_path_buf())
 }
 
 /// `--tls` for replay and serve: the certificate, and the key log.

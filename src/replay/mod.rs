@@ -11,7 +11,8 @@
 //! - [`from_recording`]: a `wstap record` recording turned into a case;
 //! - [`catalogue`]: the shipped scenarios and loading of PATH arguments;
 //! - [`runner`]: many cases, `--jobs` at a time, each with its own port and
-//!   (optionally) its own client process;
+//!   (optionally) its own client process, stopped early on SIGINT/SIGTERM;
+//! - [`client`]: the client command as a process group;
 //! - [`output`]: the summary table, JUnit, report directory;
 //! - [`serve`]: Autobahn's URL protocol (`/runCase`, `/updateReports`, …).
 //!
@@ -26,6 +27,7 @@
 
 pub mod case_report;
 pub mod catalogue;
+pub mod client;
 pub mod engine;
 pub mod from_recording;
 pub mod inbound;

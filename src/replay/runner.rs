@@ -7,25 +7,32 @@
 //! - the connect timeout: `FAILED`, "no client connected within …".
 //!
 //! The run goes on either way. A client process still running after its
-//! case gets [`CLIENT_EXIT_GRACE`] to exit, then is killed (by its handle).
+//! case is ended as a process group ([`super::client`]).
+//!
+//! A run stops early ([`Stopped`]) when it is interrupted (SIGINT or
+//! SIGTERM: the future given to [`run_until`] completes) or when the client
+//! command cannot run at all (the shell's 126/127, or `sh` cannot be
+//! started), which is a usage error and not a failing client. Then no
+//! further case starts, running cases are cut (their connection dropped,
+//! their client ended at once: SIGTERM, then SIGKILL), and every case that
+//! did not finish is returned as not run.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::process::{Child, Command};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
+pub use super::client::{CLIENT_EXIT_GRACE, CLIENT_TERM_GRACE, client_command};
+use super::client::{ClientProcess, cannot_run};
 use super::engine::{no_connection, run_case, run_case_on};
 use super::{Case, CaseRun, Settings};
 use crate::accept::Acceptor;
 
 /// Default time to wait for the client to connect.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client process may linger after its case before it is killed.
-pub const CLIENT_EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// How a run is carried out.
 #[derive(Clone, Debug)]
@@ -58,76 +65,162 @@ impl RunConfig {
     }
 }
 
+/// Why a run stopped before its last case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// SIGINT or SIGTERM (the interrupt future completed).
+    Interrupted,
+    /// The client command cannot run at all: why, for the user.
+    ClientCannotRun(String),
+}
+
+/// What a run produced.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// The cases that finished, in the cases' order.
+    pub runs: Vec<CaseRun>,
+    /// The cases that did not start or were cut, in the cases' order.
+    pub not_run: Vec<Case>,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<Stopped>,
+}
+
 /// Runs every case; results come back in the cases' order. `progress` is
-/// called as each case finishes.
+/// called as each case finishes. Stops early only if the client command
+/// cannot run.
 pub async fn run_all(
     cases: Vec<Case>,
     config: &RunConfig,
     progress: impl Fn(&CaseRun) + Send + Sync + 'static,
-) -> Vec<CaseRun> {
-    let gate = Arc::new(Semaphore::new(config.jobs.max(1)));
-    let progress = Arc::new(progress);
-    let mut tasks = Vec::new();
-    for case in cases {
-        let (gate, config, progress) = (gate.clone(), config.clone(), progress.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            let run = run_one(&case, &config).await;
-            progress(&run);
-            run
-        }));
-    }
-    let mut runs = Vec::new();
-    for task in tasks {
-        match task.await {
-            Ok(run) => runs.push(run),
-            Err(e) => tracing::error!("a case task failed: {e}"),
-        }
-    }
-    runs
+) -> RunOutcome {
+    run_until(cases, config, std::future::pending(), progress).await
 }
 
-/// Runs one case on its own listener.
-pub async fn run_one(case: &Case, config: &RunConfig) -> CaseRun {
+/// [`run_all`], stopping early once `interrupt` completes (see the module docs).
+pub async fn run_until(
+    cases: Vec<Case>,
+    config: &RunConfig,
+    interrupt: impl Future<Output = ()>,
+    progress: impl Fn(&CaseRun) + Send + Sync + 'static,
+) -> RunOutcome {
+    let gate = Arc::new(Semaphore::new(config.jobs.max(1)));
+    let progress = Arc::new(progress);
+    let stop = Arc::new(watch::channel(None::<Stopped>).0);
+    // Cases start in their order: each waits for a free job before the
+    // next is looked at, so `--jobs 1` runs them one after the other.
+    let run = async {
+        let mut halted = stop.subscribe();
+        let mut tasks = Vec::new();
+        let mut cases = cases.into_iter();
+        let mut not_started = Vec::new();
+        for case in cases.by_ref() {
+            let permit = tokio::select! {
+                permit = gate.clone().acquire_owned() => permit.ok(),
+                _ = halted.wait_for(Option::is_some) => None,
+            };
+            let (Some(permit), None) = (permit, stop.borrow().clone()) else {
+                not_started.push(case);
+                break;
+            };
+            let (config, progress, stop) = (config.clone(), progress.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let outcome = run_one(&case, &config, stop.subscribe()).await;
+                drop(permit);
+                match outcome {
+                    Ok(run) => {
+                        progress(&run);
+                        Ok(run)
+                    }
+                    Err(Halt::Cut) => Err(case),
+                    Err(Halt::CannotRun(why)) => {
+                        stop.send_if_modified(|s| s.is_none() && s.replace(Stopped::ClientCannotRun(why)).is_none());
+                        Err(case)
+                    }
+                }
+            }));
+        }
+        not_started.extend(cases);
+        let mut outcome = RunOutcome::default();
+        for task in tasks {
+            match task.await {
+                Ok(Ok(run)) => outcome.runs.push(run),
+                Ok(Err(case)) => outcome.not_run.push(case),
+                Err(e) => tracing::error!("a case task failed: {e}"),
+            }
+        }
+        outcome.not_run.extend(not_started);
+        outcome
+    };
+    tokio::pin!(run);
+    let mut outcome = tokio::select! {
+        outcome = &mut run => outcome,
+        _ = interrupt => {
+            stop.send_if_modified(|s| s.is_none() && s.replace(Stopped::Interrupted).is_none());
+            run.await
+        }
+    };
+    outcome.stopped = stop.borrow().clone();
+    outcome
+}
+
+/// Why [`run_one`] returned no result.
+enum Halt {
+    /// The run was stopped while the case ran.
+    Cut,
+    /// The client command cannot run: why.
+    CannotRun(String),
+}
+
+/// Runs one case on its own listener; gives up when `stop` is set.
+async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Option<Stopped>>) -> Result<CaseRun, Halt> {
     let settings = &config.settings;
     let mut listener = match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
         Ok(l) => Acceptor::new(l, "replay"),
-        Err(e) => return no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host)),
+        Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host))),
     };
     let url = match listener.local_addr() {
         Ok(addr) => case_url_scheme(config.tls.is_some(), addr, case, &settings.agent),
-        Err(e) => return no_connection(case, settings, &format!("cannot listen: {e}")),
+        Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen: {e}"))),
     };
     let mut child = None;
     if let Some(template) = &config.client {
-        match spawn_client(template, &url) {
+        match ClientProcess::spawn(template, &url) {
             Ok(c) => child = Some(c),
-            Err(e) => return no_connection(case, settings, &format!("the client command failed to start: {e}")),
+            Err(e) => return Err(Halt::CannotRun(format!("`sh` cannot be started: {e}"))),
         }
     } else {
         eprintln!("wstap: case {} (#{}): connect a client to {url}", case.scenario.id, case.number);
     }
-    let run = accept_and_run(&mut listener, child.as_mut(), case, config).await;
+    let run = tokio::select! {
+        run = accept_and_run(&mut listener, child.as_mut(), case, config) => run,
+        _ = stop.wait_for(Option::is_some) => Err(Halt::Cut),
+    };
     if let Some(child) = child.as_mut() {
-        reap(child).await;
+        if run.is_ok() {
+            tokio::select! {
+                _ = tokio::time::timeout(CLIENT_EXIT_GRACE, child.exited()) => {}
+                _ = stop.wait_for(Option::is_some) => {}
+            }
+        }
+        child.terminate().await;
     }
     run
 }
 
 async fn accept_and_run(
     listener: &mut Acceptor,
-    child: Option<&mut Child>,
+    child: Option<&mut ClientProcess>,
     case: &Case,
     config: &RunConfig,
-) -> CaseRun {
+) -> Result<CaseRun, Halt> {
     let settings = &config.settings;
     let exited = async {
         match child {
-            Some(c) => c.wait().await.map_or_else(|e| e.to_string(), |s| s.to_string()),
+            Some(c) => c.exited().await,
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
+    Ok(tokio::select! {
         (stream, _) = listener.accept() => match &config.tls {
             None => run_case(stream, case, settings).await,
             Some(tls) => match accept_tls(tls, stream, case, settings).await {
@@ -135,14 +228,15 @@ async fn accept_and_run(
                 Err(why) => no_connection(case, settings, &why),
             },
         },
-        status = exited => {
-            no_connection(case, settings, &format!("the client command exited ({status}) before connecting"))
-        }
+        exit = exited => match cannot_run(exit) {
+            Some(why) => return Err(Halt::CannotRun(why.to_owned())),
+            None => no_connection(case, settings, &format!("the client command exited ({exit}) before connecting")),
+        },
         _ = tokio::time::sleep(config.connect_timeout) => {
             let secs = config.connect_timeout.as_secs_f64();
             no_connection(case, settings, &format!("no client connected within {secs} s"))
         }
-    }
+    })
 }
 
 /// The URL a client uses for `case`, in Autobahn's `/runCase` form.
@@ -179,56 +273,4 @@ pub fn encode_query(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// The shell command for `template` with `{url}` replaced by the URL in
-/// single quotes. Unquoted, the shell would cut the URL at its `&` and run
-/// the client in the background with only `case=N`. A `{url}` the user
-/// already quoted (`'{url}'` or `"{url}"`) is quoted once, not twice. The
-/// URL holds no `'`: the host is an IP address and the agent is
-/// percent-encoded.
-pub fn client_command(template: &str, url: &str) -> String {
-    debug_assert!(!url.contains('\''), "{url}");
-    let quoted = format!("'{url}'");
-    template.replace("'{url}'", &quoted).replace("\"{url}\"", &quoted).replace("{url}", &quoted)
-}
-
-/// Starts `sh -c TEMPLATE` with `{url}` replaced (see [`client_command`])
-/// and the URL in `WSTAP_URL`.
-/// Its stdout is discarded (stdout is wstap's summary); its stderr is
-/// passed through.
-fn spawn_client(template: &str, url: &str) -> std::io::Result<Child> {
-    let command = client_command(template, url);
-    Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("WSTAP_URL", url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-}
-
-/// Waits briefly for the client to exit, then kills it.
-async fn reap(child: &mut Child) {
-    if tokio::time::timeout(CLIENT_EXIT_GRACE, child.wait()).await.is_err() {
-        let _ = child.kill().await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::client_command;
-
-    const URL: &str = "ws://127.0.0.1:9/runCase?case=3&agent=a%20b";
-
-    #[test]
-    fn the_url_is_quoted_for_the_shell() {
-        let want = "client 'ws://127.0.0.1:9/runCase?case=3&agent=a%20b' --x";
-        assert_eq!(client_command("client {url} --x", URL), want);
-        assert_eq!(client_command("client '{url}' --x", URL), want, "already single-quoted");
-        assert_eq!(client_command("client \"{url}\" --x", URL), want, "already double-quoted");
-        assert_eq!(client_command("a {url} b={url}", URL), format!("a '{URL}' b='{URL}'"));
-    }
 }

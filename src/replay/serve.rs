@@ -5,12 +5,22 @@
 //! `casetuple=ID`), `/getCaseInfo?case=N`, `/getCaseStatus?case=N&agent=A`,
 //! `/updateReports?agent=A[&shutdownOnComplete=true]`, `/stopServer`.
 //! Numbering is Autobahn's rule over the *selected* cases (only the shipped
-//! category-7 cases exist, so 7.1.1 is `case=1`). A missing or invalid
-//! parameter gets HTTP 500 and stores nothing, as in Autobahn. Any other
-//! path is accepted and closed at once (Autobahn's "direct command mode" is
-//! not implemented). Results live in memory, keyed by (agent, case ID); a
-//! re-run overwrites; `/updateReports` writes the reports of every agent,
-//! once the cases still running have stored theirs ([`REPORT_WAIT`]).
+//! category-7 cases exist, so 7.1.1 is `case=1`). Results live in memory,
+//! keyed by (agent, case ID); a re-run overwrites; `/updateReports` writes
+//! the reports of every agent, once the cases still running have stored
+//! theirs ([`REPORT_WAIT`]).
+//!
+//! A request wstap cannot serve is refused with an HTTP status that names
+//! the client's mistake, and stores nothing: 400 for a malformed request
+//! or a missing, repeated or invalid parameter; 404 for an unknown path or
+//! a case number or ID that does not exist; 426 (with `Upgrade: websocket`)
+//! for a request that is not a WebSocket upgrade, such as a plain
+//! `curl /getCaseCount`. 500 is kept for wstap's own failures (the reports
+//! cannot be written).
+//!
+//! On SIGINT or SIGTERM [`Server::run`] stops accepting, cuts the cases
+//! still running, and returns every stored result, so the caller can write
+//! the reports of what ran.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -75,6 +85,36 @@ pub struct Server {
     tls: Option<crate::tls::ServerTls>,
 }
 
+/// A request refused with an HTTP status (see the module docs).
+#[derive(Debug, PartialEq, Eq)]
+struct Refusal {
+    status: u16,
+    message: String,
+}
+
+impl Refusal {
+    fn bad_request(message: impl Into<String>) -> Refusal {
+        Refusal { status: 400, message: message.into() }
+    }
+
+    fn not_found(message: impl Into<String>) -> Refusal {
+        Refusal { status: 404, message: message.into() }
+    }
+}
+
+/// How [`Server::run`] ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// True when SIGINT/SIGTERM (the shutdown future) ended it, false for `/stopServer`.
+    pub interrupted: bool,
+    /// Every stored result, of every agent.
+    pub results: Vec<CaseReport>,
+}
+
+/// The endpoints, by path.
+const ENDPOINTS: [&str; 6] =
+    ["/runCase", "/getCaseCount", "/getCaseInfo", "/getCaseStatus", "/updateReports", "/stopServer"];
+
 /// A parsed endpoint request.
 struct Call {
     path: String,
@@ -124,14 +164,17 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes or a driver calls `/stopServer`.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+    /// Connections still open then are cut (a case running on one stores
+    /// no result).
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Ended {
         let mut stop = self.state.stop.subscribe();
+        let mut running = tokio::task::JoinSet::new();
         tokio::pin!(shutdown);
-        loop {
+        let interrupted = loop {
             tokio::select! {
                 (stream, _) = self.listener.accept() => {
                     let (state, tls) = (self.state.clone(), self.tls.clone());
-                    tokio::spawn(async move {
+                    running.spawn(async move {
                         match tls {
                             None => handle(state, WireIo::deferred(stream)).await,
                             Some(tls) => {
@@ -145,16 +188,38 @@ impl Server {
                         }
                     });
                 }
-                _ = stop.wait_for(|s| *s) => return,
-                _ = &mut shutdown => return,
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = stop.wait_for(|s| *s) => break false,
+                _ = &mut shutdown => break true,
             }
-        }
+        };
+        running.shutdown().await;
+        let results = self.state.results.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        Ended { interrupted, results }
     }
 }
 
 async fn handle(state: Arc<State>, mut io: WireIo) {
-    let Ok(request) = io.read_request().await else { return };
+    let request = match io.read_request().await {
+        Ok(request) => request,
+        Err(why) => {
+            // A malformed head; a peer that hung up or timed out gets nothing.
+            if !io.closed {
+                refuse(&mut io, &Refusal::bad_request(format!("malformed HTTP request: {why}"))).await;
+            }
+            return;
+        }
+    };
     let call = parse_call(&request.head.path);
+    if !ENDPOINTS.contains(&call.path.as_str()) {
+        let known = ENDPOINTS.join(", ");
+        return refuse(&mut io, &Refusal::not_found(format!("unknown path {}; the endpoints are {known}", call.path)))
+            .await;
+    }
+    if !request.head.is_websocket_request() {
+        let why = format!("{} needs a WebSocket upgrade (GET with Upgrade: websocket)", call.path);
+        return refuse(&mut io, &Refusal { status: 426, message: why }).await;
+    }
     let outcome = match call.path.as_str() {
         "/runCase" => run_case(&state, io, request, &call).await,
         "/getCaseCount" => control(io, &request, Some(state.cases.len().to_string())).await,
@@ -169,14 +234,14 @@ async fn handle(state: Arc<State>, mut io: WireIo) {
             state.stop.send_replace(true);
             done
         }
-        _ => control(io, &request, None).await,
+        _ => unreachable!("checked against ENDPOINTS"),
     };
-    if let Err((mut io, message)) = outcome {
-        internal_error(&mut io, &message).await;
+    if let Err((mut io, refusal)) = outcome {
+        refuse(&mut io, &refusal).await;
     }
 }
 
-type Outcome = Result<(), (WireIo, String)>;
+type Outcome = Result<(), (WireIo, Refusal)>;
 
 async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) -> Outcome {
     let (case, agent) = match (state.case_of(call), call.one("agent")) {
@@ -221,7 +286,8 @@ async fn update_reports(state: &State, io: WireIo, request: &Request, call: &Cal
     let _ = tokio::time::timeout(REPORT_WAIT, state.running.subscribe().wait_for(|n| *n == 0)).await;
     let reports: Vec<CaseReport> = state.results.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
     if let Err(e) = crate::report::write_report_dir(&state.report_dir, &reports) {
-        return Err((io, format!("cannot write reports into {}: {e}", state.report_dir.display())));
+        let message = format!("cannot write reports into {}: {e}", state.report_dir.display());
+        return Err((io, Refusal { status: 500, message }));
     }
     let done = control(io, request, None).await;
     let shutdown = call.params.get("shutdownOnComplete").and_then(|v| v.first());
@@ -233,25 +299,27 @@ async fn update_reports(state: &State, io: WireIo, request: &Request, call: &Cal
 
 impl State {
     /// The case named by `case=N` or `casetuple=ID`.
-    fn case_of(&self, call: &Call) -> Result<&Case, String> {
+    fn case_of(&self, call: &Call) -> Result<&Case, Refusal> {
         if call.params.contains_key("casetuple") {
             let id = call.one("casetuple")?;
-            return self.cases.iter().find(|c| c.scenario.id == id).ok_or(format!("unknown case ID {id}"));
+            let unknown = || Refusal::not_found(format!("unknown case ID {}", crate::escape::quoted(&id)));
+            return self.cases.iter().find(|c| c.scenario.id == id).ok_or_else(unknown);
         }
         let text = call.one("case")?;
-        let n: u32 = text.parse().map_err(|_| format!("invalid case number {text:?}"))?;
+        let invalid = || Refusal::bad_request(format!("invalid case number {}", crate::escape::quoted(&text)));
+        let n: u32 = text.parse().map_err(|_| invalid())?;
         let count = self.cases.len();
-        self.cases.iter().find(|c| c.number == n).ok_or(format!("case {n} is outside 1..{count}"))
+        self.cases.iter().find(|c| c.number == n).ok_or(Refusal::not_found(format!("case {n} is outside 1..{count}")))
     }
 }
 
 impl Call {
     /// Exactly one value of parameter `name`.
-    fn one(&self, name: &str) -> Result<String, String> {
+    fn one(&self, name: &str) -> Result<String, Refusal> {
         match self.params.get(name).map(Vec::as_slice) {
             Some([value]) => Ok(value.clone()),
-            Some(_) => Err(format!("parameter {name} given more than once")),
-            None => Err(format!("missing parameter {name}")),
+            Some(_) => Err(Refusal::bad_request(format!("parameter {name} given more than once"))),
+            None => Err(Refusal::bad_request(format!("missing parameter {name}"))),
         }
     }
 }
@@ -302,9 +370,6 @@ fn case_info(case: &Case) -> String {
 /// Accepts the upgrade, sends `text` if any, then an empty close, and
 /// waits (bounded) for the driver to answer or hang up.
 async fn control(mut io: WireIo, request: &Request, text: Option<String>) -> Outcome {
-    if !request.head.is_websocket_request() {
-        return Err((io, "not a WebSocket upgrade request".into()));
-    }
     let response = response_101(request, &Response::Autobahn, &Default::default(), None);
     io.write(&response, false).await;
     if let Some(text) = text {
@@ -326,14 +391,29 @@ async fn control(mut io: WireIo, request: &Request, text: Option<String>) -> Out
     Ok(())
 }
 
-async fn internal_error(io: &mut WireIo, message: &str) {
-    let body = format!("wstap: {message}\n");
+/// Answers `refusal` as an HTTP error with a one-line text body, then
+/// closes the connection.
+async fn refuse(io: &mut WireIo, refusal: &Refusal) {
+    io.write(&refusal_response(refusal), false).await;
+    io.drop_tcp().await;
+}
+
+fn refusal_response(refusal: &Refusal) -> Vec<u8> {
+    let reason = match refusal.status {
+        400 => "Bad Request",
+        404 => "Not Found",
+        426 => "Upgrade Required",
+        _ => "Internal Server Error",
+    };
+    let upgrade = if refusal.status == 426 { "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" } else { "" };
+    let body = format!("wstap: {}\n", refusal.message);
     let head = format!(
-        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\n{upgrade}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        refusal.status,
         body.len()
     );
-    io.write(&[head.as_bytes(), body.as_bytes()].concat(), false).await;
-    io.drop_tcp().await;
+    [head.into_bytes(), body.into_bytes()].concat()
 }
 
 #[cfg(test)]
@@ -346,8 +426,8 @@ mod tests {
         assert_eq!(call.path, "/runCase");
         assert_eq!(call.one("agent").unwrap(), "my client");
         assert_eq!(call.one("case").unwrap(), "3");
-        assert!(call.one("x").unwrap_err().contains("more than once"));
-        assert!(call.one("y").unwrap_err().contains("missing"));
+        assert!(call.one("x").unwrap_err().message.contains("more than once"));
+        assert_eq!(call.one("y").unwrap_err(), Refusal::bad_request("missing parameter y"));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and a decompression bomb.
 //!
 //! The Python tests need `pip install websockets`; without it they print why
-//! and pass without running.
+//! and pass without running, or fail when `CI` is set (`util::have`).
 
 use crate::util::*;
 use serde_json::{Value, json};
@@ -22,17 +22,9 @@ pub(crate) fn script(name: &str) -> String {
     format!("{}/tests/python/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// True if `python3` can import `websockets`; otherwise says why the test is skipped.
+/// True if `python3` can import `websockets` (see [`have`]).
 pub(crate) fn have_websockets(test: &str) -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import websockets"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("SKIPPED {test}: `python3 -c 'import websockets'` failed; run `python3 -m pip install websockets`");
-    }
-    ok
+    have(Tool::PythonWebsockets, test)
 }
 
 /// A Python server; killed when dropped.
@@ -368,8 +360,7 @@ async fn exported_capture_of_compressed_session_inflates_in_tshark() {
     if !have_websockets(test) {
         return;
     }
-    if std::process::Command::new("tshark").arg("--version").output().is_err() {
-        eprintln!("SKIPPED {test}: tshark is not installed");
+    if !have(Tool::Tshark, test) {
         return;
     }
     // Context takeover on, so the repeat only inflates with the first

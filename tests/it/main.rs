@@ -18,6 +18,7 @@ mod proxy;
 mod replay;
 mod replay_cli;
 mod replay_recording;
+mod replay_signals;
 mod replay_tls;
 mod serve;
 mod show_diff;

@@ -35,7 +35,7 @@ fn malformed_scenario_is_a_located_error_and_exit_2() {
 fn failing_client_command_fails_each_case_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let (report, junit) = (dir.path().join("reports"), dir.path().join("junit.xml"));
-    let out = replay_cmd(&["--cases", "7.3.1", "7.3.3", "--client", "exit 3", "--agent", "My Agent"])
+    let out = replay_cmd(&["--cases", "7.3.1,7.3.3", "--client", "exit 3", "--agent", "My Agent"])
         .arg("--report")
         .arg(&report)
         .arg("--junit")
@@ -63,7 +63,7 @@ fn failing_client_command_fails_each_case_and_the_run_goes_on() {
 
 #[test]
 fn a_client_that_never_connects_times_out_and_the_run_goes_on() {
-    let out = replay_cmd(&["--cases", "7.3.1", "7.3.2", "--connect-timeout", "0.2", "--jobs", "2"]).output().unwrap();
+    let out = replay_cmd(&["--cases", "7.3.1,7.3.2", "--connect-timeout", "0.2", "--jobs", "2"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(stdout.matches("no client connected within 0.2 s").count(), 2, "{stdout}");
@@ -205,7 +205,7 @@ fn the_client_command_can_take_the_url_from_the_environment() {
         return;
     }
     let out =
-        replay_cmd(&["--cases", "7.1.1", "7.3.1", "--client", r#"python3 tests/python/echo_client.py "$WSTAP_URL""#])
+        replay_cmd(&["--cases", "7.1.1,7.3.1", "--client", r#"python3 tests/python/echo_client.py "$WSTAP_URL""#])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .unwrap();

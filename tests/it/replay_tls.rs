@@ -17,7 +17,7 @@ fn replay_tls_judges_a_python_wss_client_trusting_the_ca() {
     let record = dir.path().join("observed");
     let out = Command::new(wstap_bin())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["replay", "scenarios", "--cases", "7.1.1", "7.3.1", "--tls"])
+        .args(["replay", "scenarios", "--cases", "7.1.1,7.3.1", "--tls"])
         .args(["--client", "python3 tests/python/echo_client.py {url}", "--record-dir"])
         .arg(&record)
         .env("WSTAP_CONFIG_DIR", config.path())

@@ -41,9 +41,9 @@ async fn serve_speaks_autobahns_url_protocol() {
     let status = within("status", driver_text(&format!("{base}/getCaseStatus?case=5&agent=driver"))).await;
     assert_eq!(status.as_deref(), Some(r#"{"behavior": "OK"}"#));
     let err = tokio_tungstenite::connect_async(format!("{base}/runCase?case=9&agent=driver")).await.unwrap_err();
-    assert!(err.to_string().contains("500"), "{err}");
+    assert!(err.to_string().contains("404"), "{err}");
     let err = tokio_tungstenite::connect_async(format!("{base}/runCase?case=1")).await.unwrap_err();
-    assert!(err.to_string().contains("500"), "{err}");
+    assert!(err.to_string().contains("400"), "{err}");
     within("update", driver_text(&format!("{base}/updateReports?agent=driver"))).await;
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("index.json")).unwrap()).unwrap();
@@ -103,4 +103,55 @@ async fn serve_declines_permessage_deflate_in_category_7() {
     }
     within("stop", driver_text(&format!("{base}/stopServer"))).await;
     within("server stops", running).await.unwrap();
+}
+
+/// Sends `request` over raw TCP and returns the whole answer.
+async fn raw_answer(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    within("answer", tcp.read_to_end(&mut answer)).await.unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn serve_answers_client_mistakes_with_4xx_not_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = catalogue::select(catalogue::shipped(), &["7.1.1".into()], &[]).unwrap();
+    let server = wstap::replay::serve::Server::bind(loopback(), cases, Settings::new(""), dir.path().to_path_buf())
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let running = tokio::spawn(server.run(std::future::pending()));
+    let plain = |target: &str| format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+    // What `curl http://HOST/getCaseCount` sends: not an upgrade.
+    let answer = raw_answer(addr, plain("/getCaseCount").as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{answer}");
+    assert!(answer.contains("\r\nUpgrade: websocket\r\n") && answer.contains("needs a WebSocket upgrade"), "{answer}");
+    let answer = raw_answer(addr, plain("/favicon.ico").as_bytes()).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 404 Not Found\r\n") && answer.contains("unknown path /favicon.ico"),
+        "{answer}"
+    );
+    let answer = raw_answer(addr, b"\x16\x03\x01 not http at all\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{answer}");
+    let base = format!("ws://{addr}");
+    for (url, status) in [
+        ("/getCaseInfo?case=2", "404"),
+        ("/getCaseInfo?case=x", "400"),
+        ("/getCaseInfo", "400"),
+        ("/runCase?casetuple=9.9.9&agent=a", "404"),
+        ("/runCase?case=1&agent=a&agent=b", "400"),
+        ("/getCaseStatus?case=1", "400"),
+        ("/updateReports", "400"),
+        ("/nothing-here", "404"),
+    ] {
+        let err = tokio_tungstenite::connect_async(format!("{base}{url}")).await.unwrap_err();
+        assert!(err.to_string().contains(status), "{url}: {err}");
+    }
+    let count = within("count", driver_text(&format!("{base}/getCaseCount"))).await;
+    assert_eq!(count.as_deref(), Some("1"), "a good request after the bad ones");
+    assert!(dir.path().read_dir().unwrap().next().is_none(), "nothing was stored or written");
+    running.abort();
 }

@@ -94,24 +94,9 @@ pub async fn rustls_echo(leaf: &Leaf) -> std::net::SocketAddr {
     addr
 }
 
-/// True if a tool is there. Missing: fails under CI (`CI` set), else says
-/// so on one line of stderr and the test returns early.
-pub fn available(test: &str, tool: &str, probe: &mut std::process::Command) -> bool {
-    let ok = probe
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(std::env::var_os("CI").is_none(), "{test}: {tool} is required in CI (.ci/run installs it)");
-        eprintln!("SKIPPED {test}: {tool} is not available");
-    }
-    ok
-}
-
-/// Python with `websockets`.
+/// Python with `websockets` (see [`crate::util::have`]).
 pub fn python_websockets(test: &str) -> bool {
-    available(test, "python3 with websockets", std::process::Command::new("python3").args(["-c", "import websockets"]))
+    crate::util::have(crate::util::Tool::PythonWebsockets, test)
 }
 
 pub fn path_str(p: &Path) -> &str {

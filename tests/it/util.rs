@@ -184,6 +184,112 @@ pub async fn close_going_away(mut ws: Ws) {
     while let Some(Ok(_)) = within("close reply", ws.next()).await {}
 }
 
+/// An outside tool some tests need. `.ci/run` installs every one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tool {
+    /// Wireshark's command line, judging exported captures.
+    Tshark,
+    /// Real captures to import.
+    Tcpdump,
+    /// Python `websockets`, an independent WebSocket implementation.
+    PythonWebsockets,
+    /// Node.js (for the `ws` peers).
+    Node,
+}
+
+impl Tool {
+    /// The command that succeeds when the tool is usable.
+    fn probe(self) -> &'static [&'static str] {
+        match self {
+            Tool::Tshark => &["tshark", "--version"],
+            Tool::Tcpdump => &["tcpdump", "--version"],
+            Tool::PythonWebsockets => &["python3", "-c", "import websockets"],
+            Tool::Node => &["node", "--version"],
+        }
+    }
+
+    /// How to get it (what `.ci/run` does).
+    fn install(self) -> &'static str {
+        match self {
+            Tool::Tshark | Tool::Tcpdump => "apt-get install tshark tcpdump",
+            Tool::PythonWebsockets => "python3 -m pip install 'websockets==17.4'",
+            Tool::Node => "apt-get install nodejs npm",
+        }
+    }
+}
+
+/// True if `tool` is usable; probed once per test binary.
+fn tool_present(tool: Tool) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<Tool, bool>>> = OnceLock::new();
+    let mut seen = SEEN.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner());
+    *seen.entry(tool).or_insert_with(|| {
+        let (cmd, args) = tool.probe().split_first().expect("a command");
+        std::process::Command::new(cmd)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+/// Whether `test`, which needs `tool`, can run. When the tool is missing:
+/// with `CI` set this panics (CI must run every test); otherwise it writes
+/// one `SKIPPED` line straight to stderr (past the test harness's output
+/// capture, so it shows in a plain `cargo test`) and returns false, and
+/// the test returns without running.
+pub fn have(tool: Tool, test: &str) -> bool {
+    if tool_present(tool) {
+        return true;
+    }
+    let command = tool.probe().join(" ");
+    skip_or_fail(test, &format!("{tool:?} is missing (`{command}` failed); install: {}", tool.install()));
+    false
+}
+
+/// The one place a test skips: panics under `CI`, else one line on stderr.
+/// For tools [`Tool`] does not list, call it when the probe fails.
+pub fn skip_or_fail(test: &str, why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{test}: {why}. CI is set, so a missing tool fails the run (see README, Development)");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// Runs one test of this binary in a child with no tools on `PATH`.
+fn run_without_tools(test: &str, ci: bool) -> std::process::Output {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--test-threads", "1"]).env("PATH", "/nonexistent").env_remove("CI");
+    if ci {
+        cmd.env("CI", "1");
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_missing_tool_fails_the_test_under_ci_and_skips_loudly_outside() {
+    for test in [
+        "pcap::tcpdump_capture_ipv4_imports_to_the_frames_sent",
+        "deflate_replay::scenario_window_bits_limit_both_sides",
+        "oracle::category7::category_7_equals_autobahn_with_node_ws",
+    ] {
+        let out = run_without_tools(test, false);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{test} without CI: {stderr}");
+        let name = test.rsplit("::").next().unwrap();
+        let skipped: Vec<&str> = stderr.lines().filter(|l| l.starts_with("SKIPPED ")).collect();
+        assert_eq!(skipped.len(), 1, "one line per skipped test, shown by a plain run: {stderr}");
+        assert!(skipped[0].starts_with(&format!("SKIPPED {name}: ")), "{stderr}");
+        let out = run_without_tools(test, true);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{test} with CI set must fail: {stdout}");
+        assert!(stdout.contains("CI is set, so a missing tool fails the run"), "{stdout}");
+    }
+}
+
 /// A `wstap` child process that listens (record, serve), its stderr
 /// collected as it goes.
 pub struct WstapChild {

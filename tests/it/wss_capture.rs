@@ -3,7 +3,7 @@
 //! the real ports), and `--keylog` lets tshark decrypt a tcpdump capture of
 //! the real upstream TLS to the same frames.
 
-use crate::pcap::{Tcpdump, check_tshark, expected_columns, full_session, have, tshark_columns_with};
+use crate::pcap::{Tcpdump, check_tshark, expected_columns, full_session, tshark_columns_with};
 use crate::tlsutil::*;
 use crate::util::*;
 use wstap::net::Target;
@@ -60,8 +60,7 @@ async fn wait_for_an_end(file: &std::path::Path) {
 
 #[tokio::test]
 async fn the_capture_of_a_wss_recording_decodes_in_tshark_with_no_options() {
-    if !have("tshark") {
-        assert!(std::env::var_os("CI").is_none(), "tshark is required in CI");
+    if !have(Tool::Tshark, "the_capture_of_a_wss_recording_decodes_in_tshark_with_no_options") {
         return;
     }
     let (rec, yaml, dir, _) = wss_session(Some(wstap::pcap::Format::Pcap), None, None).await;
@@ -77,8 +76,7 @@ async fn the_capture_of_a_wss_recording_decodes_in_tshark_with_no_options() {
 #[tokio::test]
 async fn keylog_decrypts_a_tcpdump_capture_of_the_upstream_tls_to_the_same_frames() {
     let test = "keylog_decrypts_a_tcpdump_capture_of_the_upstream_tls_to_the_same_frames";
-    let tools = available(test, "tcpdump", std::process::Command::new("tcpdump").arg("--version"))
-        && available(test, "tshark", std::process::Command::new("tshark").arg("--version"));
+    let tools = have(Tool::Tcpdump, test) && have(Tool::Tshark, test);
     if !tools {
         return;
     }

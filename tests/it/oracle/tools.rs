@@ -71,14 +71,13 @@ pub fn peers_dir() -> PathBuf {
 }
 
 /// Whether `test` may run given `needs`: true if every requirement holds;
-/// otherwise prints why and returns false, or panics under CI.
+/// otherwise [`crate::util::skip_or_fail`] (one `SKIPPED` line on stderr,
+/// or a panic under CI) and false.
 pub fn ready(test: &str, needs: &[Result<(), String>]) -> bool {
     let missing: Vec<&str> = needs.iter().filter_map(|r| r.as_ref().err().map(String::as_str)).collect();
     if missing.is_empty() {
         return true;
     }
-    let why = missing.join("; ");
-    assert!(std::env::var_os("CI").is_none(), "{test}: a tool is missing under CI: {why}");
-    eprintln!("SKIPPED {test}: {why}");
+    crate::util::skip_or_fail(test, &missing.join("; "));
     false
 }
