@@ -88,7 +88,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let scheme = if args.tls.tls { "wss" } else { "ws" };
     eprintln!("wstap: serving {} cases on {scheme}://{}/", server.case_count(), server.local_addr()?);
     for (number, id) in server.numbering() {
-        eprintln!("wstap:   case={number} -> {id}");
+        eprintln!("wstap:   case={number} -> {}", crate::escape::line(&id));
     }
     let ended = server.run(super::shutdown_signal()).await;
     if !ended.interrupted {

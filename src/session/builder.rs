@@ -263,6 +263,7 @@ impl<S: PayloadStore> Acc<S> {
         let at = self.now;
         match event {
             wire::Event::Head { offset, bytes } => {
+                // Heads stay inline: at most MAX_HEAD_LEN, and read as text.
                 self.push(at, dir, EventKind::Http { offset, data: Data::inline(bytes) })
             }
             wire::Event::Upgrade { upgraded, negotiated } => {
@@ -288,7 +289,28 @@ impl<S: PayloadStore> Acc<S> {
             }
             wire::Event::Violation(v) => self.violation(dir, v),
             wire::Event::Raw { offset, bytes, reason } => {
-                self.push(at, dir, EventKind::Raw { offset, reason: reason.into(), data: Data::inline(bytes) })
+                let data = self.stored(dir, bytes);
+                self.push(at, dir, EventKind::Raw { offset, reason: reason.into(), data })
+            }
+        }
+    }
+
+    /// Bytes of a raw run: inline up to [`INLINE_MAX`], beyond
+    /// that appended to the sidecar like frame payloads.
+    fn stored(&mut self, dir: Direction, bytes: &[u8]) -> Data {
+        if bytes.len() <= INLINE_MAX {
+            return Data::inline(bytes);
+        }
+        match self.store.append(dir, bytes) {
+            Ok(offset) => Data::Sidecar(SidecarRef {
+                file: self.store.file_name(dir),
+                offset,
+                len: bytes.len() as u64,
+                sha256: super::data::sha256_hex(bytes),
+            }),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                Data::Sha256(super::data::sha256_hex(bytes))
             }
         }
     }

@@ -97,6 +97,7 @@ impl LiveRecording {
 fn points_into_sidecar(event: &Event) -> bool {
     match &event.kind {
         EventKind::Frame(f) => matches!(f.payload, Data::Sidecar(_)),
+        EventKind::Raw { data, .. } => matches!(data, Data::Sidecar(_)),
         EventKind::Message(m) => matches!(m.shown_payload(), Data::Sidecar(_)),
         _ => false,
     }

@@ -3,7 +3,9 @@
 //! The two directions are linked: the server's answer decides whether the
 //! client's later bytes are frames or plain HTTP. Bytes the client sends
 //! after its request but before the server has answered are held (at most
-//! [`MAX_HELD`]) and decoded once the answer is known.
+//! [`MAX_HELD`]) and decoded once the answer is known; so are bytes the
+//! server sends before the client's request head is complete (a server
+//! that speaks first), with the same bound, past which they turn raw.
 //!
 //! Anything that is not a WebSocket upgrade, or a head that never ends,
 //! turns the rest of that direction into [`Event::Raw`] with a reason:
@@ -13,7 +15,8 @@ use super::resync::{Search, find_boundary};
 use super::{Direction, Event, FrameDecoder, Head, MAX_HEAD_LEN, Negotiated, accept_key};
 use super::{Violation, ViolationKind, find_head_end};
 
-/// Most bytes held from the client while the server has not answered.
+/// Most bytes held from one side while the other's head is awaited: the
+/// client's after its request, the server's before the request.
 pub const MAX_HELD: usize = 1024 * 1024;
 
 #[derive(Debug)]
@@ -178,6 +181,11 @@ impl ConnectionDecoder {
         // read); its head is judged only once the request is known.
         let request_pending = matches!(self.stages[0], Stage::Head(_)) && !self.client_ended;
         if dir == Direction::ServerToClient && request_pending {
+            // Held like the client's early bytes, and bounded the same way.
+            if matches!(&self.stages[dir.index()], Stage::Head(buf) if buf.len() > MAX_HELD) {
+                let why = format!("server sent over {MAX_HELD} bytes before the client's request head");
+                self.switch_to_raw(dir, why, sink);
+            }
             return;
         }
         let Stage::Head(buf) = &mut self.stages[dir.index()] else { return };
@@ -202,6 +210,9 @@ impl ConnectionDecoder {
     fn after_request<F: FnMut(Direction, Event<'_>)>(&mut self, head: &[u8], rest: Vec<u8>, sink: &mut F) {
         let dir = Direction::ClientToServer;
         match Head::parse_request(head) {
+            Ok(_) if matches!(self.stages[1], Stage::Raw(_)) => {
+                self.raw_with(dir, "the server did not answer with HTTP".into(), rest, sink)
+            }
             Ok(req) if req.is_websocket_request() => {
                 self.request = Some(req);
                 self.stages[dir.index()] = Stage::Held(rest);

@@ -273,3 +273,71 @@ async fn serve_survives_running_out_of_descriptors() {
     assert!(burnt < MAX_IDLE_CPU, "{burnt:?} of CPU in {WINDOW:?} without descriptors");
     assert!(stderr.iter().any(|l| l.contains("serve: accepting again after")), "{stderr:#?}");
 }
+
+/// Peak resident memory of a running process.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_server_that_speaks_first_and_floods_is_bounded_and_recorded_in_sidecars() {
+    const FLOOD: usize = 16 * 1024 * 1024;
+    let upstream = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let up = upstream.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let (mut s, _) = upstream.accept().await.unwrap();
+        let block: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+        for _ in 0..FLOOD / block.len() {
+            s.write_all(&block).await.unwrap();
+        }
+        s.shutdown().await.unwrap();
+    });
+    let out = tempfile::tempdir().unwrap();
+    let wstap = WstapChild::record(&["--upstream", &up, "--out", out.path().to_str().unwrap()]);
+    let mut client = TcpStream::connect(wstap.addr).await.unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 256 * 1024];
+    within("the flood is forwarded", async {
+        loop {
+            match client.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => got += n,
+            }
+        }
+    })
+    .await;
+    assert_eq!(got, FLOOD, "forwarded byte-exact in length");
+    drop(client);
+    wait_for_summaries(out.path(), 1).await;
+    let peak = peak_rss_kib(wstap.pid());
+    let (status, _) = wstap.interrupt().await;
+    assert_eq!(status.code(), Some(0));
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB for a {FLOOD}-byte flood before any request");
+    let file = &yaml_files(out.path())[0];
+    let yaml_len = std::fs::metadata(file).unwrap().len();
+    assert!(yaml_len < 1024 * 1024, "the YAML is {yaml_len} bytes: raw bytes belong in the sidecar");
+    let rec = wstap::store::load(file).unwrap();
+    let raws: Vec<_> = rec
+        .events_in(Direction::ServerToClient)
+        .filter_map(|e| match &e.kind {
+            EventKind::Raw { reason, data, .. } => Some((reason.clone(), data.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(raws[0].0.contains("server sent over 1048576 bytes before the client's request head"), "{:?}", raws[0].0);
+    let mut total = 0u64;
+    for (_, data) in &raws {
+        match data {
+            wstap::session::Data::Sidecar(r) => total += r.len,
+            inline => {
+                let len = rec.data_bytes(inline).unwrap().len();
+                assert!(len <= wstap::session::INLINE_MAX, "a raw run of {len} bytes inline");
+                total += len as u64;
+            }
+        }
+    }
+    assert_eq!(total, FLOOD as u64, "every byte recorded");
+    assert_eq!(rec.stream(Direction::ServerToClient).unwrap().len(), FLOOD, "and rebuilt from the sidecar");
+}

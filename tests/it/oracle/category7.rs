@@ -60,3 +60,32 @@ async fn the_real_fuzzingclient_agrees_with_itself_after_normalisation() {
         fuzzingclient(Peer::Tungstenite, &selection, first, second).await.unwrap_or_else(|e| panic!("{e}"));
     comparison.assert_equal(CATEGORY_7);
 }
+
+/// Fuzzingclient mode: `wstap fuzz` (issue 12) against the real
+/// fuzzingclient, category 7, on `peer`'s echo server. Until this build
+/// has `wstap fuzz`, it says so and passes; once the command exists the
+/// comparison runs with nothing else to change.
+async fn category_7_as_client_against(test: &str, peer: Peer) {
+    if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {
+        return;
+    }
+    let Some(side) = ClientSide::wstap_fuzz() else {
+        eprintln!("{test}: not yet: this wstap has no `fuzz` command (issue 12)");
+        return;
+    };
+    let selection = Selection::new(&["7.*"], &[]);
+    let real = ("autobahn", ClientFuzzer::Autobahn);
+    let ours = ("wstap", ClientFuzzer::Command(&side));
+    let comparison = fuzzingclient(peer, &selection, real, ours).await.unwrap_or_else(|e| panic!("{e}"));
+    comparison.assert_equal_except(CATEGORY_7, &KNOWN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_7_as_client_equals_autobahn_on_tokio_tungstenite() {
+    category_7_as_client_against("category_7_as_client_equals_autobahn_on_tokio_tungstenite", Peer::Tungstenite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn category_7_as_client_equals_autobahn_on_python_websockets() {
+    category_7_as_client_against("category_7_as_client_equals_autobahn_on_python_websockets", Peer::Python).await;
+}

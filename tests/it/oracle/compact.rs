@@ -164,3 +164,31 @@ mod tests {
         assert_eq!(missing[0].field, "(case)");
     }
 }
+
+/// The committed reference files are whole: every 12.x/13.x case of 0.8.2's
+/// catalogue (5 and 7 sub-categories of 18), in order, with provenance.
+#[test]
+fn reference_files_hold_every_12_13_case() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle-results");
+    let mut ids: Vec<String> = Vec::new();
+    for (major, subs) in [(12, 5), (13, 7)] {
+        for sub in 1..=subs {
+            ids.extend((1..=18).map(|n| format!("{major}.{sub}.{n}")));
+        }
+    }
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        files += 1;
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let got: Vec<&str> = file["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(got, ids, "{}", path.display());
+        for key in ["suite", "client", "date", "machine", "wallSeconds"] {
+            assert!(!file["provenance"][key].is_null(), "{}: provenance.{key}", path.display());
+        }
+    }
+    assert!(files >= 2, "reference files in {}", dir.display());
+}

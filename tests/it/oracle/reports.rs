@@ -32,7 +32,8 @@ impl Reports {
                 }
                 let path = dir.join(file);
                 let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let case: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let case: Value = serde_json::from_str(&lone_surrogates_as_text(&text))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 read.insert(id.clone(), (entry.clone(), case));
             }
             agents.insert(agent.clone(), read);
@@ -44,6 +45,48 @@ impl Reports {
     pub fn len(&self) -> usize {
         self.agents.values().map(BTreeMap::len).sum()
     }
+}
+
+/// Python 2 writes an encoded surrogate (ED A0 80, accepted by its UTF-8
+/// decoder) as the JSON escape `\ud800`, which no UTF-8 string can hold,
+/// so serde_json refuses it. Such a lone surrogate escape becomes the six
+/// characters `\ud800` as text (its backslash escaped), so the report still
+/// reads and a side that writes the same escape still compares equal.
+/// Escapes that form a valid surrogate pair are kept.
+pub fn lone_surrogates_as_text(json: &str) -> std::borrow::Cow<'_, str> {
+    if !json.contains("\\u") {
+        return json.into();
+    }
+    let b = json.as_bytes();
+    let surrogate = |at: usize| -> Option<u16> {
+        let hex = json.get(at + 2..at + 6)?;
+        let v = u16::from_str_radix(hex, 16).ok()?;
+        (b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u') && (0xD800..0xE000).contains(&v)).then_some(v)
+    };
+    let mut out = String::with_capacity(json.len());
+    let (mut i, mut last) = (0, 0);
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match surrogate(i) {
+            Some(hi @ 0xD800..0xDC00) if surrogate(i + 6).is_some_and(|lo| lo >= 0xDC00) => {
+                let _ = hi;
+                i += 12;
+            }
+            Some(_) => {
+                out.push_str(&json[last..i]);
+                out.push('\\');
+                last = i;
+                i += 6;
+            }
+            // Any other escape: skip it whole, so `\\\\u` is never misread.
+            None => i += 2,
+        }
+    }
+    out.push_str(&json[last..]);
+    out.into()
 }
 
 impl Reports {
@@ -66,5 +109,18 @@ impl Reports {
         let path = dir.join("index.json");
         std::fs::write(&path, serde_json::to_string_pretty(&index).unwrap())
             .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lone_surrogates_read_as_text_and_pairs_stay() {
+        let v: Value =
+            serde_json::from_str(&lone_surrogates_as_text(r#"["\ud800x", "\ud83d\ude42", "\\ud800", "\udc00"]"#))
+                .unwrap();
+        assert_eq!(v, serde_json::json!(["\\ud800x", "🙂", "\\ud800", "\\udc00"]));
     }
 }
