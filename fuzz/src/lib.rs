@@ -9,7 +9,7 @@
 //! found stays fixed. Uses nothing but `wstap` and `std` for that reason.
 
 use std::path::{Path, PathBuf};
-use wstap::session::{Direction, MemoryStore, Recording, SessionBuilder, Side, TcpEnd};
+use wstap::session::{Direction, MemoryStore, PayloadStore, Recording, SessionBuilder, Side, TcpEnd};
 use wstap::wire::{self, Event, FrameDecoder};
 
 /// A target's body.
@@ -310,16 +310,20 @@ fn sent(fed: &[(Direction, Vec<u8>)], dir: Direction) -> Vec<Vec<u8>> {
 }
 
 /// Decoding a connection into session events and rebuilding its streams
-/// from them gives back every read exactly.
+/// from them gives back every read exactly. The memory store's bytes are
+/// written out as the sidecar files its references name.
 pub fn session_rebuild(data: &[u8]) {
     let script = Script::parse(data, 1);
-    // Inline payloads only: a memory store's bytes are not files.
-    if script.reads().iter().map(|r| r.1.len()).sum::<usize>() >= wstap::session::INLINE_MAX {
-        return;
-    }
     let mut builder = SessionBuilder::new(MemoryStore::default());
     let fed = script.feed(&mut builder);
-    let rec = Recording { wstap_recording: 1, events: builder.drain(), ..Recording::default() };
+    let events = builder.drain();
+    let store = builder.into_store();
+    let dir = scratch("rebuild");
+    for d in Direction::BOTH {
+        let wire = MemoryStore::default().file_name(d);
+        std::fs::write(dir.join(wire), &store.bytes[d.index()]).expect("write the store");
+    }
+    let rec = Recording { wstap_recording: 1, events, dir: Some(dir), ..Recording::default() };
     check_rebuild(&rec, &fed);
     let _ = rec.summary();
 }

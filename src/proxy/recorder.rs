@@ -248,7 +248,7 @@ fn handle(conns: &mut HashMap<u64, Conn>, touched: &mut Vec<u64>, msg: Msg) -> u
                     conns.insert(id, Conn { live, capture, done, touched: false, dirty: true });
                 }
                 Err(e) => {
-                    let _ = done.send(Err(e));
+                    let _ = done.send(Err(failed(id, &path, e)));
                 }
             }
             1
@@ -280,8 +280,17 @@ fn handle(conns: &mut HashMap<u64, Conn>, touched: &mut Vec<u64>, msg: Msg) -> u
 /// Gives up on a recording after an IO error (its connection keeps flowing).
 fn fail(conns: &mut HashMap<u64, Conn>, id: u64, e: io::Error) {
     if let Some(conn) = conns.remove(&id) {
-        let _ = conn.done.send(Err(e));
+        let _ = conn.done.send(Err(failed(id, conn.live.path(), e)));
     }
+}
+
+/// A recording that cannot be written: said once, on stderr, when it
+/// happens (the connection is still forwarded, unrecorded from here on),
+/// and returned with the file named, for the proxy's final count.
+fn failed(id: u64, path: &Path, e: io::Error) -> io::Error {
+    let shown = path.display();
+    eprintln!("wstap: connection {id}: recording {shown} failed: {e}; the connection is still forwarded, unrecorded");
+    io::Error::new(e.kind(), format!("{shown}: {e}"))
 }
 
 /// Finalises a recording off the recorder thread (it syncs the file).
@@ -293,7 +302,8 @@ fn close(conns: &mut HashMap<u64, Conn>, id: u64) {
         tracing::warn!("{}: capture not finalised: {e}", c.path.display());
     }
     tokio::task::spawn_blocking(move || {
-        let _ = done.send(live.close());
+        let path = live.path().to_path_buf();
+        let _ = done.send(live.close().map_err(|e| failed(id, &path, e)));
     });
 }
 

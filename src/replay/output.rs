@@ -111,8 +111,9 @@ pub fn write_junit(path: &Path, agent: &str, runs: &[CaseRun], not_run: &[Case])
 pub fn write_reports(dir: &Path, runs: &[CaseRun]) -> io::Result<()> {
     let reports: Vec<CaseReport> = runs.iter().map(|r| r.report.clone()).collect();
     crate::report::write_report_dir(dir, &reports)?;
+    let stems = crate::report::AgentStems::of(&reports);
     for r in &reports {
-        std::fs::write(dir.join(format!("{}.txt", r.file_stem())), crate::report::render_text(r) + "\n")?;
+        std::fs::write(dir.join(format!("{}.txt", stems.file_stem(r))), crate::report::render_text(r) + "\n")?;
     }
     Ok(())
 }

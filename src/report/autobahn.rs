@@ -370,6 +370,47 @@ impl CaseReport {
     }
 }
 
+/// File-name prefixes for a set of agents: [`agent_file_name`] for each,
+/// except that agents whose names reduce to the same prefix (`My Agent`
+/// and `my-agent`) get distinct ones: in sorted order, the first keeps it
+/// and the others get `_2`, `_3`, ... appended. Two agents' reports never
+/// overwrite each other.
+#[derive(Clone, Debug, Default)]
+pub struct AgentStems(std::collections::BTreeMap<String, String>);
+
+impl AgentStems {
+    /// The prefixes of every agent in `reports`.
+    pub fn of(reports: &[CaseReport]) -> AgentStems {
+        let agents: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.agent.as_str()).collect();
+        let mut taken = std::collections::BTreeSet::new();
+        let mut stems = std::collections::BTreeMap::new();
+        // Plain prefixes first, so that `a_2` as a real agent keeps its own.
+        let plain: Vec<(&str, String)> = agents.iter().map(|a| (*a, agent_file_name(a))).collect();
+        for (agent, stem) in &plain {
+            if taken.insert(stem.clone()) {
+                stems.insert(agent.to_string(), stem.clone());
+            }
+        }
+        for (agent, stem) in plain {
+            if stems.contains_key(agent) {
+                continue;
+            }
+            let unique = (2..).map(|n| format!("{stem}_{n}")).find(|s| !taken.contains(s)).expect("unbounded");
+            taken.insert(unique.clone());
+            stems.insert(agent.to_string(), unique);
+        }
+        AgentStems(stems)
+    }
+
+    /// Base file name of `report` (`<agent prefix>_case_<id>`).
+    pub fn file_stem(&self, report: &CaseReport) -> String {
+        match self.0.get(&report.agent) {
+            Some(stem) => format!("{stem}_case_{}", report.id.replace('.', "_")),
+            None => report.file_stem(),
+        }
+    }
+}
+
 /// Agent name → file-name prefix (§4.1): lowercase, every character
 /// outside `a–z0–9` becomes a space, trim, spaces become `_` (runs are not
 /// collapsed, as in Autobahn).
@@ -385,6 +426,23 @@ pub fn agent_file_name(agent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_that_mangle_alike_get_distinct_file_names() {
+        let report = |agent: &str| {
+            let mut r = CaseReport::new(agent);
+            r.agent = agent.into();
+            r.id = "7.1.1".into();
+            r
+        };
+        let reports = [report("My Agent"), report("my-agent"), report("my_agent_2"), report("tungstenite")];
+        let stems = AgentStems::of(&reports);
+        let names: Vec<String> = reports.iter().map(|r| stems.file_stem(r)).collect();
+        assert_eq!(
+            names,
+            ["my_agent_case_7_1_1", "my_agent_3_case_7_1_1", "my_agent_2_case_7_1_1", "tungstenite_case_7_1_1"]
+        );
+    }
 
     #[test]
     fn agent_names_mangle_like_autobahn() {

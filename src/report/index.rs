@@ -15,7 +15,7 @@
 //! shown; sub-category names exist only for the hand-named sub-categories
 //! (the generated 6.5–6.23 and 12.x/13.x ones get no sub-category row).
 
-use super::autobahn::{Behavior, CaseReport, CloseBehavior};
+use super::autobahn::{AgentStems, Behavior, CaseReport, CloseBehavior};
 use super::html::{escape, page_head};
 use super::json::to_autobahn_json;
 use serde_json::{Value, json};
@@ -34,21 +34,22 @@ fn grid(reports: &[CaseReport]) -> Grid<'_> {
 
 /// `index.json` for `reports`.
 pub fn render_index_json(reports: &[CaseReport]) -> String {
+    let stems = AgentStems::of(reports);
     let mut agents = serde_json::Map::new();
     for (agent, cases) in grid(reports) {
-        let entries = cases.iter().map(|(id, r)| ((*id).to_owned(), index_entry(r))).collect();
+        let entries = cases.iter().map(|(id, r)| ((*id).to_owned(), index_entry(r, &stems))).collect();
         agents.insert(agent.to_owned(), Value::Object(entries));
     }
     to_autobahn_json(&Value::Object(agents))
 }
 
-fn index_entry(r: &CaseReport) -> Value {
+fn index_entry(r: &CaseReport, stems: &AgentStems) -> Value {
     json!({
         "behavior": r.behavior,
         "behaviorClose": r.behavior_close,
         "duration": r.duration,
         "remoteCloseCode": r.remote_close_code,
-        "reportfile": format!("{}.json", r.file_stem()),
+        "reportfile": format!("{}.json", stems.file_stem(r)),
     })
 }
 
@@ -123,6 +124,7 @@ fn cases_in_order(reports: &[CaseReport]) -> Vec<(&str, &CaseReport)> {
 /// `index.html` for `reports`.
 pub fn render_index_html(reports: &[CaseReport]) -> String {
     let grid = grid(reports);
+    let stems = AgentStems::of(reports);
     let agents: Vec<&str> = grid.keys().copied().collect();
     let cases = cases_in_order(reports);
     let mut out = page_head("Autobahn WebSocket Testsuite Report");
@@ -135,7 +137,7 @@ pub fn render_index_html(reports: &[CaseReport]) -> String {
         "<input type=\"checkbox\" id=\"toggle_details\" checked>\
          <label for=\"toggle_details\">Toggle Details</label>\n<table id=\"results\">\n",
     );
-    push_case_rows(&mut out, &grid, &agents, &cases);
+    push_case_rows(&mut out, &grid, &agents, &cases, &stems);
     out.push_str("</table>\n");
     push_descriptions(&mut out, &cases);
     out.push_str("</body>\n</html>\n");
@@ -152,7 +154,13 @@ const LEGEND: &str = "<style>#toggle_details:not(:checked) ~ #results .close { d
 <tr><td class=\"case_missing\">Missing</td><td>Skipped, excluded, or the run crashed.</td></tr>\n\
 </table>\n";
 
-fn push_case_rows(out: &mut String, grid: &Grid<'_>, agents: &[&str], cases: &[(&str, &CaseReport)]) {
+fn push_case_rows(
+    out: &mut String,
+    grid: &Grid<'_>,
+    agents: &[&str],
+    cases: &[(&str, &CaseReport)],
+    stems: &AgentStems,
+) {
     let mut current_sub = String::new();
     for (id, _) in cases {
         let parts: Vec<&str> = id.split('.').collect();
@@ -163,7 +171,7 @@ fn push_case_rows(out: &mut String, grid: &Grid<'_>, agents: &[&str], cases: &[(
         }
         out.push_str(&format!("<tr><td><a href=\"#{}\">Case {}</a></td>", escape(&desc_anchor(id)), escape(id)));
         for agent in agents {
-            out.push_str(&result_cells(grid.get(agent).and_then(|cases| cases.get(id)).copied()));
+            out.push_str(&result_cells(grid.get(agent).and_then(|cases| cases.get(id)).copied(), stems));
         }
         out.push_str("</tr>\n");
     }
@@ -187,7 +195,7 @@ fn push_category_rows(out: &mut String, category: &str, sub: &str, agents: &[&st
 }
 
 /// The result and close cells of one agent for one case.
-fn result_cells(report: Option<&CaseReport>) -> String {
+fn result_cells(report: Option<&CaseReport>, stems: &AgentStems) -> String {
     let Some(r) = report else {
         return both_cells("case_missing", "Missing");
     };
@@ -201,7 +209,7 @@ fn result_cells(report: Option<&CaseReport>) -> String {
         Behavior::Failed | Behavior::Unimplemented => ("case_failed", "Fail"),
     };
     let time = if r.report_time { format!("<br/>{} ms", r.duration) } else { String::new() };
-    let href = escape(&format!("{}.html", r.file_stem()));
+    let href = escape(&format!("{}.html", stems.file_stem(r)));
     let (close_class, close_text) = close_cell(r);
     format!(
         "<td class=\"{class}\"><a href=\"{href}\">{label}</a>{time}</td><td class=\"close {close_class}\">{}</td>",

@@ -39,7 +39,7 @@ pub mod wirelog;
 #[cfg(test)]
 mod tests;
 
-pub use autobahn::{Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};
+pub use autobahn::{AgentStems, Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};
 pub use html::{escape as escape_html, render_html};
 pub use index::{render_index_html, render_index_json};
 pub use recording::from_recording;
@@ -62,8 +62,9 @@ pub fn render_json(report: &CaseReport) -> String {
 /// case id) overwrites an earlier one, on disk as in the index.
 pub fn write_report_dir(dir: &Path, reports: &[CaseReport]) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let stems = AgentStems::of(reports);
     for report in reports {
-        let stem = report.file_stem();
+        let stem = stems.file_stem(report);
         std::fs::write(dir.join(format!("{stem}.json")), render_json(report))?;
         std::fs::write(dir.join(format!("{stem}.html")), render_html(report))?;
     }

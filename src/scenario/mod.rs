@@ -77,10 +77,27 @@ impl Scenario {
     }
 
     fn check(&self) -> Result<(), (String, String)> {
+        check_id(&self.id).map_err(|m| ("id".to_string(), m))?;
         for (i, action) in self.actions.iter().enumerate() {
             action.check().map_err(|m| (format!("actions[{i}]"), m))?;
         }
         Ok(())
+    }
+}
+
+/// Longest case ID accepted.
+pub const MAX_ID_LEN: usize = 32;
+
+/// A case ID is what Autobahn's IDs are: numbers joined by dots (`7.3.1`,
+/// `12.2.10`). IDs become parts of report and recording file names, so
+/// nothing else (no `/`, no `..`, no letters a file system might treat
+/// specially) gets past loading.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let numbers = id.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    if numbers && id.len() <= MAX_ID_LEN {
+        Ok(())
+    } else {
+        Err(format!("{id:?} is not a case ID: numbers joined by dots, like 7.3.1 (at most {MAX_ID_LEN} characters)"))
     }
 }
 

@@ -271,3 +271,15 @@ fn local_close_bookkeeping_follows_the_reference_notes() {
     assert_eq!(local("7.5.1"), Some(LocalClose { code: Some(1000), reason: Some(reason) }));
     assert_eq!(local("7.1.1"), None, "7.1.1 closes automatically");
 }
+
+#[test]
+fn ids_are_numbers_joined_by_dots() {
+    for good in ["7.3.1", "12.2.10", "1"] {
+        assert!(check_id(good).is_ok(), "{good}");
+    }
+    for bad in ["../../x", "7.3.1/..", "", ".", "7..1", "7.1.", "a.b", "7.1.1 ", "1".repeat(40).as_str()] {
+        let yaml = MINIMAL.replace("'9.9.9'", &format!("{bad:?}"));
+        let err = parse_err(&yaml);
+        assert!(err.message.starts_with("id: ") && err.message.contains("is not a case ID"), "{bad:?}: {err}");
+    }
+}

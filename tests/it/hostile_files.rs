@@ -202,3 +202,56 @@ fn crafted_values_are_located_errors_not_panics() {
         assert!(stderr.contains(problem), "{name}: {stderr:?} lacks {problem:?}");
     }
 }
+
+#[test]
+fn scenario_ids_that_are_not_case_ids_are_refused_when_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/7.1.1.yaml")).unwrap();
+    let evil = shipped.replacen("id: \"7.1.1\"", "id: \"../../x\"", 1);
+    assert_ne!(evil, shipped, "the shipped file has `id: 7.1.1`");
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::write(scenarios.join("evil.yaml"), evil).unwrap();
+    let report = dir.path().join("deep/er/reports");
+    let out = wstap(&[
+        "replay".as_ref(),
+        scenarios.as_os_str(),
+        "--client".as_ref(),
+        "true".as_ref(),
+        "--report".as_ref(),
+        report.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("evil.yaml") && stderr.contains("id: \"../../x\" is not a case ID"), "{stderr}");
+    assert!(!dir.path().join("deep").exists(), "nothing is written for a refused scenario");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_whose_names_mangle_alike_keep_separate_reports() {
+    use futures_util::StreamExt;
+    use wstap::replay::{Settings, catalogue};
+    let dir = tempfile::tempdir().unwrap();
+    let cases = catalogue::select(catalogue::shipped(), &["7.1.1".into()], &[]).unwrap();
+    let server = wstap::replay::serve::Server::bind(loopback(), cases, Settings::new(""), dir.path().to_path_buf())
+        .await
+        .unwrap();
+    let base = format!("ws://{}", server.local_addr().unwrap());
+    tokio::spawn(server.run(std::future::pending()));
+    for agent in ["My%20Agent", "my-agent"] {
+        let url = format!("{base}/runCase?case=1&agent={agent}");
+        within("case", crate::replay::tungstenite_client(url, loopback())).await;
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{base}/updateReports?agent=x")).await.unwrap();
+    while let Some(Ok(_)) = within("update", ws.next()).await {}
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("index.json")).unwrap()).unwrap();
+    let file = |agent: &str| index[agent]["7.1.1"]["reportfile"].as_str().unwrap().to_string();
+    let (a, b) = (file("My Agent"), file("my-agent"));
+    assert_eq!((a.as_str(), b.as_str()), ("my_agent_case_7_1_1.json", "my_agent_2_case_7_1_1.json"));
+    for (name, agent) in [(&a, "My Agent"), (&b, "my-agent")] {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap();
+        assert_eq!(report["agent"], agent, "{name} holds its own agent's report");
+    }
+}
