@@ -24,6 +24,8 @@ pub enum Command {
     ///
     /// Without --upstream, an embedded echo WebSocket server is started and
     /// used as the upstream, and its URL through the proxy is printed.
+    /// A recording that cannot be written is named on stderr while its
+    /// connection keeps flowing, and the exit status is then 2.
     Record(RecordArgs),
     /// Render a recording as an Autobahn-style report.
     Show(ShowArgs),
@@ -36,9 +38,17 @@ pub enum Command {
     Diff(DiffArgs),
     /// Act as Autobahn's fuzzingserver: replay scenarios or recordings to a
     /// client under test and judge it (exit 0 all passed, 1 some failed, 2 error).
+    ///
+    /// Each client command runs in its own process group, ended with SIGTERM
+    /// 2 s after its case and SIGKILL 1 s later. On ^C or SIGTERM the cases
+    /// that ran are reported (summary, --report, --junit; the rest NOT RUN)
+    /// and the exit status is 130.
     Replay(ReplayArgs),
     /// Serve Autobahn's URL protocol (/getCaseCount, /runCase, /updateReports,
     /// ...) so existing Autobahn client drivers run against wstap unchanged.
+    ///
+    /// Client mistakes get 400, 404 or 426. On ^C or SIGTERM the results so
+    /// far are written into --report and the exit status is 130.
     Serve(ServeArgs),
     /// Print wstap's local CA certificate (created on first use), its path,
     /// and how to make clients trust it (for --tls and --proxy interception).

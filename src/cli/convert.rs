@@ -25,7 +25,7 @@ pub fn run(args: &ConvertArgs) -> Result<ExitCode> {
     }
     let done = crate::convert::convert(&args.input, &args.output)?;
     for m in &done.messages {
-        eprintln!("wstap: {m}");
+        eprintln!("wstap: {}", crate::escape::line(m));
     }
     for path in &done.written {
         println!("{}", path.display());

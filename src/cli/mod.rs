@@ -89,9 +89,14 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         }
         None => eprintln!("wstap: recording into {}; {addr} -> {upstream}", args.out.display()),
     }
-    let finished = proxy.run_to_end(shutdown_signal()).await;
+    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out)
+}
+
+/// The end of `record`: what was finalised, and exit 2 if any recording
+/// could not be written (each was named on stderr when it failed).
+fn stopped(finished: crate::proxy::Finished, out: &std::path::Path) -> Result<ExitCode> {
     let (ok, failed) = (finished.recorded.len(), finished.failed.len());
-    eprintln!("wstap: stopped; {ok} recording(s) finalised in {}", args.out.display());
+    eprintln!("wstap: stopped; {ok} recording(s) finalised in {}", out.display());
     if failed > 0 {
         eprintln!("wstap: error: {failed} recording(s) could not be written (each is named above); exit status 2");
         return Ok(ExitCode::from(2));
@@ -127,9 +132,7 @@ async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
         "wstap: recording into {}; HTTP proxy on {addr}: HTTPS_PROXY=http://{addr} HTTP_PROXY=http://{addr}",
         args.out.display()
     );
-    let recorded = proxy.run(shutdown_signal()).await;
-    eprintln!("wstap: stopped; {} recording(s) finalised in {}", recorded.len(), args.out.display());
-    Ok(ExitCode::SUCCESS)
+    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out)
 }
 
 /// TLS termination from `--tls` (`--cert`/`--key`, or wstap's CA).

@@ -58,12 +58,19 @@ fn record_into_an_unwritable_directory_fails_at_once_naming_it() {
     assert!(!stderr.contains("recording into"), "it must not start: {stderr}");
 }
 
+/// The stderr of a child, read to its end by a thread.
+struct Stderr(std::thread::JoinHandle<String>);
+
+impl Stderr {
+    /// Everything, once the child has closed it (it exited).
+    fn all(self) -> String {
+        self.0.join().unwrap()
+    }
+}
+
 /// `record` with the embedded echo server, as `prefix` + wstap: returns it
-/// with the URL it printed and its stderr so far (a reader thread appends).
-fn spawn_record(
-    prefix: &[&str],
-    out: &Path,
-) -> (std::process::Child, String, std::sync::Arc<std::sync::Mutex<String>>) {
+/// with the URL it printed and its stderr.
+fn spawn_record(prefix: &[&str], out: &Path) -> (std::process::Child, String, Stderr) {
     use std::io::{BufRead, BufReader};
     let mut cmd = match prefix.split_first() {
         Some((first, rest)) => {
@@ -78,10 +85,12 @@ fn spawn_record(
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let url = first.split("connect to ").nth(1).unwrap_or_else(|| panic!("{first}")).trim().to_owned();
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(first + "\n"));
-    let sink = stderr.clone();
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push_str(&(l + "\n"))));
-    (child, url, stderr)
+    let rest = std::thread::spawn(move || {
+        let mut all = first + "\n";
+        lines.map_while(Result::ok).for_each(|l| all.push_str(&(l + "\n")));
+        all
+    });
+    (child, url, Stderr(rest))
 }
 
 async fn echo(ws: &mut Ws, msg: Message) {
@@ -108,7 +117,7 @@ async fn a_directory_removed_mid_run_is_reported_and_forwarding_goes_on() {
         echo(&mut second, Message::text(format!("after {i}"))).await;
     }
     let code = tokio::task::spawn_blocking(move || interrupt(child)).await.unwrap();
-    let stderr = stderr.lock().unwrap().clone();
+    let stderr = stderr.all();
     assert_eq!(code, Some(2), "a lost recording is a non-zero exit: {stderr}");
     let failures: Vec<&str> = stderr.lines().filter(|l| l.contains("failed: ")).collect();
     assert_eq!(failures.len(), 1, "once per connection: {stderr}");
@@ -133,7 +142,7 @@ async fn a_write_failing_mid_run_is_reported_once_and_forwarding_goes_on() {
     }
     echo(&mut ws, Message::text("still here")).await;
     let code = tokio::task::spawn_blocking(move || interrupt(child)).await.unwrap();
-    let stderr = stderr.lock().unwrap().clone();
+    let stderr = stderr.all();
     assert_eq!(code, Some(2), "{stderr}");
     let failures: Vec<&str> = stderr.lines().filter(|l| l.contains("failed: ")).collect();
     assert_eq!(failures.len(), 1, "once per connection: {stderr}");
