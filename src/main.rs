@@ -22,7 +22,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wstap: error: {e:#}");
+            // Errors may quote what a peer or a file said.
+            eprintln!("wstap: error: {}", wstap::escape::block(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -40,6 +40,9 @@ pub fn writable_file(file: &Path, what: &str) -> Result<()> {
         bail!("{what} {shown}: is a directory, expected a file name");
     }
     let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if parent.exists() && !parent.is_dir() {
+        bail!("{what} {shown}: {} is not a directory", parent.display());
+    }
     if !parent.is_dir() {
         bail!("{what} {shown}: the directory {} does not exist", parent.display());
     }

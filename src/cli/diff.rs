@@ -18,13 +18,28 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
         "never" => false,
         _ => std::io::stdout().is_terminal() && args.format == DiffFormat::Text,
     };
+    for (name, path) in [("A", &args.a), ("B", &args.b)] {
+        if !path.exists() {
+            bail!(
+                "{name} {}: no such file or directory (expected a recording .yaml or a report directory with index.json)",
+                path.display()
+            );
+        }
+    }
     let outcome = match (diff::is_report_dir(&args.a), diff::is_report_dir(&args.b)) {
         (true, true) => diff::diff_reports(&args.a, &args.b, &opts, color)?,
         (false, false) => {
             let (a, b) = (load(&args.a)?, load(&args.b)?);
             diff::diff_recordings(&a, &b, &opts, color)
         }
-        _ => bail!("cannot compare a report directory with a recording: give two of the same kind"),
+        (a_is_dir, _) => {
+            let (dir, rec) = if a_is_dir { (&args.a, &args.b) } else { (&args.b, &args.a) };
+            bail!(
+                "cannot compare the report directory {} with {}: give two recordings or two report directories",
+                dir.display(),
+                rec.display()
+            )
+        }
     };
     match args.format {
         DiffFormat::Text => print!("{}", outcome.to_text()),
@@ -39,7 +54,7 @@ fn load(path: &Path) -> Result<crate::session::Recording> {
     }
     let rec = crate::store::load(path).with_context(|| "cannot load the recording".to_string())?;
     for w in &rec.warnings {
-        eprintln!("wstap: warning: {}: {w}", path.display());
+        eprintln!("wstap: warning: {}: {}", path.display(), crate::escape::line(w));
     }
     Ok(rec)
 }

@@ -33,6 +33,9 @@ mod replay;
 mod show;
 
 async fn record(args: RecordArgs) -> Result<ExitCode> {
+    // Before anything listens: traffic must never flow into a directory
+    // that cannot take its recordings.
+    check::writable_dir(&args.out, "--out")?;
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let echo = match args.upstream {
         Some(_) => None,
@@ -83,8 +86,13 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         }
         None => eprintln!("wstap: recording into {}; {addr} -> {upstream}", args.out.display()),
     }
-    let recorded = proxy.run(shutdown_signal()).await;
-    eprintln!("wstap: stopped; {} recording(s) finalised in {}", recorded.len(), args.out.display());
+    let finished = proxy.run_to_end(shutdown_signal()).await;
+    let (ok, failed) = (finished.recorded.len(), finished.failed.len());
+    eprintln!("wstap: stopped; {ok} recording(s) finalised in {}", args.out.display());
+    if failed > 0 {
+        eprintln!("wstap: error: {failed} recording(s) could not be written (each is named above); exit status 2");
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -180,6 +188,7 @@ pub async fn shutdown_signal() {
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode> {
+    check::writable_dir(&args.out, "--out")?;
     let recorded = crate::demo::record_demo(&args.out).await.context("demo session failed")?;
     eprintln!("wstap: demo recorded {} ({} events)", recorded.path.display(), recorded.events);
     let rec = crate::store::load(&recorded.path)?;

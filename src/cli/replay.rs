@@ -85,7 +85,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("wstap: serving {} cases on ws://{}/", server.case_count(), server.local_addr()?);
     for (number, id) in server.numbering() {
-        eprintln!("wstap:   case={number} -> {id}");
+        eprintln!("wstap:   case={number} -> {}", crate::escape::line(&id));
     }
     let ended = server.run(super::shutdown_signal()).await;
     if !ended.interrupted {

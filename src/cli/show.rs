@@ -8,9 +8,12 @@ use std::process::ExitCode;
 
 /// Runs `wstap show`.
 pub fn run(args: &ShowArgs) -> Result<ExitCode> {
+    if args.file.is_dir() {
+        anyhow::bail!("{}: is a directory; expected a recording file (.yaml)", args.file.display());
+    }
     let rec = crate::store::load(&args.file)?;
     for w in &rec.warnings {
-        eprintln!("wstap: warning: {}: {w}", args.file.display());
+        eprintln!("wstap: warning: {}: {}", args.file.display(), crate::escape::line(w));
     }
     let text = match args.format {
         ShowFormat::Text => render_text(&rec, args.perspective),

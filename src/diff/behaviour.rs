@@ -55,7 +55,7 @@ fn handshake(a: &View, b: &View) -> Vec<Change> {
 }
 
 fn or_none(v: &Option<String>) -> String {
-    v.as_ref().map_or("none".into(), |s| format!("{s:?}"))
+    v.as_ref().map_or("none".into(), |s| crate::escape::quoted(s))
 }
 
 fn heads(side: Side, a: &SideView, b: &SideView) -> Vec<Change> {
@@ -70,7 +70,10 @@ fn heads(side: Side, a: &SideView, b: &SideView) -> Vec<Change> {
     for (header, va) in &ha {
         let text = match hb.get(header) {
             None => format!("{name} no longer sends header {header}"),
-            Some(vb) if vb != va => format!("{name} header {header}: {:?} → {:?}", va.join(", "), vb.join(", ")),
+            Some(vb) if vb != va => {
+                let (qa, qb) = (crate::escape::quoted(&va.join(", ")), crate::escape::quoted(&vb.join(", ")));
+                format!("{name} header {header}: {qa} → {qb}")
+            }
             Some(_) => continue,
         };
         out.push(Change::by(side, ChangeKind::Handshake, text));

@@ -165,11 +165,11 @@ impl DiffOutcome {
             out.push_str("no behaviour changes\n");
         }
         for change in &self.changes {
-            out.push_str(&format!("- {change}\n"));
+            out.push_str(&format!("- {}\n", crate::escape::line(&change.to_string())));
         }
         if !self.verdicts.is_empty() {
             out.push('\n');
-            out.push_str(&report::verdict_table(&self.verdicts));
+            out.push_str(&crate::escape::block(&report::verdict_table(&self.verdicts)));
         }
         let diff = self.colored.as_deref().unwrap_or(&self.unified);
         if !diff.is_empty() {

@@ -157,7 +157,7 @@ impl<'a> Builder<'a> {
                 let mut text = format!("tls {} {}", t.leg.as_str(), t.version.as_deref().unwrap_or("-"));
                 for (name, value) in [("sni", &t.sni), ("alpn", &t.alpn)] {
                     if let Some(v) = value {
-                        text.push_str(&format!(" {name}={v:?}"));
+                        text.push_str(&format!(" {name}={}", crate::escape::quoted(v)));
                     }
                 }
                 self.line(e.dir, text)
@@ -183,13 +183,14 @@ impl<'a> Builder<'a> {
     fn http(&mut self, dir: Direction, data: &Data) {
         let text = self.rec.data_bytes(data).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
-        let start = lines.next().unwrap_or_default().to_string();
+        let start = crate::escape::line(lines.next().unwrap_or_default()).into_owned();
         self.line(dir, format!("http {start}"));
         self.sides[dir.index()].start_line = Some(start);
         for header in lines {
             let (name, value) = header.split_once(':').unwrap_or((header, ""));
             if let Some(value) = keep_header(name.trim(), value.trim(), &self.opts.ignore_headers) {
-                self.line(dir, format!("header {}: {value}", name.trim()));
+                let value = crate::escape::line(&value).into_owned();
+                self.line(dir, format!("header {}: {value}", crate::escape::line(name.trim())));
                 self.sides[dir.index()].headers.push((name.trim().to_ascii_lowercase(), value));
             }
         }
@@ -203,7 +204,7 @@ impl<'a> Builder<'a> {
         let mut text = "upgrade ok".to_string();
         for (name, value) in [("extensions", ext), ("protocol", proto)] {
             if let Some(v) = value {
-                text.push_str(&format!(" {name}={v:?}"));
+                text.push_str(&format!(" {name}={}", crate::escape::quoted(v)));
             }
         }
         self.line(dir, text);
@@ -251,7 +252,8 @@ impl<'a> Builder<'a> {
         }
         if f.opcode() == OpCode::CLOSE && !f.cut {
             let code = f.close_code.map_or("none".to_string(), |c| c.to_string());
-            let reason = f.close_reason.as_deref().map(|r| format!(" reason={r:?}")).unwrap_or_default();
+            let reason =
+                f.close_reason.as_deref().map(|r| format!(" reason={}", crate::escape::quoted(r))).unwrap_or_default();
             return format!("code={code}{reason}");
         }
         self.show(&f.payload)
@@ -317,7 +319,10 @@ impl<'a> Builder<'a> {
 
     fn flush_raw(&mut self) {
         if let Some((dir, reason, bytes)) = self.raw.take() {
-            self.line(dir, format!("raw {reason:?} len={} {}", bytes.len(), show_bytes(&bytes)));
+            self.line(
+                dir,
+                format!("raw {} len={} {}", crate::escape::quoted(&reason), bytes.len(), show_bytes(&bytes)),
+            );
         }
     }
 
@@ -335,9 +340,9 @@ pub fn show_bytes(bytes: &[u8]) -> String {
     let whole = bytes.len() <= SHOW_MAX;
     let shown = &bytes[..bytes.len().min(SHOW_MAX)];
     let mut text = match std::str::from_utf8(shown) {
-        Ok(s) => format!("{s:?}"),
+        Ok(s) => crate::escape::quoted(s),
         Err(_) if whole || std::str::from_utf8(bytes).is_err() => format!("0x{}", hex(shown)),
-        Err(e) => format!("{:?}", std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default()),
+        Err(e) => crate::escape::quoted(std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default()),
     };
     if !whole {
         let digest = sha256_hex(bytes);

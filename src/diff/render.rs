@@ -4,7 +4,9 @@
 //! [`DIFF_TIMEOUT`]: past the deadline the diff stays correct but may not be
 //! minimal, which is better than a CLI that never returns. Colour is a
 //! separate rendering of the same hunks, so JSON and plain output never
-//! carry escape codes.
+//! carry escape codes. Every line and name is passed through
+//! [`crate::escape::line`] first: the only control characters in the
+//! output are the colours added here.
 
 use super::{Change, ChangeKind, DIFF_TIMEOUT};
 use similar::{Algorithm, ChangeTag, TextDiff};
@@ -35,6 +37,8 @@ pub struct Rendered {
 /// Diffs `a` against `b`, with `names` as the `---`/`+++` headers.
 pub fn unified(a: &[String], b: &[String], names: (&str, &str), color: bool) -> Rendered {
     let (old, new) = (joined(a), joined(b));
+    let (name_a, name_b) = (crate::escape::line(names.0), crate::escape::line(names.1));
+    let names = (name_a.as_ref(), name_b.as_ref());
     let started = Instant::now();
     let diff = TextDiff::configure().algorithm(Algorithm::Myers).timeout(DIFF_TIMEOUT).diff_lines(&old, &new);
     let timed_out = started.elapsed() >= DIFF_TIMEOUT;
@@ -55,10 +59,12 @@ pub fn generic_change(r: &Rendered) -> Change {
     )
 }
 
+/// The lines as one text, each escaped for the terminal (a no-op for lines
+/// the normaliser already escaped; a guard for any that were not).
 fn joined(lines: &[String]) -> String {
     let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for line in lines {
-        out.push_str(line);
+        out.push_str(&crate::escape::line(line));
         out.push('\n');
     }
     out

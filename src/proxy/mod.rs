@@ -113,18 +113,26 @@ impl Proxy {
     /// Accepts and records connections until `shutdown` completes, then
     /// closes open connections and waits for every recording to be final.
     /// Returns what was recorded, in order of completion.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Vec<Recorded> {
+        self.run_to_end(shutdown).await.recorded
+    }
+
+    /// [`run`](Self::run), also returning the recordings that could not be
+    /// written (each was reported on stderr when it failed; its connection
+    /// was forwarded all the same).
+    pub async fn run_to_end(mut self, shutdown: impl Future<Output = ()>) -> Finished {
+        let mut done = Finished::default();
         let (recorder, recorder_thread) = match Recorder::start() {
             Ok(started) => started,
             Err(e) => {
                 tracing::error!("cannot start the recorder: {e}");
-                return Vec::new();
+                done.failed.push(format!("cannot start the recorder: {e}"));
+                return done;
             }
         };
         let (stop, stop_rx) = watch::channel(false);
         let seq = AtomicU64::new(0);
         let mut conns = JoinSet::new();
-        let mut done = Vec::new();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -159,11 +167,24 @@ impl Proxy {
     }
 }
 
-fn collect(finished: Result<io::Result<Recorded>, tokio::task::JoinError>, done: &mut Vec<Recorded>) {
+/// What a proxy run left behind.
+#[derive(Debug, Default)]
+pub struct Finished {
+    /// The recordings finalised, in order of completion.
+    pub recorded: Vec<Recorded>,
+    /// The recordings that could not be written: file and reason.
+    pub failed: Vec<String>,
+}
+
+fn collect(finished: Result<io::Result<Recorded>, tokio::task::JoinError>, done: &mut Finished) {
     match finished {
-        Ok(Ok(rec)) => done.push(rec),
-        Ok(Err(e)) => tracing::error!("recording failed: {e}"),
-        Err(e) => tracing::error!("connection task failed: {e}"),
+        Ok(Ok(rec)) => done.recorded.push(rec),
+        // Already said on stderr by the recorder, with the connection.
+        Ok(Err(e)) => done.failed.push(e.to_string()),
+        Err(e) => {
+            tracing::error!("connection task failed: {e}");
+            done.failed.push(format!("a connection task failed: {e}"));
+        }
     }
 }
 

@@ -295,7 +295,7 @@ impl State {
                     self.conns.insert(id, conn);
                 }
                 Err(e) => {
-                    let _ = done.send(Err(e));
+                    let _ = done.send(Err(failed(id, &path, e)));
                 }
             },
             // Unknown: the recording failed and was already reported.
@@ -369,8 +369,17 @@ impl State {
 /// Gives up on a recording after an IO error (its connection keeps flowing).
 fn fail(conns: &mut HashMap<u64, Conn>, id: u64, e: io::Error) {
     if let Some(conn) = conns.remove(&id) {
-        let _ = conn.done.send(Err(e));
+        let _ = conn.done.send(Err(failed(id, conn.live.path(), e)));
     }
+}
+
+/// A recording that cannot be written: said once, on stderr, when it
+/// happens (the connection is still forwarded, unrecorded from here on),
+/// and returned with the file named, for the proxy's final count.
+fn failed(id: u64, path: &Path, e: io::Error) -> io::Error {
+    let shown = path.display();
+    eprintln!("wstap: connection {id}: recording {shown} failed: {e}; the connection is still forwarded, unrecorded");
+    io::Error::new(e.kind(), format!("{shown}: {e}"))
 }
 
 /// Finalises a recording off the recorder thread (it syncs the file).
@@ -382,7 +391,8 @@ fn close(conns: &mut HashMap<u64, Conn>, id: u64) {
         tracing::warn!("{}: capture not finalised: {e}", c.path.display());
     }
     tokio::task::spawn_blocking(move || {
-        let _ = done.send(live.close());
+        let path = live.path().to_path_buf();
+        let _ = done.send(live.close().map_err(|e| failed(id, &path, e)));
     });
 }
 

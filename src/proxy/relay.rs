@@ -20,7 +20,7 @@
 use super::host::{HostRewrite, Step};
 use super::recorder::{Tap, TapSender};
 use crate::net::stream::{Duplex, Resetter, tls_ending};
-use crate::session::{Direction, EventKind, TcpEnd, TlsClose, TlsLeg};
+use crate::session::{Direction, EventKind, NOTE_ENDED_BY_PROXY, TcpEnd, TlsClose, TlsLeg};
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,6 +51,7 @@ pub async fn relay<C: Duplex, S: Duplex>(
     let (server_r, server_w, server_reset) = server.split();
     let (client_reset, server_reset) = (Arc::new(client_reset), Arc::new(server_reset));
     let abort = Arc::new(Notify::new());
+    let cut = tap.clone();
     let c2s = Pump::<C, S> {
         dir: Direction::ClientToServer,
         from_reset: client_reset.clone(),
@@ -69,11 +70,22 @@ pub async fn relay<C: Duplex, S: Duplex>(
         abort,
         _sides: std::marker::PhantomData,
     };
-    tokio::select! {
-        _ = async { tokio::join!(c2s.run(client_r, server_w, host), s2c.run(server_r, client_w, None)) } => {}
-        _ = stop.wait_for(|stopped| *stopped) => {}
+    let stopped = tokio::select! {
+        _ = async { tokio::join!(c2s.run(client_r, server_w, host), s2c.run(server_r, client_w, None)) } => false,
+        _ = stop.wait_for(|stopped| *stopped) => true,
+    };
+    if stopped {
+        // The pumps and sockets are dropped: wstap, not a peer, ends the
+        // connection now. Said in the recording, at this time, so its
+        // duration is the connection's and no peer is blamed.
+        let kind = EventKind::Note { kind: NOTE_ENDED_BY_PROXY.into(), detail: ENDED_BY_PROXY_DETAIL.into() };
+        cut.send(Tap::Event { dir: Direction::ServerToClient, at: micros(t0), kind }).await;
     }
 }
+
+/// The detail of the [`NOTE_ENDED_BY_PROXY`] note.
+const ENDED_BY_PROXY_DETAIL: &str =
+    "wstap record was stopped (SIGINT/SIGTERM) while the connection was open; the proxy closed both sides";
 
 fn micros(t0: Instant) -> u64 {
     t0.elapsed().as_micros() as u64

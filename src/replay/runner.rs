@@ -186,7 +186,11 @@ async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Opti
             Err(e) => return Err(Halt::CannotRun(format!("`sh` cannot be started: {e}"))),
         }
     } else {
-        eprintln!("wstap: case {} (#{}): connect a client to {url}", case.scenario.id, case.number);
+        eprintln!(
+            "wstap: case {} (#{}): connect a client to {url}",
+            crate::escape::line(&case.scenario.id),
+            case.number
+        );
     }
     let run = tokio::select! {
         run = accept_and_run(&mut listener, child.as_mut(), case, config) => run,

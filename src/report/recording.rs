@@ -39,10 +39,23 @@ pub fn from_recording(rec: &Recording, me: Side) -> Result<CaseReport, RebuildEr
     report.duration = summary.duration_us.div_ceil(1000);
     report.http_request = head_text(rec, Direction::ClientToServer);
     report.http_response = head_text(rec, Direction::ServerToClient);
-    report.set_closing(&observation(&summary, me), false);
+    let mut obs = observation(&summary, me);
+    if !obs.was_clean && ended_by_proxy(rec) {
+        obs.was_not_clean_reason = Some(ENDED_BY_WSTAP.into());
+    }
+    report.set_closing(&obs, false);
     report.received = received(rec, me.sends().reverse());
     report.set_trace(trace(rec, me)?);
     Ok(report)
+}
+
+/// `wasNotCleanReason` of a connection the proxy ended (`wstap record` stopped).
+pub const ENDED_BY_WSTAP: &str = "wstap record was stopped with the connection open; the proxy closed it";
+
+fn ended_by_proxy(rec: &Recording) -> bool {
+    rec.events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Note { kind, .. } if kind == crate::session::NOTE_ENDED_BY_PROXY))
 }
 
 fn head_text(rec: &Recording, dir: Direction) -> String {

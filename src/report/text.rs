@@ -6,7 +6,11 @@
 //! oddities: table cells are concatenated without separators
 //! (`KeyValueDescription`, `3501350`), the banner images appear as their
 //! alt texts, the request and response blocks are printed back to back,
-//! and there is no trailing newline (callers use `println!`).
+//! and there is no trailing newline (callers use `println!`). The one
+//! departure: characters a terminal would act on (ESC, BEL, CR, NUL, the
+//! other C0 and C1 controls, bidi overrides) are written as escapes by
+//! [`crate::escape::block`], so a recorded payload or reason cannot drive
+//! the terminal that shows the report or `cat`s the `.txt` file.
 //!
 //! For `wstap show` (no case, no verdict) [`TextOptions::case_sections`]
 //! drops the verdict from the summary line and omits Case Description,
@@ -47,7 +51,7 @@ pub fn render_text_with(report: &CaseReport, options: &TextOptions) -> String {
     push_closing_table(&mut out, report);
     push_statistics(&mut out, report);
     push_wirelog(&mut out, report);
-    out
+    crate::escape::block(&out).into_owned()
 }
 
 fn push_section(out: &mut String, title: &str, body: &str) {

@@ -37,6 +37,10 @@ use std::path::PathBuf;
 /// The recording format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The `note` kind recorded when the proxy itself ended a connection that
+/// was still open, because `wstap record` was stopped.
+pub const NOTE_ENDED_BY_PROXY: &str = "ended_by_proxy";
+
 /// One recorded connection.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Recording {

@@ -32,7 +32,14 @@ impl FileStore {
 
     /// Flushes both sidecars.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.files.iter_mut().flatten().try_for_each(|(f, _)| f.flush())
+        for slot in 0..self.files.len() {
+            if let Some((f, _)) = self.files[slot].as_mut()
+                && let Err(e) = f.flush()
+            {
+                return Err(io::Error::new(e.kind(), format!("sidecar {}: {e}", self.path(slot).display())));
+            }
+        }
+        Ok(())
     }
 
     fn path(&self, slot: usize) -> PathBuf {
@@ -45,12 +52,14 @@ impl FileStore {
 
     fn append_to(&mut self, slot: usize, bytes: &[u8]) -> io::Result<u64> {
         let path = self.path(slot);
+        // A sidecar that cannot be written is named in the error.
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("sidecar {}: {e}", path.display()));
         let file = &mut self.files[slot];
         if file.is_none() {
-            *file = Some((BufWriter::with_capacity(256 * 1024, File::create(path)?), 0));
+            *file = Some((BufWriter::with_capacity(256 * 1024, File::create(&path).map_err(named)?), 0));
         }
         let (file, len) = file.as_mut().expect("just created");
-        file.write_all(bytes)?;
+        file.write_all(bytes).map_err(named)?;
         let at = *len;
         *len += bytes.len() as u64;
         Ok(at)

@@ -15,6 +15,7 @@ mod hostile_net;
 mod oracle;
 mod pcap;
 mod proxy;
+mod record_files;
 mod replay;
 mod replay_cli;
 mod replay_recording;

@@ -10,6 +10,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 /// Records one tokio-tungstenite session (texts, then a close with `code`).
 async fn record_session(texts: &[&str], code: u16) -> (PathBuf, tempfile::TempDir) {
+    record_session_with(texts, code, "done").await
+}
+
+/// [`record_session`] with the close reason `reason`.
+async fn record_session_with(texts: &[&str], code: u16, reason: &str) -> (PathBuf, tempfile::TempDir) {
     let server = tungstenite_echo().await;
     let proxy = TestProxy::start(server).await;
     let (mut ws, _) = within("connect", tokio_tungstenite::connect_async(proxy.url())).await.unwrap();
@@ -17,7 +22,7 @@ async fn record_session(texts: &[&str], code: u16) -> (PathBuf, tempfile::TempDi
         ws.send(Message::text(*t)).await.unwrap();
         within("echo", ws.next()).await.unwrap().unwrap();
     }
-    ws.close(Some(CloseFrame { code: CloseCode::from(code), reason: "done".into() })).await.unwrap();
+    ws.close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.to_owned().into() })).await.unwrap();
     while let Some(Ok(_)) = within("close", ws.next()).await {}
     drop(ws);
     wait_for_summaries(proxy.dir.path(), 1).await;
@@ -81,4 +86,54 @@ async fn diff_ignores_noise_and_names_behaviour_changes() {
     let (code, _, err) = wstap(&["diff"], &[&a, Path::new("/nonexistent/b.yaml")]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/b.yaml"), "{err}");
+}
+
+/// What a terminal acts on instead of showing: a window retitle, clear
+/// screen, NUL, a bare CR, an 8-bit CSI (C1) and a bidi override.
+const HOSTILE: &str = "\u{1b}]0;owned\u{7}\u{1b}[2J\0\rx\u{9b}31m\u{202e}gnp.exe";
+
+/// Fails if `out` holds a character a terminal would act on (newlines and
+/// tabs aside); with `colours`, wstap's own SGR colour codes are allowed.
+fn assert_terminal_safe(what: &str, out: &str, colours: bool) {
+    for (i, c) in out.char_indices() {
+        if c == '\u{1b}' && colours {
+            let rest = &out[i + 1..];
+            let sgr = rest.strip_prefix('[').and_then(|r| r.find('m').map(|end| &r[..end]));
+            if sgr.is_some_and(|params| params.chars().all(|p| p.is_ascii_digit() || p == ';')) {
+                continue;
+            }
+        }
+        let control = (c < ' ' && c != '\n' && c != '\t') || ('\u{7f}'..='\u{9f}').contains(&c);
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+        assert!(!control && !bidi, "{what}: raw {c:?} at byte {i}:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn untrusted_bytes_never_reach_the_terminal_raw() {
+    let (rec, _dir) = record_session_with(&[HOSTILE], 1000, "\u{1b}[31mred\u{7}").await;
+    let (code, text, err) = wstap(&["show"], &[&rec]);
+    assert_eq!(code, 0, "{err}");
+    assert_terminal_safe("show", &text, false);
+    // (The wire log wraps text the way Autobahn does, which turns the CR into a space.)
+    assert!(text.contains(r"\u{1b}]0;owned\u{7}\u{1b}[2J\0 x\u{9b}31m\u{202e}gnp.exe"), "{text}");
+    assert!(text.contains(r"\u{1b}[31mred\u{7}"), "the close reason, escaped: {text}");
+    let (clean, _dir2) = record_session(&["hello"], 1000).await;
+    for colour in ["never", "always"] {
+        let (code, out, err) = wstap(&["diff", "--color", colour], &[&clean, &rec]);
+        assert_eq!(code, 1, "{err}");
+        assert_terminal_safe(&format!("diff --color {colour}"), &out, colour == "always");
+        assert!(out.contains(r"\u{1b}]0;owned"), "{out}");
+    }
+    // An error message that quotes what a file said.
+    let bad = _dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "id: \"9.9.9\"\ndescription: d\nexpectation: e\nactions:\n  - frame: {opcode: \"\\e]0;owned\\a\"}\n",
+    )
+    .unwrap();
+    let (code, _, err) = wstap(&["replay"], &[&bad]);
+    assert_eq!(code, 2, "{err}");
+    assert_terminal_safe("an error quoting a scenario", &err, false);
+    assert!(err.contains(r"got \u{1b}]0;owned\u{7}"), "{err}");
 }

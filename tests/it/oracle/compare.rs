@@ -72,6 +72,7 @@ fn pair(a: &(Value, Value), b: &(Value, Value), diff: &mut impl FnMut(String, St
     normalise::index_entry(&mut ib);
     normalise::case(&mut ca);
     normalise::case(&mut cb);
+    normalise::queued_prefix(&mut ca, &mut cb);
     object_fields("index.", &ia, &ib, diff);
     object_fields("", &ca, &cb, diff);
 }
@@ -86,7 +87,9 @@ fn object_fields(prefix: &str, a: &Value, b: &Value, diff: &mut impl FnMut(Strin
             continue;
         }
         match (va, vb) {
-            (Some(Value::Array(la)), Some(Value::Array(lb))) if key == "wirelog" => wirelog(la, lb, diff),
+            (Some(Value::Array(la)), Some(Value::Array(lb))) if key.starts_with("wirelog") => {
+                wirelog(key, la, lb, diff)
+            }
             _ => {
                 let (sa, sb) = show_pair(va, vb);
                 diff(format!("{prefix}{key}"), sa, sb)
@@ -95,14 +98,14 @@ fn object_fields(prefix: &str, a: &Value, b: &Value, diff: &mut impl FnMut(Strin
     }
 }
 
-fn wirelog(a: &[Value], b: &[Value], diff: &mut impl FnMut(String, String, String)) {
+fn wirelog(key: &str, a: &[Value], b: &[Value], diff: &mut impl FnMut(String, String, String)) {
     let differing: Vec<usize> = (0..a.len().max(b.len())).filter(|&i| a.get(i) != b.get(i)).collect();
     for &i in differing.iter().take(WIRELOG_ENTRIES_SHOWN) {
-        diff(format!("wirelog[{i}]"), show(a.get(i)), show(b.get(i)));
+        diff(format!("{key}[{i}]"), show(a.get(i)), show(b.get(i)));
     }
     if differing.len() > WIRELOG_ENTRIES_SHOWN {
         let more = differing.len() - WIRELOG_ENTRIES_SHOWN;
-        diff("wirelog".into(), format!("{} entries", a.len()), format!("{} entries ({more} more differ)", b.len()));
+        diff(key.into(), format!("{} entries", a.len()), format!("{} entries ({more} more differ)", b.len()));
     }
 }
 
