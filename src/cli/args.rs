@@ -175,6 +175,9 @@ pub struct ReplayArgs {
     /// seconds; at most 24h).
     #[arg(long, value_name = "DURATION", default_value = "30", value_parser = duration::timeout)]
     pub connect_timeout: std::time::Duration,
+    /// TLS towards the client under test (it then gets a wss:// URL).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Options of `wstap serve`.
@@ -199,6 +202,9 @@ pub struct ServeArgs {
     /// Save what each case observed as a recording here.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
+    /// TLS towards the drivers (they connect with wss://).
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Options of `wstap record`.
@@ -225,6 +231,17 @@ pub struct RecordArgs {
     /// Do not verify the wss:// upstream's certificate (a warning is printed and recorded).
     #[arg(long)]
     pub insecure_upstream: bool,
+    /// Make the listen port an HTTP forward proxy instead: point clients at it with
+    /// HTTPS_PROXY/HTTP_PROXY (or an agent). CONNECT tunnels carrying TLS are
+    /// intercepted with a certificate from wstap's CA for the name asked for (see
+    /// `wstap ca`) and TLS to the real target; absolute-URI GET http://host/...
+    /// upgrades are forwarded in origin form. One recording per tunnel.
+    #[arg(long, conflicts_with = "upstream")]
+    pub proxy: bool,
+    /// With --proxy, pass the TLS of hosts matching this glob (`*.example.com`)
+    /// through byte for byte instead of intercepting it (repeatable).
+    #[arg(long, value_name = "PATTERN", requires = "proxy")]
+    pub no_intercept: Vec<String>,
     /// TLS towards clients, and the key log.
     #[command(flatten)]
     pub tls: TlsArgs,

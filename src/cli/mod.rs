@@ -37,6 +37,9 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     // that cannot take its recordings.
     check::writable_dir(&args.out, "--out")?;
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    if args.proxy {
+        return forward_proxy(args).await;
+    }
     let echo = match args.upstream {
         Some(_) => None,
         None => Some(EchoServer::start(loopback).await.context("starting the embedded echo server")?),
@@ -93,6 +96,39 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         eprintln!("wstap: error: {failed} recording(s) could not be written (each is named above); exit status 2");
         return Ok(ExitCode::from(2));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `record --proxy`.
+async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
+    let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
+    let placeholder: Target = std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into();
+    let mut config = ProxyConfig::new(placeholder, args.out.clone(), "record");
+    config.pcap = args.pcap.then_some(match args.pcap_format {
+        PcapFormat::Pcap => crate::pcap::Format::Pcap,
+        PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
+    });
+    config.connect_timeout = args.connect_timeout;
+    config.forward = Some(crate::proxy::forward::ForwardOptions { no_intercept: args.no_intercept.clone() });
+    let options = crate::tls::UpstreamOptions {
+        extra_roots: args.upstream_ca.clone(),
+        insecure: args.insecure_upstream,
+        keylog: keylog.clone(),
+    };
+    config.upstream_tls = Some(crate::tls::UpstreamTls::new(&options).map_err(anyhow::Error::msg)?);
+    if args.insecure_upstream {
+        eprintln!("wstap: WARNING: --insecure-upstream: the targets' certificates are NOT verified");
+    }
+    let intercept = args::TlsArgs { tls: true, ..args.tls.clone() };
+    config.client_tls = server_tls(&intercept, "localhost", keylog)?;
+    let proxy = bind_proxy(&args.listen, config).await?;
+    let addr = proxy.local_addr()?;
+    eprintln!(
+        "wstap: recording into {}; HTTP proxy on {addr}: HTTPS_PROXY=http://{addr} HTTP_PROXY=http://{addr}",
+        args.out.display()
+    );
+    let recorded = proxy.run(shutdown_signal()).await;
+    eprintln!("wstap: stopped; {} recording(s) finalised in {}", recorded.len(), args.out.display());
     Ok(ExitCode::SUCCESS)
 }
 

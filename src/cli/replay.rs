@@ -43,6 +43,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     config.client = args.client.clone();
     config.jobs = args.jobs.max(1);
     config.connect_timeout = args.connect_timeout;
+    config.tls = tls_for(&args.tls, &config.host.to_string())?;
     let total = cases.len();
     let done = AtomicUsize::new(0);
     let outcome = run_until(cases, &config, super::shutdown_signal(), move |run| {
@@ -83,7 +84,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
     let server = crate::replay::serve::Server::bind(args.listen, cases, settings, args.report.clone())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    eprintln!("wstap: serving {} cases on ws://{}/", server.case_count(), server.local_addr()?);
+    let server = server.with_tls(tls_for(&args.tls, &args.listen.ip().to_string())?);
+    let scheme = if args.tls.tls { "wss" } else { "ws" };
+    eprintln!("wstap: serving {} cases on {scheme}://{}/", server.case_count(), server.local_addr()?);
     for (number, id) in server.numbering() {
         eprintln!("wstap:   case={number} -> {}", crate::escape::line(&id));
     }
@@ -111,4 +114,17 @@ fn looks_like_a_pattern(path: &Path) -> bool {
 fn prepare(dir: &Path, what: &str) -> Result<PathBuf> {
     check::writable_dir(dir, what)?;
     Ok(dir.to_path_buf())
+}
+
+/// `--tls` for replay and serve: the certificate, and the key log.
+fn tls_for(args: &super::args::TlsArgs, fallback: &str) -> Result<Option<crate::tls::ServerTls>> {
+    if !args.tls && args.keylog.is_some() {
+        bail!("--keylog needs --tls here: there is no TLS to log");
+    }
+    let keylog = if args.tls {
+        crate::tls::KeyLogFile::from_flag_or_env(args.keylog.as_deref()).map_err(anyhow::Error::msg)?
+    } else {
+        None
+    };
+    super::server_tls(args, fallback, keylog)
 }

@@ -34,6 +34,11 @@ pub trait Duplex: Send + 'static {
     }
 }
 
+/// Any byte stream a replay case runs on: plain TCP or TLS over it.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
 /// Turns the eventual close of a TCP socket into a reset.
 pub struct Resetter(Option<socket2::Socket>);
 

@@ -15,11 +15,21 @@
 use crate::session::{Data, EventKind};
 use crate::wire::{MAX_HEAD_LEN, find_head_end};
 
-/// The pending rule: what `Host` must say, and the bytes held so far.
+/// The pending rule, and the bytes held so far.
 #[derive(Debug)]
 pub struct HostRewrite {
-    value: String,
+    rule: Rule,
     held: Vec<u8>,
+}
+
+/// What is changed in the head.
+#[derive(Debug)]
+enum Rule {
+    /// Every `Host` line's value becomes this.
+    Host(String),
+    /// An absolute-URI request-target (`GET http://host/path`, sent to a
+    /// forward proxy) becomes origin form (`GET /path`).
+    OriginForm,
 }
 
 /// What the pump does with a read while the rule is pending.
@@ -36,7 +46,13 @@ pub enum Step {
 impl HostRewrite {
     /// A rule that sets `Host` to `value`.
     pub fn new(value: String) -> HostRewrite {
-        HostRewrite { value, held: Vec::new() }
+        HostRewrite { rule: Rule::Host(value), held: Vec::new() }
+    }
+
+    /// A rule that turns an absolute-URI request-target into origin form
+    /// (`record --proxy`, plain ws).
+    pub fn origin_form() -> HostRewrite {
+        HostRewrite { rule: Rule::OriginForm, held: Vec::new() }
     }
 
     /// Takes one read of the client's bytes.
@@ -50,14 +66,18 @@ impl HostRewrite {
         };
         let mut held = std::mem::take(&mut self.held);
         let rest = held.split_off(end);
-        match rewrite(&held, &self.value) {
-            Some((mut out, from)) => {
+        let (rewritten, header) = match &self.rule {
+            Rule::Host(value) => (rewrite(&held, value).map(|(out, from)| (out, from, value.clone())), "Host"),
+            Rule::OriginForm => (origin_form(&held), "request-target"),
+        };
+        match rewritten {
+            Some((mut out, from, to)) => {
                 let event = EventKind::Rewrite {
                     offset: 0,
                     len: held.len() as u64,
-                    header: "Host".into(),
+                    header: header.into(),
                     from,
-                    to: self.value.clone(),
+                    to,
                     forwarded: Data::inline(&out),
                 };
                 out.extend_from_slice(&rest);
@@ -66,7 +86,11 @@ impl HostRewrite {
             None => {
                 held.extend_from_slice(&rest);
                 self.held = held;
-                self.give_up(format!("the request has no Host header; {UNCHANGED}"))
+                let why = match self.rule {
+                    Rule::Host(_) => "the request has no Host header",
+                    Rule::OriginForm => "the request-target is not an absolute http:// or ws:// URI",
+                };
+                self.give_up(format!("{why}; {UNCHANGED}"))
             }
         }
     }
@@ -92,6 +116,25 @@ fn starts_like_request(buf: &[u8]) -> bool {
         Some(b' ') => token > 0,
         Some(_) => false,
     }
+}
+
+/// `head` with its request-target `scheme://authority/path` turned into
+/// `/path`, with the old and new targets.
+fn origin_form(head: &[u8]) -> Option<(Vec<u8>, Option<String>, String)> {
+    let line_end = head.iter().position(|&b| b == b'\n')?;
+    let line = std::str::from_utf8(&head[..line_end]).ok()?;
+    let mut parts = line.splitn(3, ' ');
+    let (method, target, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let after_scheme = &target[target.find("://")? + 3..];
+    let path = match after_scheme.find(['/', '?']) {
+        Some(i) if after_scheme.as_bytes()[i] == b'/' => after_scheme[i..].to_string(),
+        Some(i) => format!("/{}", &after_scheme[i..]),
+        None => "/".to_string(),
+    };
+    let mut out = format!("{method} {path} {rest}").into_bytes();
+    out.push(b'\n');
+    out.extend_from_slice(&head[line_end + 1..]);
+    Some((out, Some(target.to_string()), path))
 }
 
 /// `head` with every `Host:` line's value set to `value`, and the first
@@ -144,6 +187,17 @@ mod tests {
         assert_eq!(to, "h:1");
         assert!(out.ends_with(b"\r\n\r\n\x81\x00"));
         assert!(out.starts_with(b"GET /chat HTTP/1.1\r\nhost: h:1\r\n"));
+    }
+
+    #[test]
+    fn absolute_targets_become_origin_form() {
+        let head = b"GET http://example.com:8080/chat?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n";
+        let (out, from, to) = origin_form(head).unwrap();
+        assert_eq!(out, b"GET /chat?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n");
+        assert_eq!((from.as_deref(), to.as_str()), (Some("http://example.com:8080/chat?x=1"), "/chat?x=1"));
+        assert_eq!(origin_form(b"GET ws://h HTTP/1.1\r\n\r\n").unwrap().2, "/");
+        assert_eq!(origin_form(b"GET ws://h?q HTTP/1.1\r\n\r\n").unwrap().2, "/?q");
+        assert!(origin_form(b"GET /already HTTP/1.1\r\n\r\n").is_none());
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! and connected (or has failed), so that its `server` is the address
 //! actually reached.
 
+pub mod forward;
 pub mod host;
 pub mod recorder;
 pub mod relay;
@@ -34,6 +35,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -61,6 +63,9 @@ pub struct ProxyConfig {
     pub upstream_tls: Option<crate::tls::UpstreamTls>,
     /// Terminate TLS from clients (`--tls`) with these certificates.
     pub client_tls: Option<crate::tls::ServerTls>,
+    /// `--proxy`: the listen port is an HTTP forward proxy ([`forward`]);
+    /// `upstream` is then unused, each client names its own target.
+    pub forward: Option<forward::ForwardOptions>,
 }
 
 impl ProxyConfig {
@@ -79,6 +84,7 @@ impl ProxyConfig {
             connect_timeout: upstream::DEFAULT_CONNECT_TIMEOUT,
             upstream_tls,
             client_tls: None,
+            forward: None,
         }
     }
 
@@ -206,6 +212,9 @@ enum Side {
 
 impl Conn {
     async fn run(self, recorder: Recorder, mut stop: watch::Receiver<bool>) -> io::Result<Recorded> {
+        if self.config.forward.is_some() {
+            return self.run_forward(recorder, stop).await;
+        }
         let t0 = Instant::now();
         let started = time::unix_micros(SystemTime::now());
         let config = self.config.clone();
@@ -287,6 +296,122 @@ impl Conn {
         }
     }
 
+    /// `--proxy`: one tunnel or absolute-URI request, one recording.
+    async fn run_forward(self, recorder: Recorder, mut stop: watch::Receiver<bool>) -> io::Result<Recorded> {
+        let t0 = Instant::now();
+        let started = time::unix_micros(SystemTime::now());
+        let options = self.config.forward.clone().unwrap_or_default();
+        let Some(mut client) = self.take_client() else { return Err(io::Error::other("no client socket")) };
+        let request = match forward::read_request(&mut client).await {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::warn!("connection {} from {}: {why}", self.seq, self.peer);
+                let _ = client.write_all(&forward::bad_request(&why)).await;
+                return Err(io::Error::other(format!("not recorded: {why}")));
+            }
+        };
+        let (target, connect) = match &request {
+            forward::ProxyRequest::Connect(t) => (t.clone(), true),
+            forward::ProxyRequest::Absolute(t) => (t.clone(), false),
+        };
+        let how = if connect { "CONNECT" } else { "an absolute-URI request for" };
+        let asked = format!("the client asked the proxy for {how} {}", target.authority());
+        let connected = upstream::connect(&target, &self.guard, self.config.connect_timeout, &mut stop).await;
+        let c = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = client.write_all(&forward::bad_gateway(&e.to_string())).await;
+                let (tx, outcome) = self.open_for(&recorder, started, None, &target, None).await;
+                note(&tx, micros(t0), "proxy_request", asked).await;
+                self.refused(&tx, micros(t0), e).await;
+                return finish(tx, outcome).await;
+            }
+        };
+        let mut intercept = None;
+        let mut hint = None;
+        if connect {
+            let _ = client.write_all(forward::CONNECTED).await;
+            let first = tokio::time::timeout(
+                forward::REQUEST_TIMEOUT,
+                forward::peek_until(&client, |b| crate::tls::hello::parse(b) != crate::tls::hello::Hello::Partial),
+            )
+            .await;
+            if let Ok(Ok(first)) = first
+                && let crate::tls::hello::Hello::ClientHello { sni } = crate::tls::hello::parse(&first)
+            {
+                let host = sni.clone().unwrap_or_else(|| target.host.to_string());
+                match options.no_intercept.iter().find(|p| forward::glob_match(p, &host)) {
+                    Some(pattern) => hint = Some(format!("passed through: {host} matches --no-intercept {pattern}")),
+                    None => intercept = Some(host),
+                }
+            }
+        }
+        let (tx, outcome) = self.open_for(&recorder, started, Some(c.addr), &target, hint).await;
+        note(&tx, micros(t0), "proxy_request", asked).await;
+        for failure in &c.failed {
+            note(&tx, micros(t0), "connect_failed", failure.clone()).await;
+        }
+        let _registered = c.registered;
+        match intercept {
+            None => {
+                let rule = (!connect).then(host::HostRewrite::origin_form);
+                relay::relay(client, c.stream, tx.clone(), t0, rule, stop).await;
+            }
+            Some(host) => self.intercept(client, c.stream, &target, &host, &tx, t0, stop).await,
+        }
+        finish(tx, outcome).await
+    }
+
+    /// A TLS tunnel intercepted: TLS with the client (a certificate for
+    /// `host` from wstap's CA), TLS with the target, plaintext relayed.
+    #[allow(clippy::too_many_arguments)]
+    async fn intercept(
+        &self,
+        client: TcpStream,
+        server: TcpStream,
+        target: &Target,
+        host: &str,
+        tx: &TapSender,
+        t0: Instant,
+        stop: watch::Receiver<bool>,
+    ) {
+        let (Some(client_tls), Some(upstream_tls)) = (&self.config.client_tls, &self.config.upstream_tls) else {
+            tracing::error!("--proxy needs TLS settings for interception");
+            return;
+        };
+        let client = match client_tls.accept(client, Some(host)).await {
+            Ok((stream, info)) => {
+                tx.send(Tap::Event { dir: Direction::ServerToClient, at: micros(t0), kind: EventKind::Tls(info) })
+                    .await;
+                stream
+            }
+            Err(f) => {
+                let at = micros(t0);
+                tracing::warn!("connection {} from {}: {f}", self.seq, self.peer);
+                let kind = EventKind::TlsEnd { leg: TlsLeg::Client, how: f.how, detail: Some(f.detail.clone()) };
+                tx.send(Tap::Event { dir: Direction::ClientToServer, at, kind }).await;
+                tx.send(Tap::End { dir: Direction::ClientToServer, at, how: TcpEnd::Rst, error: Some(f.detail) }).await;
+                return;
+            }
+        };
+        let named = Target { host: host_of(host), port: target.port, tls: true };
+        match upstream_tls.connect(server, &named).await {
+            Ok((stream, info)) => {
+                tx.send(Tap::Event { dir: Direction::ServerToClient, at: micros(t0), kind: EventKind::Tls(info) })
+                    .await;
+                relay::relay(client, stream, tx.clone(), t0, None, stop).await;
+            }
+            Err(f) => {
+                let at = micros(t0);
+                tracing::warn!("connection {} from {}: {f}", self.seq, self.peer);
+                let kind = EventKind::TlsEnd { leg: TlsLeg::Upstream, how: f.how, detail: Some(f.detail.clone()) };
+                tx.send(Tap::Event { dir: Direction::ServerToClient, at, kind }).await;
+                let end = Tap::End { dir: Direction::ServerToClient, at, how: TcpEnd::Rst, error: Some(f.detail) };
+                tx.send(end).await;
+            }
+        }
+    }
+
     fn take_client(&self) -> Option<TcpStream> {
         self.client.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
@@ -298,9 +423,25 @@ impl Conn {
         started: u64,
         server: Option<SocketAddr>,
     ) -> (TapSender, tokio::sync::oneshot::Receiver<io::Result<Recorded>>) {
+        let hint =
+            self.config.client_tls.is_none().then(|| {
+                "this listener does not terminate TLS (use record --tls, or --proxy to intercept)".to_string()
+            });
+        self.open_for(recorder, started, server, &self.config.upstream, hint).await
+    }
+
+    /// [`open`](Self::open) for `target`, with why TLS is not decrypted.
+    async fn open_for(
+        &self,
+        recorder: &Recorder,
+        started: u64,
+        server: Option<SocketAddr>,
+        target: &Target,
+        tls_not_decrypted: Option<String>,
+    ) -> (TapSender, tokio::sync::oneshot::Receiver<io::Result<Recorded>>) {
         let config = &self.config;
-        let shown = server.map_or_else(|| config.upstream.authority(), |a| a.to_string());
-        let named = config.upstream.to_string();
+        let shown = server.map_or_else(|| target.authority(), |a| a.to_string());
+        let named = target.to_string();
         let header = Recording {
             wstap_recording: FORMAT_VERSION,
             started: time::rfc3339_micros(started),
@@ -311,9 +452,9 @@ impl Conn {
             ..Recording::default()
         };
         let path = config.out_dir.join(crate::store::recording_file_name(started, self.seq));
-        let server = server.unwrap_or_else(|| SocketAddr::new([0, 0, 0, 0].into(), config.upstream.port));
+        let server = server.unwrap_or_else(|| SocketAddr::new([0, 0, 0, 0].into(), target.port));
         let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: self.peer, server, started });
-        recorder.open(self.seq, header, path, pcap).await
+        recorder.open(self.seq, header, path, recorder::OpenOptions { pcap, tls_not_decrypted }).await
     }
 
     /// TLS to the upstream when it is `wss://`; `None` (recorded, and the
@@ -394,6 +535,20 @@ async fn relay_sides(
         (Side::Tls(c), Side::Plain(s)) => relay::relay(*c, s, tx, t0, host, stop).await,
         (Side::Tls(c), Side::Tls(s)) => relay::relay(*c, *s, tx, t0, host, stop).await,
     }
+}
+
+fn host_of(name: &str) -> Host {
+    match name.parse() {
+        Ok(ip) => Host::Ip(ip),
+        Err(_) => Host::Name(name.to_ascii_lowercase()),
+    }
+}
+
+async fn finish(tx: TapSender, outcome: tokio::sync::oneshot::Receiver<io::Result<Recorded>>) -> io::Result<Recorded> {
+    tx.close().await;
+    let recorded = outcome.await.map_err(|_| io::Error::other("the recorder thread is gone"))??;
+    tracing::info!("recorded {} ({} events)", recorded.path.display(), recorded.events);
+    Ok(recorded)
 }
 
 async fn note(tx: &TapSender, at: u64, kind: &str, detail: String) {

@@ -112,9 +112,20 @@ pub struct PcapOut {
     pub started: u64,
 }
 
+/// How a recording is made, besides its header.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// Also write a capture.
+    pub pcap: Option<PcapOut>,
+    /// The proxy does not decrypt TLS on this connection, and why: if the
+    /// client's first bytes are a TLS ClientHello, the connection is
+    /// recorded raw and named as TLS (with its SNI), never as "not HTTP".
+    pub tls_not_decrypted: Option<String>,
+}
+
 /// What travels over the recorder's channel.
 enum Msg {
-    Open { id: u64, header: Box<Recording>, path: PathBuf, pcap: Option<PcapOut>, done: Done },
+    Open { id: u64, header: Box<Recording>, path: PathBuf, options: OpenOptions, done: Done },
     Tap { id: u64, tap: Tap, credit: Credit },
     Close { id: u64 },
 }
@@ -158,10 +169,10 @@ impl Recorder {
         id: u64,
         header: Recording,
         path: PathBuf,
-        pcap: Option<PcapOut>,
+        options: OpenOptions,
     ) -> (TapSender, oneshot::Receiver<io::Result<Recorded>>) {
         let (done, outcome) = oneshot::channel();
-        let open = Msg::Open { id, header: Box::new(header), path, pcap, done };
+        let open = Msg::Open { id, header: Box::new(header), path, options, done };
         // If the thread is gone the outcome reports it (the sender is dropped).
         let _ = self.tx.send(open);
         let own = Arc::new(Semaphore::new(CONNECTION_CAPACITY));
@@ -201,6 +212,8 @@ impl TapSender {
 struct Conn {
     live: LiveRecording,
     capture: Option<Capture>,
+    /// Until the client's first bytes: why TLS is not decrypted here.
+    tls_not_decrypted: Option<String>,
     done: Done,
     /// Reads received and not yet applied, in order.
     queue: VecDeque<(Tap, Credit)>,
@@ -287,11 +300,21 @@ impl State {
     /// Takes one message off the channel: opens, queues or closes.
     fn route(&mut self, msg: Msg) {
         match msg {
-            Msg::Open { id, header, path, pcap, done } => match LiveRecording::create(&path, &header) {
+            Msg::Open { id, header, path, options, done } => match LiveRecording::create(&path, &header) {
                 Ok(live) => {
-                    let capture = pcap.and_then(|p| Capture::create(&path, p));
+                    let capture = options.pcap.and_then(|p| Capture::create(&path, p));
+                    let tls_not_decrypted = options.tls_not_decrypted;
                     let queue = VecDeque::new();
-                    let conn = Conn { live, capture, done, queue, closing: false, touched: false, dirty: true };
+                    let conn = Conn {
+                        live,
+                        capture,
+                        tls_not_decrypted,
+                        done,
+                        queue,
+                        closing: false,
+                        touched: false,
+                        dirty: true,
+                    };
                     self.conns.insert(id, conn);
                 }
                 Err(e) => {
@@ -328,6 +351,12 @@ impl State {
                 Tap::Data { bytes, .. } => bytes.len().max(1),
                 Tap::End { .. } | Tap::Event { .. } => 1,
             };
+            if let (Some(why), Tap::Data { dir: Direction::ClientToServer, at, bytes }) =
+                (&conn.tls_not_decrypted, &tap)
+            {
+                name_tls(&mut conn.live, *at, bytes, why);
+                conn.tls_not_decrypted = None;
+            }
             let applied = apply(&mut conn.live, &mut conn.capture, tap);
             drop(credit);
             if let Err(e) = applied {
@@ -420,6 +449,30 @@ fn apply(live: &mut LiveRecording, capture: &mut Option<Capture>, tap: Tap) -> i
             builder.event(at, dir, kind);
             Ok(())
         }
+    }
+}
+
+/// If the client's first bytes are a TLS ClientHello, records the
+/// connection raw and names it as TLS (with the server name it asked for).
+fn name_tls(live: &mut LiveRecording, at: u64, first: &[u8], why: &str) {
+    let sni = match crate::tls::hello::parse(first) {
+        crate::tls::hello::Hello::NotTls => return,
+        crate::tls::hello::Hello::Partial => None,
+        crate::tls::hello::Hello::ClientHello { sni } => sni,
+    };
+    let named = sni.as_ref().map_or_else(String::new, |s| format!(" for {s}"));
+    let reason = format!("TLS (ClientHello{named}), not decrypted: {why}");
+    let builder = live.builder();
+    if builder.set_opaque(&reason) {
+        let info = crate::session::TlsInfo {
+            leg: crate::session::TlsLeg::Passthrough,
+            version: None,
+            cipher_suite: None,
+            sni,
+            alpn: None,
+            server_cert: None,
+        };
+        builder.event(at, Direction::ClientToServer, crate::session::EventKind::Tls(info));
     }
 }
 

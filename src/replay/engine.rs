@@ -32,7 +32,11 @@ use crate::wire::{DeflateParams, Deflater, OpCode, accept_key};
 
 /// Runs `case` on a freshly accepted connection.
 pub async fn run_case(stream: TcpStream, case: &Case, settings: &Settings) -> CaseRun {
-    let mut io = WireIo::new(stream, record_path(settings, case).as_deref());
+    run_case_on(WireIo::new(stream, record_path(settings, case).as_deref()), case, settings).await
+}
+
+/// Runs `case` on an accepted connection already wrapped (TLS, say).
+pub async fn run_case_on(mut io: WireIo, case: &Case, settings: &Settings) -> CaseRun {
     match io.read_request().await {
         Ok(request) => run_with_request(io, request, case, settings).await,
         Err(why) => unopened(io, case, settings, &format!("no valid upgrade request: {why}")).await,

@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, watch};
 
 pub use super::client::{CLIENT_EXIT_GRACE, CLIENT_TERM_GRACE, client_command};
 use super::client::{ClientProcess, cannot_run};
-use super::engine::{no_connection, run_case};
+use super::engine::{no_connection, run_case, run_case_on};
 use super::{Case, CaseRun, Settings};
 use crate::accept::Acceptor;
 
@@ -47,6 +47,8 @@ pub struct RunConfig {
     pub connect_timeout: Duration,
     /// Address to listen on (port 0 is used for every case).
     pub host: IpAddr,
+    /// Terminate TLS (`--tls`): the client connects with `wss://`.
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl RunConfig {
@@ -58,6 +60,7 @@ impl RunConfig {
             jobs: 1,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            tls: None,
         }
     }
 }
@@ -176,7 +179,7 @@ async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Opti
         Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host))),
     };
     let url = match listener.local_addr() {
-        Ok(addr) => case_url(addr, case, &settings.agent),
+        Ok(addr) => case_url_scheme(config.tls.is_some(), addr, case, &settings.agent),
         Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen: {e}"))),
     };
     let mut child = None;
@@ -222,7 +225,13 @@ async fn accept_and_run(
         }
     };
     Ok(tokio::select! {
-        (stream, _) = listener.accept() => run_case(stream, case, settings).await,
+        (stream, _) = listener.accept() => match &config.tls {
+            None => run_case(stream, case, settings).await,
+            Some(tls) => match accept_tls(tls, stream, case, settings).await {
+                Ok(io) => run_case_on(io, case, settings).await,
+                Err(why) => no_connection(case, settings, &why),
+            },
+        },
         exit = exited => match cannot_run(exit) {
             Some(why) => return Err(Halt::CannotRun(why.to_owned())),
             None => no_connection(case, settings, &format!("the client command exited ({exit}) before connecting")),
@@ -236,7 +245,28 @@ async fn accept_and_run(
 
 /// The URL a client uses for `case`, in Autobahn's `/runCase` form.
 pub fn case_url(addr: SocketAddr, case: &Case, agent: &str) -> String {
-    format!("ws://{addr}/runCase?case={}&agent={}", case.number, encode_query(agent))
+    case_url_scheme(false, addr, case, agent)
+}
+
+/// [`case_url`], `wss://` when `tls`.
+pub fn case_url_scheme(tls: bool, addr: SocketAddr, case: &Case, agent: &str) -> String {
+    let scheme = if tls { "wss" } else { "ws" };
+    format!("{scheme}://{addr}/runCase?case={}&agent={}", case.number, encode_query(agent))
+}
+
+/// The TLS handshake of a `--tls` case; a failure (the client does not
+/// trust the certificate, say) fails the case with the reason.
+async fn accept_tls(
+    tls: &crate::tls::ServerTls,
+    stream: tokio::net::TcpStream,
+    case: &Case,
+    settings: &Settings,
+) -> Result<super::wire_io::WireIo, String> {
+    let _ = stream.set_nodelay(true);
+    let addrs = (stream.peer_addr().ok(), stream.local_addr().ok());
+    let record = super::engine::record_path(settings, case);
+    let (stream, info) = tls.accept(stream, None).await.map_err(|f| f.detail)?;
+    Ok(super::wire_io::WireIo::wrap(Box::new(stream), addrs, Some(info), record.as_deref()))
 }
 
 /// Percent-encodes everything but unreserved characters.

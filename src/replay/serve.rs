@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::engine::{record_path, response_101, run_with_request};
@@ -82,6 +82,7 @@ impl Drop for Running<'_> {
 pub struct Server {
     listener: crate::accept::Acceptor,
     state: Arc<State>,
+    tls: Option<crate::tls::ServerTls>,
 }
 
 /// A request refused with an HTTP status (see the module docs).
@@ -138,7 +139,13 @@ impl Server {
             running: watch::channel(0).0,
             stop: watch::channel(false).0,
         };
-        Ok(Server { listener, state: Arc::new(state) })
+        Ok(Server { listener, state: Arc::new(state), tls: None })
+    }
+
+    /// Terminates TLS on every connection (`serve --tls`): drivers use `wss://`.
+    pub fn with_tls(mut self, tls: Option<crate::tls::ServerTls>) -> Server {
+        self.tls = tls;
+        self
     }
 
     /// The bound address.
@@ -166,7 +173,20 @@ impl Server {
         let interrupted = loop {
             tokio::select! {
                 (stream, _) = self.listener.accept() => {
-                    running.spawn(handle(self.state.clone(), stream));
+                    let (state, tls) = (self.state.clone(), self.tls.clone());
+                    running.spawn(async move {
+                        match tls {
+                            None => handle(state, WireIo::deferred(stream)).await,
+                            Some(tls) => {
+                                let addrs = (stream.peer_addr().ok(), stream.local_addr().ok());
+                                let _ = stream.set_nodelay(true);
+                                match tls.accept(stream, None).await {
+                                    Ok((s, info)) => handle(state, WireIo::wrap(Box::new(s), addrs, Some(info), None).defer()).await,
+                                    Err(f) => tracing::warn!("serve --tls: {f}"),
+                                }
+                            }
+                        }
+                    });
                 }
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = stop.wait_for(|s| *s) => break false,
@@ -179,8 +199,7 @@ impl Server {
     }
 }
 
-async fn handle(state: Arc<State>, stream: TcpStream) {
-    let mut io = WireIo::deferred(stream);
+async fn handle(state: Arc<State>, mut io: WireIo) {
     let request = match io.read_request().await {
         Ok(request) => request,
         Err(why) => {

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::net::stream::Io;
+
 use crate::judge::tracker::OPEN_HANDSHAKE_TIMEOUT;
 use crate::report::WireTrace;
 use crate::session::{Direction, Recording, TcpEnd, time};
@@ -40,7 +42,12 @@ struct Observer {
 
 /// The socket plus its wire log, statistics and recording.
 pub struct WireIo {
-    stream: TcpStream,
+    /// Plain TCP, or TLS over it (`--tls`): the engine sees plaintext.
+    stream: Box<dyn Io>,
+    /// The client's and our address.
+    addrs: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+    /// The TLS handshake's facts, recorded first.
+    tls: Option<crate::session::TlsInfo>,
     /// TCP accept time; every timestamp is relative to it.
     pub t0: Instant,
     /// Accept time as UNIX microseconds.
@@ -58,8 +65,21 @@ impl WireIo {
     /// Wraps an accepted stream; `record` names the recording to write.
     pub fn new(stream: TcpStream, record: Option<&Path>) -> WireIo {
         let _ = stream.set_nodelay(true);
+        let addrs = (stream.peer_addr().ok(), stream.local_addr().ok());
+        WireIo::wrap(Box::new(stream), addrs, None, record)
+    }
+
+    /// Wraps an accepted stream that is already past its TLS handshake
+    /// (`replay --tls`, `serve --tls`); `addrs` are the client's and ours,
+    /// `tls` what the handshake settled (recorded as a `tls` event).
+    pub fn wrap(
+        stream: Box<dyn Io>,
+        addrs: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+        tls: Option<crate::session::TlsInfo>,
+        record: Option<&Path>,
+    ) -> WireIo {
         let started_micros = time::unix_micros(SystemTime::now());
-        let observer = record.and_then(|path| match Observer::create(path, &stream, started_micros) {
+        let observer = record.and_then(|path| match Observer::create(path, addrs, started_micros, tls.clone()) {
             Ok(o) => Some(o),
             Err(e) => {
                 tracing::warn!("cannot record {}: {e}", path.display());
@@ -67,21 +87,30 @@ impl WireIo {
             }
         });
         let trace = WireTrace::default();
-        WireIo { stream, t0: Instant::now(), started_micros, trace, observer, held: None, closed: false }
+        WireIo { stream, addrs, tls, t0: Instant::now(), started_micros, trace, observer, held: None, closed: false }
     }
 
     /// Wraps an accepted stream whose recording starts later, once the
     /// request says where it goes ([`WireIo::start_recording`]).
     pub fn deferred(stream: TcpStream) -> WireIo {
-        let mut io = WireIo::new(stream, None);
-        io.held = Some(Vec::new());
-        io
+        WireIo::new(stream, None).defer()
+    }
+
+    /// Holds the traffic until [`WireIo::start_recording`].
+    pub fn defer(mut self) -> WireIo {
+        self.held = Some(Vec::new());
+        self
+    }
+
+    /// What the TLS handshake settled, for `--tls`.
+    pub fn tls(&self) -> Option<&crate::session::TlsInfo> {
+        self.tls.as_ref()
     }
 
     /// Starts the recording at `path`, with the traffic so far.
     pub fn start_recording(&mut self, path: &Path) {
         let held = self.held.take().unwrap_or_default();
-        match Observer::create(path, &self.stream, self.started_micros) {
+        match Observer::create(path, self.addrs, self.started_micros, self.tls.clone()) {
             Ok(o) => self.observer = Some(o),
             Err(e) => tracing::warn!("cannot record {}: {e}", path.display()),
         }
@@ -207,17 +236,26 @@ impl WireIo {
 }
 
 impl Observer {
-    fn create(path: &Path, stream: &TcpStream, started: u64) -> io::Result<Observer> {
-        let addr = |a: io::Result<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
+    fn create(
+        path: &Path,
+        addrs: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+        started: u64,
+        tls: Option<crate::session::TlsInfo>,
+    ) -> io::Result<Observer> {
+        let addr = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
         let header = Recording {
             wstap_recording: crate::session::FORMAT_VERSION,
             started: time::rfc3339_micros(started),
-            client: addr(stream.peer_addr()),
-            server: addr(stream.local_addr()),
+            client: addr(addrs.0),
+            server: addr(addrs.1),
             source: Some("replay".into()),
             ..Recording::default()
         };
-        Ok(Observer { live: LiveRecording::create(path, &header)? })
+        let mut live = LiveRecording::create(path, &header)?;
+        if let Some(info) = tls {
+            live.builder().event(0, Direction::ServerToClient, crate::session::EventKind::Tls(info));
+        }
+        Ok(Observer { live })
     }
 
     fn record(&mut self, at: u64, dir: Direction, bytes: &[u8]) -> io::Result<()> {

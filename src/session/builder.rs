@@ -147,6 +147,16 @@ impl<S: PayloadStore> SessionBuilder<S> {
         SessionBuilder { decoder, acc, ended: [false; 2] }
     }
 
+    /// Treats the whole connection as opaque (every byte `raw` with
+    /// `reason`), if no byte has been decoded yet; returns whether it did.
+    pub fn set_opaque(&mut self, reason: &str) -> bool {
+        let fresh = Direction::BOTH.iter().all(|d| self.decoder.offset(*d) == 0);
+        if fresh {
+            self.decoder = ConnectionDecoder::opaque(reason);
+        }
+        fresh
+    }
+
     /// Sets the per-message cap on inflated bytes (default
     /// [`DEFAULT_INFLATE_CAP`]); call before the first read.
     pub fn with_inflate_cap(mut self, cap: u64) -> Self {

@@ -26,6 +26,7 @@ pub fn alert_name(alert: rustls::AlertDescription) -> String {
 
 pub mod ca;
 pub mod client;
+pub mod hello;
 pub mod keylog;
 pub mod server;
 pub mod x509;

@@ -81,6 +81,13 @@ impl ConnectionDecoder {
         ConnectionDecoder { stages: [resync(), resync()], ..ConnectionDecoder::mid_stream(negotiated) }
     }
 
+    /// A decoder for a stream known not to be WebSocket (TLS that is not
+    /// decrypted, say): every byte of both directions is raw, with `reason`.
+    pub fn opaque(reason: &str) -> ConnectionDecoder {
+        let raw = || Stage::Raw(reason.to_string());
+        ConnectionDecoder { stages: [raw(), raw()], ..ConnectionDecoder::new() }
+    }
+
     /// Bytes of `dir` were lost: whatever was being decoded ends (a frame
     /// cut short, a head turned raw) and frames are looked for afresh in
     /// what follows.
