@@ -183,7 +183,7 @@ impl<'a> Builder<'a> {
     fn http(&mut self, dir: Direction, data: &Data) {
         let text = self.rec.data_bytes(data).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
-        let start = crate::escape::line(lines.next().unwrap_or_default()).into_owned();
+        let start = start_line(lines.next().unwrap_or_default());
         self.line(dir, format!("http {start}"));
         self.sides[dir.index()].start_line = Some(start);
         for header in lines {
@@ -361,6 +361,34 @@ pub fn keep_header(name: &str, value: &str, ignore: &[String]) -> Option<String>
         return Some(mask_port(value));
     }
     Some(value.to_string())
+}
+
+/// An HTTP head's first line as compared: [`mask_run_case`], escaped.
+/// Recordings and report directories both go through it.
+pub fn start_line(line: &str) -> String {
+    crate::escape::line(&mask_run_case(line)).into_owned()
+}
+
+/// `GET /runCase?case=3&agent=A HTTP/1.1` → `GET /runCase?case=*&agent=* HTTP/1.1`:
+/// the agent name and the case number of Autobahn's `/runCase` URL say who
+/// ran the case and where it fell in that run's selection, not how the
+/// client behaved (cases are paired by ID). Other request lines are kept.
+pub fn mask_run_case(start: &str) -> String {
+    let mut parts: Vec<&str> = start.split(' ').collect();
+    let Some((path, query)) = parts.get(1).and_then(|t| t.split_once('?')) else { return start.to_string() };
+    if path != "/runCase" {
+        return start.to_string();
+    }
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key @ ("agent" | "case"), _)) => format!("{key}=*"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    let target = format!("{path}?{}", masked.join("&"));
+    parts[1] = &target;
+    parts.join(" ")
 }
 
 /// `host:1234` → `host:*`; values without a port are kept.

@@ -226,7 +226,7 @@ pub fn wire_lines(case: &Value, opts: &DiffOptions) -> Vec<String> {
 
 fn head_lines(lines: &mut Vec<String>, dir: &str, head: &str, opts: &DiffOptions) {
     let mut it = head.lines().map(str::trim_end).filter(|l| !l.is_empty());
-    lines.push(format!("{dir} http {}", it.next().unwrap_or("?")));
+    lines.push(format!("{dir} http {}", super::normalize::start_line(it.next().unwrap_or("?"))));
     for header in it {
         let (name, value) = header.split_once(':').unwrap_or((header, ""));
         if let Some(value) = keep_header(name.trim(), value.trim(), &opts.ignore_headers) {

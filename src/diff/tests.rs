@@ -404,3 +404,13 @@ mod reports {
         assert!(matches!(err, ReportError::Io { .. }), "{err}");
     }
 }
+
+#[test]
+fn run_case_urls_compare_without_agent_and_number() {
+    let mask = normalize::mask_run_case;
+    assert_eq!(mask("GET /runCase?case=3&agent=v1%20client HTTP/1.1"), "GET /runCase?case=*&agent=* HTTP/1.1");
+    assert_eq!(mask("GET /runCase?casetuple=7.1.1&agent=x HTTP/1.1"), "GET /runCase?casetuple=7.1.1&agent=* HTTP/1.1");
+    // Anybody else's agent= is their own business.
+    assert_eq!(mask("GET /chat?agent=x HTTP/1.1"), "GET /chat?agent=x HTTP/1.1");
+    assert_eq!(mask("HTTP/1.1 101 Switching Protocols"), "HTTP/1.1 101 Switching Protocols");
+}

@@ -119,6 +119,8 @@ pub struct Tracker {
     client_closed: bool,
     kill_fired: bool,
     deadlines: Vec<(Duration, Timer)>,
+    /// What the fuzzer replies to a close the client sent first.
+    reply: LocalClose,
 }
 
 impl Tracker {
@@ -134,7 +136,15 @@ impl Tracker {
             client_closed: false,
             kill_fired: false,
             deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
+            reply: LocalClose { code: Some(REPLY_CODE), reason: None },
         }
+    }
+
+    /// Replies to a close the client sends first with `reply` instead of
+    /// Autobahn's [`REPLY_CODE`] (a recording's own reply, when replayed).
+    pub fn with_close_reply(mut self, reply: LocalClose) -> Tracker {
+        self.reply = reply;
+        self
     }
 
     /// The current state.
@@ -331,7 +341,7 @@ impl Tracker {
             }
             State::Open => {
                 self.obs.was_clean = true;
-                let mut reply = self.send_close(LocalClose { code: Some(REPLY_CODE), reason: None });
+                let mut reply = self.send_close(self.reply.clone());
                 reply.extend(self.drop_tcp(false));
                 reply
             }

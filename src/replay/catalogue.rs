@@ -62,7 +62,7 @@ pub fn shipped() -> Vec<Case> {
         .map(|(id, text)| {
             let origin = PathBuf::from(format!("scenarios/{id}.yaml"));
             let scenario = Scenario::parse(text, &origin).expect("shipped scenarios parse (checked by tests)");
-            Case { scenario, number: 0, response: Response::Autobahn, origin }
+            Case { scenario, number: 0, response: Response::Autobahn, origin, fixture: Default::default() }
         })
         .collect()
 }
@@ -93,7 +93,13 @@ pub fn load_file(path: &Path, timing: Timing) -> Result<Case, ScenarioError> {
         return from_recording::load(path, timing);
     }
     let scenario = Scenario::parse(&text, path)?;
-    Ok(Case { scenario, number: 0, response: Response::Autobahn, origin: path.to_path_buf() })
+    Ok(Case {
+        scenario,
+        number: 0,
+        response: Response::Autobahn,
+        origin: path.to_path_buf(),
+        fixture: Default::default(),
+    })
 }
 
 /// True for a `wstap record` recording (rather than a scenario).

@@ -55,7 +55,7 @@ pub async fn run_with_request(mut io: WireIo, request: Request, case: &Case, set
     let response = response_101(&request, &case.response, &case.scenario.handshake, deflate.as_ref());
     engine.open(&response).await;
     engine.run(request.rest.clone()).await;
-    engine.finish(case, settings, &request.raw, &response)
+    engine.finish(case, settings, &request.raw, &response).await
 }
 
 /// Where a case's observed recording goes.
@@ -72,7 +72,7 @@ pub async fn unopened(mut io: WireIo, case: &Case, settings: &Settings, why: &st
     let mut verdict = judge(&case.scenario.expect, &obs);
     verdict.behavior = Behavior::Failed;
     verdict.result = why.to_owned();
-    let recording = io.finish();
+    let recording = io.finish().await;
     let conn = Connection {
         started_micros: io.started_micros,
         duration_ms: 0,
@@ -181,7 +181,10 @@ impl Engine {
     ) -> Engine {
         Engine {
             io,
-            tracker: Tracker::new(&case.scenario.expect, policy),
+            tracker: match &case.fixture.close_reply {
+                Some(reply) => Tracker::new(&case.scenario.expect, policy).with_close_reply(reply.clone()),
+                None => Tracker::new(&case.scenario.expect, policy),
+            },
             inbound: Inbound::with_deflate(deflate),
             steps: case.scenario.plan_with(as_recorded),
             deflater: deflate.map(|p| p.deflater(crate::wire::Direction::ServerToClient)),
@@ -356,11 +359,11 @@ impl Engine {
         }
     }
 
-    fn finish(mut self, case: &Case, settings: &Settings, request: &[u8], response: &[u8]) -> CaseRun {
+    async fn finish(mut self, case: &Case, settings: &Settings, request: &[u8], response: &[u8]) -> CaseRun {
         let lost = self.io.now();
         let obs = self.tracker.finish(lost);
         let verdict = judge(&case.scenario.expect, &obs);
-        let recording = self.io.finish();
+        let recording = self.io.finish().await;
         let conn = Connection {
             started_micros: self.io.started_micros,
             duration_ms: (lost.saturating_sub(self.opened_at).as_micros() as u64 + 500) / 1000,

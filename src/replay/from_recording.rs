@@ -14,8 +14,12 @@
 //!   pings itself while OPEN, as Autobahn does.
 //! - The first close decides who closes: if the server's came first it is
 //!   replayed as the server's own close (`closedByMe`); if the client's
-//!   came first, the server's recorded reply is left to the fuzzer, which
-//!   replies with 1000 like Autobahn.
+//!   came first, the server's recorded reply (code and reason) is the reply
+//!   the fuzzer sends when the new client closes ([`Fixture::close_reply`];
+//!   Autobahn's 1000 if none was recorded).
+//! - The client is sent to the recorded request target (path and query,
+//!   [`Fixture::request_target`]) rather than to `/runCase?…`, so the
+//!   request line it sends is the recorded one.
 //! - Expected events (`OK`) are the recorded client's messages and pongs;
 //!   the allowed close code is the recorded client's (no code is always
 //!   allowed); a clean close is required if the recording had one. A wrong
@@ -34,11 +38,11 @@
 
 use std::path::Path;
 
-use super::{Case, Response};
+use super::{Case, Fixture, Response};
 use crate::scenario::action::{Form, Opcode, Rsv};
 use crate::scenario::payload::{HexBytes, MaskKey};
 use crate::scenario::{
-    Action, CloseSpec, CloseVia, Event, Expect, ExpectedClose, ExpectedEvents, FrameSpec, Payload, RawSpec,
+    Action, CloseSpec, CloseVia, Event, Expect, ExpectedClose, ExpectedEvents, FrameSpec, LocalClose, Payload, RawSpec,
     RecordedMessage, Scenario, ScenarioError, WaitFor,
 };
 use crate::session::{Direction, EventKind, Frame, Message, Recording};
@@ -63,8 +67,8 @@ pub fn load(path: &Path, timing: Timing) -> Result<Case, ScenarioError> {
     let error = |line, message| ScenarioError { file: path.to_path_buf(), position: line, message };
     let rec = crate::store::load(path).map_err(|e| error(e.line.map(|l| (l, 1)), e.message))?;
     let id = path.file_stem().map_or("recording".into(), |s| s.to_string_lossy().into_owned());
-    let (scenario, response) = derive(&rec, &id, timing).map_err(|m| error(None, m))?;
-    Ok(Case { scenario, number: 0, response, origin: path.to_path_buf() })
+    let (scenario, response, fixture) = derive(&rec, &id, timing).map_err(|m| error(None, m))?;
+    Ok(Case { scenario, number: 0, response, origin: path.to_path_buf(), fixture })
 }
 
 /// What the walk over the recording collects.
@@ -86,11 +90,14 @@ struct Walk {
     group: Option<Group>,
     first_close: Option<Direction>,
     client_code: Option<u16>,
+    /// The server's recorded reply to the client's close.
+    close_reply: Option<LocalClose>,
     last_server_at: u64,
 }
 
-/// Derives the scenario and the 101 response from a recording.
-pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Response), String> {
+/// Derives the scenario, the 101 response and what else is reproduced
+/// ([`Fixture`]) from a recording.
+pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Response, Fixture), String> {
     let (headers, opened_at) = recorded_response(rec)?;
     let deflate = headers.iter().any(|(n, v)| {
         n.eq_ignore_ascii_case("sec-websocket-extensions") && crate::wire::deflate::negotiate::wanted(v).is_some()
@@ -133,7 +140,23 @@ pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Re
         actions: walk.actions,
         report: Default::default(),
     };
-    Ok((scenario, Response::Recorded(headers)))
+    let fixture = Fixture { request_target: request_target(rec), close_reply: walk.close_reply };
+    Ok((scenario, Response::Recorded(headers), fixture))
+}
+
+/// The recorded request's target (`/chat?x=1`), if the head has one that
+/// can go into a URL: an origin-form target of printable ASCII. A `'` is
+/// sent as `%27`, since the URL is single-quoted for the shell.
+fn request_target(rec: &Recording) -> Option<String> {
+    let data = rec.events_in(Direction::ClientToServer).find_map(|e| match &e.kind {
+        EventKind::Http { data, .. } => Some(data),
+        _ => None,
+    })?;
+    let bytes = rec.data_bytes(data).ok()?;
+    let line = bytes.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let target = std::str::from_utf8(line).ok()?.split(' ').nth(1)?;
+    let printable = target.starts_with('/') && target.bytes().all(|b| b.is_ascii_graphic());
+    printable.then(|| target.replace('\'', "%27"))
 }
 
 /// The recorded 101's header lines, and when it was sent (µs).
@@ -200,7 +223,13 @@ impl Walk {
         }
         let first_close = op == OpCode::CLOSE && self.first_close.is_none();
         if op == OpCode::CLOSE && self.first_close == Some(Direction::ClientToServer) {
-            return; // the reply: the fuzzer sends its own
+            // The reply: sent by the fuzzer when the new client closes.
+            if self.close_reply.is_none() && !frame.cut {
+                let close = ClosePayload::parse(&payload);
+                let reason = (!close.reason.is_empty()).then(|| close.reason.to_vec());
+                self.close_reply = Some(LocalClose { code: close.code, reason });
+            }
+            return;
         }
         if self.deflate && op.starts_message() && frame.rsv & RSV1 != 0 {
             self.end_group(None);

@@ -39,7 +39,7 @@ pub mod wire_io;
 use std::path::PathBuf;
 
 use crate::report::CaseReport;
-use crate::scenario::Scenario;
+use crate::scenario::{LocalClose, Scenario};
 use crate::wire::CodePolicy;
 
 /// The `Server` header of the 101 response (Autobahn sends
@@ -72,6 +72,22 @@ pub struct Case {
     pub response: Response,
     /// The file it came from.
     pub origin: PathBuf,
+    /// What a case made from a recording reproduces besides its scenario
+    /// (empty for scenario files).
+    pub fixture: Fixture,
+}
+
+/// What a case derived from a recording reproduces of the recorded
+/// connection beyond the scenario, so that replaying a fixture to a client
+/// that behaves as recorded observes what was recorded (README workflow 3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fixture {
+    /// The recorded request target (`/chat?room=1`): the client is given
+    /// this URL path instead of `/runCase?case=N&agent=A`.
+    pub request_target: Option<String>,
+    /// The recorded server's reply to a close the client sent first,
+    /// sent instead of Autobahn's plain 1000.
+    pub close_reply: Option<LocalClose>,
 }
 
 /// Settings shared by every case of a run.

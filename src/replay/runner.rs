@@ -243,7 +243,8 @@ async fn accept_and_run(
     })
 }
 
-/// The URL a client uses for `case`, in Autobahn's `/runCase` form.
+/// The URL a client uses for `case`: Autobahn's `/runCase` form, or the
+/// recorded request target of a case made from a recording.
 pub fn case_url(addr: SocketAddr, case: &Case, agent: &str) -> String {
     case_url_scheme(false, addr, case, agent)
 }
@@ -251,7 +252,10 @@ pub fn case_url(addr: SocketAddr, case: &Case, agent: &str) -> String {
 /// [`case_url`], `wss://` when `tls`.
 pub fn case_url_scheme(tls: bool, addr: SocketAddr, case: &Case, agent: &str) -> String {
     let scheme = if tls { "wss" } else { "ws" };
-    format!("{scheme}://{addr}/runCase?case={}&agent={}", case.number, encode_query(agent))
+    match &case.fixture.request_target {
+        Some(target) => format!("{scheme}://{addr}{target}"),
+        None => format!("{scheme}://{addr}/runCase?case={}&agent={}", case.number, encode_query(agent)),
+    }
 }
 
 /// The TLS handshake of a `--tls` case; a failure (the client does not

@@ -59,7 +59,15 @@ pub struct WireIo {
     held: Option<Vec<(u64, Direction, Vec<u8>)>>,
     /// True once TCP is gone (either side).
     pub closed: bool,
+    /// True once the client's side of TCP ended (FIN or reset).
+    peer_ended: bool,
+    /// True once our side of TCP ended.
+    own_ended: bool,
 }
+
+/// How long [`WireIo::finish`] waits for the client to end its side of TCP
+/// after the case (only when the case is being recorded).
+pub const PEER_END_WAIT: Duration = Duration::from_secs(1);
 
 impl WireIo {
     /// Wraps an accepted stream; `record` names the recording to write.
@@ -87,7 +95,19 @@ impl WireIo {
             }
         });
         let trace = WireTrace::default();
-        WireIo { stream, addrs, tls, t0: Instant::now(), started_micros, trace, observer, held: None, closed: false }
+        WireIo {
+            stream,
+            addrs,
+            tls,
+            t0: Instant::now(),
+            started_micros,
+            trace,
+            observer,
+            held: None,
+            closed: false,
+            peer_ended: false,
+            own_ended: false,
+        }
     }
 
     /// Wraps an accepted stream whose recording starts later, once the
@@ -193,8 +213,24 @@ impl WireIo {
         }
     }
 
-    /// Ends the recording; returns its path. Call once, at the end.
-    pub fn finish(&mut self) -> Option<PathBuf> {
+    /// Ends the recording; returns its path. Call once, at the end, after
+    /// the case is judged.
+    ///
+    /// The recording is completed first, so it shows how the connection
+    /// really ended, as a proxy between the same two peers would have
+    /// recorded it: our side of TCP is closed if it is not yet, and the
+    /// client's own FIN or reset is awaited (at most [`PEER_END_WAIT`]).
+    /// What arrives meanwhile goes into the recording only; the wire log
+    /// ends at the drop, as Autobahn's does.
+    pub async fn finish(&mut self) -> Option<PathBuf> {
+        self.observer.as_ref()?;
+        if !self.own_ended {
+            let _ = self.stream.shutdown().await;
+            self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
+        }
+        if !self.peer_ended {
+            let _ = tokio::time::timeout(PEER_END_WAIT, self.await_peer_end()).await;
+        }
         let observer = self.observer.take()?;
         match observer.finish() {
             Ok(path) => Some(path),
@@ -205,8 +241,27 @@ impl WireIo {
         }
     }
 
+    /// Reads until the client ends its side of TCP, into the recording only.
+    async fn await_peer_end(&mut self) {
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            match self.stream.read(&mut buf).await {
+                Ok(0) => return self.lost(Direction::ClientToServer, TcpEnd::Fin, None),
+                Ok(n) => {
+                    let at = self.micros();
+                    self.observe_at(at, Direction::ClientToServer, &buf[..n]);
+                }
+                Err(e) => return self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string())),
+            }
+        }
+    }
+
     fn lost(&mut self, dir: Direction, how: TcpEnd, error: Option<String>) {
         self.closed = true;
+        match dir {
+            Direction::ClientToServer => self.peer_ended = true,
+            Direction::ServerToClient => self.own_ended = true,
+        }
         let at = self.micros();
         if let Some(o) = self.observer.as_mut() {
             let _ = o.end(at, dir, how, error);

@@ -79,7 +79,13 @@ fn scenario(extensions: &[&str], sent: &[Value]) -> Case {
         },
     });
     let scenario = Scenario::parse(&yaml.to_string(), Path::new("test.yaml")).unwrap();
-    Case { scenario, number: 1, response: Response::Autobahn, origin: PathBuf::from("test.yaml") }
+    Case {
+        scenario,
+        number: 1,
+        response: Response::Autobahn,
+        origin: PathBuf::from("test.yaml"),
+        fixture: Default::default(),
+    }
 }
 
 /// Runs the Python replay client with `settings` to completion; its report.

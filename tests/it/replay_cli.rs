@@ -124,6 +124,23 @@ async fn a_good_client_exits_0_and_leaves_reports_and_recordings() {
 }
 
 #[tokio::test]
+async fn report_directories_that_differ_only_in_agent_diff_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut reports = Vec::new();
+    for agent in ["client-v1", "client-v2"] {
+        let report = dir.path().join(agent);
+        let args = ["--cases", "7.1*,7.3.1", "--agent", agent, "--report", report.to_str().unwrap()];
+        let (code, stdout) = replay_with_printed_urls(&args).await;
+        assert_eq!(code, Some(0), "{stdout}");
+        reports.push(report);
+    }
+    let out = std::process::Command::new(wstap_bin()).arg("diff").args(&reports).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "only --agent differs:\n{text}");
+    assert!(text.starts_with("no behaviour changes"), "{text}");
+}
+
+#[tokio::test]
 async fn a_misbehaving_client_exits_1() {
     // Only 7.3.3, with a client that never answers the close.
     use std::io::{BufRead, BufReader};

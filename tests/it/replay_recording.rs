@@ -137,3 +137,57 @@ async fn recorded_timing_keeps_the_servers_pause_and_reactive_does_not() {
     let reactive = replayed_gap(path, Timing::Reactive).await;
     assert!(reactive < SERVER_PAUSE / 2, "--timing reactive waited {reactive:?}");
 }
+
+/// The client of README workflow 3: says hello, closes with 1000 "bye",
+/// reads until the server hangs up.
+async fn login_client(url: String) {
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    let (mut ws, _) = within("connect", tokio_tungstenite::connect_async(url)).await.unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    assert!(within("echo", ws.next()).await.unwrap().unwrap().is_text());
+    ws.close(Some(CloseFrame { code: 1000.into(), reason: "bye".into() })).await.unwrap();
+    while let Some(Ok(_)) = within("close", ws.next()).await {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_client_diffs_clean_against_its_fixture() {
+    use std::io::{BufRead, BufReader};
+    // Record the fixture: the real server (tungstenite echoes the close
+    // reason in its reply) at a path of its own.
+    let proxy = TestProxy::start(tungstenite_echo().await).await;
+    login_client(format!("ws://{}/login?user=ann", proxy.addr)).await;
+    wait_for_summaries(proxy.dir.path(), 1).await;
+    let (recorded, dir) = proxy.finish().await;
+    let fixture = dir.path().join("login.yaml");
+    std::fs::copy(&recorded[0].path, &fixture).unwrap();
+    // README workflow 3: replay it to the same client, then diff the fixture
+    // against what replay observed.
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(wstap_bin())
+        .arg("replay")
+        .arg(&fixture)
+        .arg("--report")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let url = line.split("connect a client to ").nth(1).unwrap_or_else(|| panic!("{line}")).trim().to_owned();
+    assert!(url.ends_with("/login?user=ann"), "the recorded request target: {url}");
+    std::thread::spawn(move || lines.for_each(drop));
+    login_client(url).await;
+    let done =
+        within("replay exits", tokio::task::spawn_blocking(move || child.wait_with_output())).await.unwrap().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", String::from_utf8_lossy(&done.stdout));
+    let observed = out.join("recordings/client_case_login.yaml");
+    let diff = std::process::Command::new(wstap_bin()).arg("diff").arg(&fixture).arg(&observed).output().unwrap();
+    let text = String::from_utf8_lossy(&diff.stdout);
+    assert_eq!(diff.status.code(), Some(0), "a passing client diffs clean:\n{text}");
+    assert!(text.starts_with("no behaviour changes"), "{text}");
+    let rec = wstap::store::load(&observed).unwrap();
+    let s = rec.summary();
+    assert_eq!(s.server_close.and_then(|c| c.reason).as_deref(), Some("bye"), "the recorded reply, reason included");
+    assert_eq!(s.client_tcp_end, Some(wstap::session::TcpEnd::Fin), "the client's own end of TCP is observed");
+}

@@ -8,7 +8,7 @@
 //! [`FIELDS`], plus the `Sec-WebSocket-Extensions` the client offered and
 //! the fuzzer accepted (13.x differ only in those). `trafficStats` is kept
 //! whole, but its octet counts and compression ratios depend on the test
-//! data, which wstap ships its own of (`scenarios/data/`); only its message
+//! data, which wstap ships its own of (`data/deflate-corpus/`); only its message
 //! and frame counts are comparable across corpora ([`COMPARABLE_TRAFFIC`]).
 
 use serde_json::{Map, Value, json};

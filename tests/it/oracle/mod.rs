@@ -32,6 +32,7 @@ pub mod tools;
 pub mod wstap_side;
 
 mod category7;
+mod corpus;
 mod manual;
 
 use std::ops::RangeInclusive;
