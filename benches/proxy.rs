@@ -12,6 +12,14 @@
 //!
 //! The big-message workload runs the proxy as a child process (the real
 //! `wstap record` binary) so that its peak RSS (`VmHWM`) can be read.
+//!
+//! The wss rows compare TLS on both legs: `direct wss` is the client
+//! speaking TLS straight to a wss echo server (the same tokio-tungstenite
+//! echo behind tokio-rustls), `wstap --tls, wss upstream` is the client
+//! speaking TLS to the recording proxy (`--tls`, a certificate from a
+//! temporary wstap CA), which speaks TLS to that server. Their ratios are
+//! against `direct wss`, measured in the same run. Both are in-process
+//! (no RSS figure).
 
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
@@ -30,6 +38,10 @@ enum Via {
     Direct,
     /// Through `tokio::io::copy_bidirectional`.
     Relay,
+    /// TLS straight to the wss echo server.
+    DirectWss,
+    /// TLS to the recording proxy (`--tls`), which speaks TLS to the wss echo server.
+    WstapTls,
     /// Through the recording proxy: in-process for the timed workloads, the
     /// `wstap record` binary with `args` for the big-message one.
     Wstap {
@@ -49,7 +61,64 @@ const PATHS: &[(&str, Option<Via>)] = &[
         "wstap record --pcap",
         Some(Via::Wstap { tweak: |c| c.pcap = Some(wstap::pcap::Format::Pcap), args: &["--pcap"] }),
     ),
+    ("direct wss", Some(Via::DirectWss)),
+    ("wstap --tls, wss up", Some(Via::WstapTls)),
 ];
+
+/// The baseline a path's `/direct` ratio is taken against.
+fn direct_of(path: &str) -> &'static str {
+    if path.contains("wss") || path.contains("tls") { "direct wss" } else { "direct" }
+}
+
+/// TLS for the wss paths: a temporary wstap CA, a wss echo server with a
+/// certificate from it, and client settings that trust it.
+struct Tls {
+    _dir: tempfile::TempDir,
+    ca_file: PathBuf,
+    server: wstap::tls::ServerTls,
+    client: std::sync::Arc<rustls::ClientConfig>,
+    echo: SocketAddr,
+}
+
+impl Tls {
+    async fn start() -> Tls {
+        use rustls::pki_types::pem::PemObject;
+        let dir = tempfile::tempdir().unwrap();
+        let ca = std::sync::Arc::new(wstap::tls::Ca::load_or_create(dir.path()).unwrap());
+        let server = wstap::tls::ServerTls::new(wstap::tls::CertSource::Ca(ca.clone()), "localhost", None);
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(rustls::pki_types::CertificateDer::from_pem_file(&ca.cert_path).unwrap()).unwrap();
+        let client = rustls::ClientConfig::builder_with_provider(wstap::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let echo = wss_echo_server(server.clone()).await;
+        Tls { ca_file: ca.cert_path.clone(), _dir: dir, server, client: std::sync::Arc::new(client), echo }
+    }
+}
+
+async fn wss_echo_server(tls: wstap::tls::ServerTls) -> SocketAddr {
+    let listener = TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok((stream, _)) = tls.accept(stream, None).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
 
 /// One traffic shape.
 #[derive(Clone, Copy)]
@@ -159,9 +228,26 @@ enum Endpoint {
 }
 
 impl Endpoint {
-    async fn start(via: Via, echo: SocketAddr, child: bool) -> Endpoint {
+    async fn start(via: Via, echo: SocketAddr, child: bool, tls: &Tls) -> Endpoint {
         match via {
             Via::Direct => Endpoint::Direct(echo),
+            Via::DirectWss => Endpoint::Direct(tls.echo),
+            Via::WstapTls => {
+                let dir = tempfile::tempdir().unwrap();
+                let target = wstap::net::Target::parse(&format!("wss://localhost:{}", tls.echo.port())).unwrap();
+                let mut config = ProxyConfig::new(target, dir.path(), "bench");
+                let options =
+                    wstap::tls::UpstreamOptions { extra_roots: vec![tls.ca_file.clone()], ..Default::default() };
+                config.upstream_tls = Some(wstap::tls::UpstreamTls::new(&options).unwrap());
+                config.client_tls = Some(tls.server.clone());
+                let proxy = Proxy::bind(loopback(), config).await.unwrap();
+                let addr = proxy.local_addr().unwrap();
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let task = tokio::spawn(proxy.run(async {
+                    let _ = stopped.await;
+                }));
+                Endpoint::Proxy { addr, stop, task, _dir: dir }
+            }
             Via::Relay => {
                 let listener = TcpListener::bind(loopback()).await.unwrap();
                 let addr = listener.local_addr().unwrap();
@@ -304,12 +390,24 @@ async fn wait_for_summaries(dir: &Path, n: usize) {
     .await
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<Box<dyn wstap::net::stream::Io>>;
 
-async fn connect(addr: SocketAddr) -> Ws {
-    let url = format!("ws://{addr}/bench");
+/// A client connection, over TLS when `tls` is given (SNI localhost).
+async fn connect(addr: SocketAddr, tls: Option<&std::sync::Arc<rustls::ClientConfig>>) -> Ws {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn wstap::net::stream::Io> = match tls {
+        None => Box::new(tcp),
+        Some(config) => {
+            let connector = tokio_rustls::TlsConnector::from(config.clone());
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            Box::new(within("TLS handshake", connector.connect(name, tcp)).await.unwrap())
+        }
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let url = format!("{scheme}://localhost:{}/bench", addr.port());
     let (ws, _) =
-        within("connect", tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true)).await.unwrap();
+        within("connect", tokio_tungstenite::client_async_with_config(url, stream, Some(ws_config()))).await.unwrap();
     ws
 }
 
@@ -355,11 +453,16 @@ async fn client(mut ws: Ws, size: usize, in_flight: usize, base: Instant, end: I
 }
 
 /// One measurement: connect, warm up, run the window (or one message).
-async fn measure(addr: SocketAddr, w: Workload, window: Duration) -> Sample {
+async fn measure(
+    addr: SocketAddr,
+    w: Workload,
+    window: Duration,
+    tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
+) -> Sample {
     let base = Instant::now();
     let mut conns = Vec::new();
     for _ in 0..w.conns {
-        let mut ws = connect(addr).await;
+        let mut ws = connect(addr, tls).await;
         if !w.single {
             for _ in 0..4 {
                 ws.send(stamped(&vec![0; w.size], base)).await.unwrap();
@@ -418,7 +521,7 @@ fn us(d: Duration) -> String {
 
 fn print_workload(w: &Workload, rows: &[Row]) {
     let find = |name: &str| rows.iter().find(|r| r.path == name && r.workload == w.name).map(|r| &r.median);
-    let (direct, relay) = (find("direct"), find("plain relay"));
+    let relay = find("plain relay");
     println!("\n{}", w.name);
     println!(
         "  {:<22} {:>11} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>9}",
@@ -426,11 +529,15 @@ fn print_workload(w: &Workload, rows: &[Row]) {
     );
     for (path, via) in PATHS {
         let Some(s) = find(path) else {
-            let why = if via.is_none() { "not yet available (pcap export not merged)" } else { "not measured" };
+            let why = if via.is_none() { "not yet available" } else { "not measured" };
             println!("  {path:<22} {why}");
             continue;
         };
         let ratio = |b: Option<&Sample>| b.map_or("-".into(), |b| format!("{:.2}x", s.msgs_per_s / b.msgs_per_s));
+        let (direct, relay) = match direct_of(path) {
+            "direct" => (find("direct"), relay),
+            wss => (find(wss), None),
+        };
         let added = relay.map_or("-".into(), |r| {
             let d = s.p99.as_secs_f64() - r.p99.as_secs_f64();
             format!("{:+.0} µs", d * 1e6)
@@ -472,6 +579,13 @@ fn print_targets(workloads: &[Workload], rows: &[Row]) {
             let ok = added < 200e-6;
             println!("  {:<40} p99 added over relay < 200 µs: {:+.0} µs {}", w.name, added * 1e6, mark(ok));
         }
+        if let (Some(tls), Some(wss)) = (get(w.name, "wstap --tls, wss up"), get(w.name, "direct wss")) {
+            println!(
+                "  {:<40} wss both legs vs direct wss: {:.2}x (measured, no target)",
+                w.name,
+                tls.msgs_per_s / wss.msgs_per_s
+            );
+        }
         if let Some(rss) = wstap.rss {
             let mib = rss as f64 / (1 << 20) as f64;
             println!("  {:<40} proxy peak RSS < 64 MiB: {:.1} MiB {}", w.name, mib, mark(mib < 64.0));
@@ -487,6 +601,7 @@ fn main() {
 
 async fn run(s: Settings) {
     let echo = echo_server().await;
+    let tls = Tls::start().await;
     // For profiling: WSTAP_BENCH_ONLY / WSTAP_BENCH_WORKLOAD keep paths / workloads whose name contains them.
     let keep = |var: &str, name: &str| std::env::var(var).map_or(true, |only| name.contains(only.as_str()));
     let workloads: Vec<Workload> = s.workloads().into_iter().filter(|w| keep("WSTAP_BENCH_WORKLOAD", w.name)).collect();
@@ -507,8 +622,10 @@ async fn run(s: Settings) {
         for round in 0..rounds {
             for k in 0..live.len() {
                 let i = (k + round) % live.len();
-                let endpoint = Endpoint::start(live[i].1, echo, w.single).await;
-                let mut sample = measure(endpoint.addr(), *w, s.window).await;
+                let via = live[i].1;
+                let endpoint = Endpoint::start(via, echo, w.single, &tls).await;
+                let client_tls = matches!(via, Via::DirectWss | Via::WstapTls).then_some(&tls.client);
+                let mut sample = measure(endpoint.addr(), *w, s.window, client_tls).await;
                 sample.rss = endpoint.stop(w.conns).await;
                 samples[i].push(sample);
             }

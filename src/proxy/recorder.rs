@@ -22,30 +22,43 @@
 //! capture that fails to write is abandoned with a warning; the recording
 //! carries on.
 //!
-//! Backpressure policy: the channel holds at most [`TAP_CAPACITY`] reads,
-//! for all connections together (so at most `TAP_CAPACITY` ×
-//! [`READ_BUFFER`](super::relay::READ_BUFFER) bytes wait, however many
-//! connections there are). A pump forwards a read *before* handing it to
+//! Backpressure policy: at most [`TAP_CAPACITY`] reads wait for the
+//! recorder, for all connections together (so at most `TAP_CAPACITY` ×
+//! [`READ_BUFFER`](super::relay::READ_BUFFER) bytes, however many
+//! connections there are), and at most [`CONNECTION_CAPACITY`] of them
+//! from any one connection. A pump forwards a read *before* handing it to
 //! the recorder, so a read is never delayed; but if the recorder falls that
-//! far behind, the pump waits before its next read. Dropping data would make
-//! the recording wrong.
+//! far behind on its connection, the pump waits before its next read.
+//! Dropping data would make the recording wrong.
+//!
+//! Fairness: one connection's recorder work must not delay another's
+//! forwarding. So the per-connection bound is far below the global one (a
+//! single busy connection cannot fill the recorder's queue and stall the
+//! pumps of the others), and the recorder takes queued reads round-robin,
+//! one per connection in turn, so a connection whose reads are expensive
+//! (large payloads, permessage-deflate; inflation has its own budget, see
+//! `docs/permessage-deflate.md`) holds the others up by at most one read.
 
 use crate::pcap::{self, Item};
 use crate::session::{Direction, Recording, TcpEnd};
 use crate::store::LiveRecording;
 pub use crate::store::Recorded;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// Most reads queued between the pumps (of all connections) and the recorder.
 pub const TAP_CAPACITY: usize = 256;
+
+/// Most reads of one connection queued for the recorder.
+pub const CONNECTION_CAPACITY: usize = 32;
 
 /// Longest time written events wait in memory before they reach the files.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(5);
@@ -113,8 +126,15 @@ pub struct OpenOptions {
 /// What travels over the recorder's channel.
 enum Msg {
     Open { id: u64, header: Box<Recording>, path: PathBuf, options: OpenOptions, done: Done },
-    Tap { id: u64, tap: Tap },
+    Tap { id: u64, tap: Tap, credit: Credit },
     Close { id: u64 },
+}
+
+/// A queued read's places in its connection's and the global bound,
+/// released once the recorder has applied it.
+struct Credit {
+    _connection: OwnedSemaphorePermit,
+    _global: OwnedSemaphorePermit,
 }
 
 type Done = oneshot::Sender<io::Result<Recorded>>;
@@ -123,20 +143,21 @@ type Done = oneshot::Sender<io::Result<Recorded>>;
 /// once every handle and every [`TapSender`] is dropped.
 #[derive(Clone)]
 pub struct Recorder {
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
+    global: Arc<Semaphore>,
 }
 
 impl Recorder {
     /// Starts the recorder thread; join the returned handle after dropping
     /// every [`Recorder`] and [`TapSender`].
     pub fn start() -> io::Result<(Recorder, JoinHandle<()>)> {
-        let (tx, rx) = mpsc::channel(TAP_CAPACITY);
+        let (tx, rx) = mpsc::unbounded_channel();
         // Its own single-threaded runtime, for the flush timer and for
         // finalising recordings on its blocking pool.
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
         let thread =
             std::thread::Builder::new().name("wstap-recorder".into()).spawn(move || runtime.block_on(serve(rx)))?;
-        Ok((Recorder { tx }, thread))
+        Ok((Recorder { tx, global: Arc::new(Semaphore::new(TAP_CAPACITY)) }, thread))
     }
 
     /// Starts recording connection `id` (unique per recorder) into `path`,
@@ -153,8 +174,9 @@ impl Recorder {
         let (done, outcome) = oneshot::channel();
         let open = Msg::Open { id, header: Box::new(header), path, options, done };
         // If the thread is gone the outcome reports it (the sender is dropped).
-        let _ = self.tx.send(open).await;
-        (TapSender { id, tx: self.tx.clone() }, outcome)
+        let _ = self.tx.send(open);
+        let own = Arc::new(Semaphore::new(CONNECTION_CAPACITY));
+        (TapSender { id, tx: self.tx.clone(), own, global: self.global.clone() }, outcome)
     }
 }
 
@@ -162,18 +184,27 @@ impl Recorder {
 #[derive(Clone)]
 pub struct TapSender {
     id: u64,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
+    /// This connection's bound ([`CONNECTION_CAPACITY`]).
+    own: Arc<Semaphore>,
+    /// Every connection's bound ([`TAP_CAPACITY`]).
+    global: Arc<Semaphore>,
 }
 
 impl TapSender {
-    /// Queues `tap`, waiting while the channel is full (see the module docs).
+    /// Queues `tap`, waiting while this connection, or all of them, have
+    /// as many reads queued as allowed (see the module docs).
     pub async fn send(&self, tap: Tap) {
-        let _ = self.tx.send(Msg::Tap { id: self.id, tap }).await;
+        // Own bound first: a connection over its share never holds global places.
+        let Ok(own) = self.own.clone().acquire_owned().await else { return };
+        let Ok(global) = self.global.clone().acquire_owned().await else { return };
+        let credit = Credit { _connection: own, _global: global };
+        let _ = self.tx.send(Msg::Tap { id: self.id, tap, credit });
     }
 
     /// Ends the recording: call once every pump has sent its last message.
     pub async fn close(self) {
-        let _ = self.tx.send(Msg::Close { id: self.id }).await;
+        let _ = self.tx.send(Msg::Close { id: self.id });
     }
 }
 
@@ -184,6 +215,10 @@ struct Conn {
     /// Until the client's first bytes: why TLS is not decrypted here.
     tls_not_decrypted: Option<String>,
     done: Done,
+    /// Reads received and not yet applied, in order.
+    queue: VecDeque<(Tap, Credit)>,
+    /// Closed by its pumps: finalise once the queue is empty.
+    closing: bool,
     /// Has decoded events not yet moved to the writer.
     touched: bool,
     /// Has written events not yet flushed.
@@ -199,101 +234,164 @@ const MAX_BATCH: usize = 256 * 1024;
 /// [`TAP_CAPACITY`].
 const BATCH_PAUSE: Duration = Duration::from_micros(200);
 
+/// The recorder's connections and whose queued reads come next.
+#[derive(Default)]
+struct State {
+    conns: HashMap<u64, Conn>,
+    /// Connections with queued reads, in round-robin order.
+    ready: VecDeque<u64>,
+    /// Connections with decoded events not yet written out.
+    touched: Vec<u64>,
+}
+
 /// The recorder thread's loop: runs until every sender is dropped.
-async fn serve(mut rx: mpsc::Receiver<Msg>) {
-    let mut conns: HashMap<u64, Conn> = HashMap::new();
-    let mut touched: Vec<u64> = Vec::new();
+async fn serve(mut rx: mpsc::UnboundedReceiver<Msg>) {
+    let mut st = State::default();
     let flush_timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(flush_timer);
     let mut timer_set = false;
     loop {
-        tokio::select! {
-            biased;
-            msg = rx.recv() => {
-                let Some(msg) = msg else { break };
-                let mut batch = handle(&mut conns, &mut touched, msg);
-                while batch < MAX_BATCH
-                    && let Ok(more) = rx.try_recv()
-                {
-                    batch += handle(&mut conns, &mut touched, more);
-                }
-                for id in touched.drain(..) {
-                    let Some(conn) = conns.get_mut(&id) else { continue };
-                    conn.touched = false;
-                    conn.dirty = true;
-                    if let Err(e) = conn.live.write_out() {
-                        fail(&mut conns, id, e);
-                    }
-                }
-                if batch < MAX_BATCH {
-                    // Drained: let reads gather rather than be woken for each.
-                    std::thread::sleep(BATCH_PAUSE);
-                }
-                if timer_set && flush_timer.is_elapsed() {
-                    // Busy enough that the timer branch never got polled.
+        if st.ready.is_empty() {
+            tokio::select! {
+                biased;
+                msg = rx.recv() => match msg {
+                    Some(msg) => st.route(msg),
+                    None => break,
+                },
+                _ = &mut flush_timer, if timer_set => {
                     timer_set = false;
-                    flush_all(&mut conns);
-                } else if !timer_set {
-                    timer_set = true;
-                    flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
+                    flush_all(&mut st.conns);
+                    continue;
                 }
-            }
-            _ = &mut flush_timer, if timer_set => {
-                timer_set = false;
-                flush_all(&mut conns);
             }
         }
+        // Routing is cheap: take everything queued, then work fairly.
+        while let Ok(more) = rx.try_recv() {
+            st.route(more);
+        }
+        let batch = st.work(MAX_BATCH);
+        st.write_out();
+        if st.ready.is_empty() && batch < MAX_BATCH {
+            // Drained: let reads gather rather than be woken for each.
+            std::thread::sleep(BATCH_PAUSE);
+        }
+        if timer_set && flush_timer.is_elapsed() {
+            // Busy enough that the timer branch never got polled.
+            timer_set = false;
+            flush_all(&mut st.conns);
+        } else if !timer_set {
+            timer_set = true;
+            flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
+        }
     }
-    // Every sender is gone; connections never closed are finalised anyway.
-    let ids: Vec<u64> = conns.keys().copied().collect();
+    // Every sender is gone: apply what is queued, then finalise everything,
+    // connections never closed included.
+    while !st.ready.is_empty() {
+        st.work(usize::MAX);
+    }
+    st.write_out();
+    let ids: Vec<u64> = st.conns.keys().copied().collect();
     for id in ids {
-        close(&mut conns, id);
+        close(&mut st.conns, id);
     }
 }
 
-/// Applies one message; returns its weight in the batch.
-fn handle(conns: &mut HashMap<u64, Conn>, touched: &mut Vec<u64>, msg: Msg) -> usize {
-    match msg {
-        Msg::Open { id, header, path, options, done } => {
-            match LiveRecording::create(&path, &header) {
+impl State {
+    /// Takes one message off the channel: opens, queues or closes.
+    fn route(&mut self, msg: Msg) {
+        match msg {
+            Msg::Open { id, header, path, options, done } => match LiveRecording::create(&path, &header) {
                 Ok(live) => {
                     let capture = options.pcap.and_then(|p| Capture::create(&path, p));
                     let tls_not_decrypted = options.tls_not_decrypted;
-                    conns.insert(id, Conn { live, capture, tls_not_decrypted, done, touched: false, dirty: true });
+                    let queue = VecDeque::new();
+                    let conn = Conn {
+                        live,
+                        capture,
+                        tls_not_decrypted,
+                        done,
+                        queue,
+                        closing: false,
+                        touched: false,
+                        dirty: true,
+                    };
+                    self.conns.insert(id, conn);
                 }
                 Err(e) => {
                     let _ = done.send(Err(failed(id, &path, e)));
                 }
+            },
+            // Unknown: the recording failed and was already reported.
+            Msg::Tap { id, tap, credit } => {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    if conn.queue.is_empty() {
+                        self.ready.push_back(id);
+                    }
+                    conn.queue.push_back((tap, credit));
+                }
             }
-            1
+            Msg::Close { id } => match self.conns.get_mut(&id) {
+                Some(conn) if !conn.queue.is_empty() => conn.closing = true,
+                Some(_) => self.close(id),
+                None => {}
+            },
         }
-        Msg::Tap { id, tap } => {
-            let weight = match &tap {
+    }
+
+    /// Applies queued reads one connection at a time, round-robin, until
+    /// `max` bytes are decoded or nothing is queued; returns the bytes.
+    fn work(&mut self, max: usize) -> usize {
+        let mut batch = 0;
+        while batch < max
+            && let Some(id) = self.ready.pop_front()
+        {
+            let Some(conn) = self.conns.get_mut(&id) else { continue };
+            let Some((tap, credit)) = conn.queue.pop_front() else { continue };
+            batch += match &tap {
                 Tap::Data { bytes, .. } => bytes.len().max(1),
                 Tap::End { .. } | Tap::Event { .. } => 1,
             };
-            // Unknown: the recording failed and was already reported.
-            let Some(conn) = conns.get_mut(&id) else { return weight };
             if let (Some(why), Tap::Data { dir: Direction::ClientToServer, at, bytes }) =
                 (&conn.tls_not_decrypted, &tap)
             {
                 name_tls(&mut conn.live, *at, bytes, why);
                 conn.tls_not_decrypted = None;
             }
-            match apply(&mut conn.live, &mut conn.capture, tap) {
-                Ok(()) if !conn.touched => {
-                    conn.touched = true;
-                    touched.push(id);
-                }
-                Ok(()) => {}
-                Err(e) => fail(conns, id, e),
+            let applied = apply(&mut conn.live, &mut conn.capture, tap);
+            drop(credit);
+            if let Err(e) = applied {
+                fail(&mut self.conns, id, e);
+                continue;
             }
-            weight
+            if !conn.touched {
+                conn.touched = true;
+                self.touched.push(id);
+            }
+            if !conn.queue.is_empty() {
+                self.ready.push_back(id);
+            } else if conn.closing {
+                self.close(id);
+            }
         }
-        Msg::Close { id } => {
-            close(conns, id);
-            1
+        batch
+    }
+
+    /// Moves decoded events of touched connections into their writers.
+    fn write_out(&mut self) {
+        for id in std::mem::take(&mut self.touched) {
+            let Some(conn) = self.conns.get_mut(&id) else { continue };
+            conn.touched = false;
+            conn.dirty = true;
+            if let Err(e) = conn.live.write_out() {
+                fail(&mut self.conns, id, e);
+            }
         }
+    }
+
+    /// Finalises `id` (its decoded events are written by `close` itself).
+    fn close(&mut self, id: u64) {
+        self.touched.retain(|t| *t != id);
+        close(&mut self.conns, id);
     }
 }
 

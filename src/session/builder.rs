@@ -283,6 +283,9 @@ impl<S: PayloadStore> Acc<S> {
                 let mut msg = Message::new(offset, opcode.value(), len, frames, compressed, payload);
                 if let Some(done) = self.end_inflation(dir) {
                     done.violations.into_iter().for_each(|v| self.violation(dir, v));
+                    if let Some(detail) = done.budget_exhausted {
+                        self.note(at, "inflate_budget_exhausted", detail);
+                    }
                     msg.inflated = Some(InflatedPayload { len: done.len, cut: done.cut, data: done.data });
                 }
                 self.push(at, dir, EventKind::Message(msg));

@@ -25,6 +25,7 @@ pub mod tls;
 pub use builder::{MemoryStore, PayloadStore, SessionBuilder};
 pub use closing::{CloseInfo, Side, Summary, TcpEnd};
 pub use data::{Data, INLINE_MAX, SidecarRef};
+pub use inflate::{INFLATE_BUDGET_RATIO, INFLATE_BUDGET_SLACK};
 pub use streams::RebuildError;
 pub use tls::{CertInfo, TlsClose, TlsInfo, TlsLeg};
 

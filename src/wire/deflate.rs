@@ -236,6 +236,17 @@ impl Inflater {
         self
     }
 
+    /// Changes the cap from now on, for the current message too (never
+    /// below what the current message already produced).
+    pub fn set_cap(&mut self, cap: u64) {
+        self.cap = cap.max(self.produced);
+    }
+
+    /// Bytes the current message has inflated so far.
+    pub fn produced(&self) -> u64 {
+        self.produced
+    }
+
     /// The per-message cap on inflated bytes.
     pub fn cap(&self) -> u64 {
         self.cap

@@ -341,3 +341,144 @@ async fn a_server_that_speaks_first_and_floods_is_bounded_and_recorded_in_sideca
     assert_eq!(total, FLOOD as u64, "every byte recorded");
     assert_eq!(rec.stream(Direction::ServerToClient).unwrap().len(), FLOOD, "and rebuilt from the sidecar");
 }
+
+/// An upstream for the bomb test: `/bomb` accepts permessage-deflate and
+/// discards what it gets (it inflates nothing, so it costs nothing);
+/// anything else is a tokio-tungstenite echo.
+async fn bomb_sink_and_echo() -> SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+    let listener = tokio::net::TcpListener::bind(loopback()).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut bomb = false;
+                #[allow(clippy::result_large_err)] // the callback type is tungstenite's
+                let callback = |req: &Request, mut resp: Response| {
+                    if req.uri().path() == "/bomb" {
+                        bomb = true;
+                        resp.headers_mut().insert("Sec-WebSocket-Extensions", "permessage-deflate".parse().unwrap());
+                    }
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else { return };
+                if bomb {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while matches!(ws.get_mut().read(&mut buf).await, Ok(n) if n > 0) {}
+                    return;
+                }
+                while let Some(Ok(msg)) = ws.next().await {
+                    if msg.is_text() && ws.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Round-trip times of `n` echoes on `ws`, or until `until` says stop.
+async fn echo_times(ws: &mut Ws, n: usize, until: &dyn Fn() -> bool) -> Vec<Duration> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let mut times = Vec::new();
+    while times.len() < n && !until() {
+        let t = Instant::now();
+        ws.send(Message::text("ping ".repeat(20))).await.unwrap();
+        within("echo", ws.next()).await.unwrap().unwrap();
+        times.push(t.elapsed());
+    }
+    times
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deflate_bomb_spends_its_budget_and_does_not_stall_other_connections() {
+    let test = "a_deflate_bomb_spends_its_budget_and_does_not_stall_other_connections";
+    if !crate::deflate::have_websockets(test) {
+        return;
+    }
+    const MESSAGES: usize = 12;
+    const SIZE: usize = 16 * 1024 * 1024;
+    let proxy = TestProxy::start(bomb_sink_and_echo().await).await;
+    let (mut victim, _) = tokio_tungstenite::connect_async(format!("ws://{}/echo", proxy.addr)).await.unwrap();
+    let baseline = echo_times(&mut victim, 300, &|| false).await;
+    let script = format!("{}/tests/python/pmd_bomb_client.py", env!("CARGO_MANIFEST_DIR"));
+    let bomb = std::process::Command::new("python3")
+        .args([&script, &format!("ws://{}/bomb", proxy.addr), &MESSAGES.to_string(), &SIZE.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bomb = std::sync::Arc::new(std::sync::Mutex::new(bomb));
+    let running = bomb.clone();
+    let during =
+        echo_times(&mut victim, usize::MAX, &move || running.lock().unwrap().try_wait().unwrap().is_some()).await;
+    let out = within(
+        "the bomb is sent",
+        tokio::task::spawn_blocking(move || {
+            let child = std::sync::Arc::try_unwrap(bomb).ok().unwrap().into_inner().unwrap();
+            child.wait_with_output().unwrap()
+        }),
+    )
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    victim.close(None).await.unwrap();
+    while let Some(Ok(_)) = within("close reply", futures_util::StreamExt::next(&mut victim)).await {}
+    drop(victim);
+    wait_for_summaries(proxy.dir.path(), 2).await;
+    let (recorded, dir) = proxy.finish().await;
+
+    // What the recorder did: spent the budget, said so, recorded the rest compressed.
+    let bomb_rec = recorded
+        .iter()
+        .map(|r| wstap::store::load(&r.path).unwrap())
+        .find(|r| r.events.iter().any(|e| matches!(&e.kind, EventKind::Upgrade { extensions: Some(_), .. })))
+        .expect("the bomb's recording");
+    let notes: Vec<&str> = bomb_rec
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Note { kind, .. } => Some(kind.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, ["inflate_budget_exhausted"]);
+    let messages: Vec<&wstap::session::Message> = bomb_rec
+        .events_in(Direction::ClientToServer)
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages.len(), MESSAGES, "every message is recorded");
+    let compressed: u64 = messages.iter().map(|m| m.len).sum();
+    let inflated: u64 = messages.iter().filter_map(|m| m.inflated.as_ref()).map(|i| i.len).sum();
+    let budget = wstap::session::INFLATE_BUDGET_SLACK + wstap::session::INFLATE_BUDGET_RATIO * compressed;
+    assert!(inflated <= budget, "{inflated} bytes inflated, budget {budget}");
+    assert!(messages.iter().skip(1).all(|m| m.inflated.is_none()), "compressed only after the budget");
+    let sidecars: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".inflated.bin"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(sidecars <= budget, "{sidecars} bytes of inflated sidecar for {} bytes sent", compressed);
+
+    // And the other connection kept its pace (generous: a loaded 2-core machine).
+    let worst = |t: &[Duration]| t.iter().copied().max().unwrap_or_default();
+    let mut sorted = baseline.clone();
+    sorted.sort();
+    let p99 = sorted[sorted.len() * 99 / 100];
+    let bound = (p99 * 50).max(Duration::from_millis(250));
+    eprintln!(
+        "echo latency: baseline p99 {p99:?} max {:?}; during the bomb ({} echoes) max {:?}",
+        worst(&baseline),
+        during.len(),
+        worst(&during)
+    );
+    assert!(!during.is_empty(), "the victim echoed while the bomb was sent");
+    assert!(worst(&during) < bound, "an echo took {:?} during the bomb (bound {bound:?})", worst(&during));
+}

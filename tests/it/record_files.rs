@@ -111,6 +111,14 @@ async fn a_directory_removed_mid_run_is_reported_and_forwarding_goes_on() {
     let (child, url, stderr) = spawn_record(&[], &out);
     let (mut first, _) = within("connect", tokio_tungstenite::connect_async(&url)).await.unwrap();
     echo(&mut first, Message::text("before")).await;
+    // The recorder thread opens the file asynchronously: wait for it, so
+    // only the second connection meets the missing directory.
+    within("the first recording is open", async {
+        while yaml_files(&out).is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
     std::fs::remove_dir_all(&out).unwrap();
     let (mut second, _) = within("connect", tokio_tungstenite::connect_async(&url)).await.unwrap();
     for i in 0..3 {

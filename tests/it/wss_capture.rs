@@ -71,6 +71,12 @@ async fn the_capture_of_a_wss_recording_decodes_in_tshark_with_no_options() {
     let status = std::process::Command::new(wstap_bin()).arg("convert").arg(&yaml).arg(&exported).status().unwrap();
     assert!(status.success());
     check_tshark(&exported, &rec, true, None);
+    // show and diff read a wss recording as they read any other.
+    let show = std::process::Command::new(wstap_bin()).arg("show").arg(&yaml).output().unwrap();
+    assert!(show.status.success(), "{}", String::from_utf8_lossy(&show.stderr));
+    assert!(String::from_utf8_lossy(&show.stdout).contains("bye now"));
+    let diff = std::process::Command::new(wstap_bin()).arg("diff").arg(&yaml).arg(&yaml).output().unwrap();
+    assert_eq!(diff.status.code(), Some(0), "{}", String::from_utf8_lossy(&diff.stdout));
 }
 
 #[tokio::test]

@@ -161,3 +161,33 @@ fn unknown_extensions_are_noted_and_kept_raw() {
     let back: Recording = serde_yaml::from_str(&serde_yaml::to_string(&rec).unwrap()).unwrap();
     assert_eq!(back.events, rec.events, "notes survive the YAML round trip");
 }
+
+#[test]
+fn a_bomb_runs_out_of_budget_and_later_messages_stay_compressed() {
+    use crate::session::inflate::{INFLATE_BUDGET_RATIO, INFLATE_BUDGET_SLACK};
+    let mut client = Deflater::new(15, false).unwrap();
+    let zeros = vec![0u8; 3 * 1024 * 1024];
+    let mut reads = vec![(C2S, REQUEST.to_vec()), (S2C, response("permessage-deflate"))];
+    let mut compressed = 0;
+    for _ in 0..4 {
+        let bomb = client.compress_message(&zeros);
+        compressed += bomb.len() as u64;
+        reads.push((C2S, frame(C2S, 2, true, 4, &bomb)));
+    }
+    let (rec, store) = record_with(None, &reads);
+    let m = messages(&rec, C2S);
+    assert_eq!(m.len(), 4, "every message is recorded");
+    let budget = INFLATE_BUDGET_SLACK + INFLATE_BUDGET_RATIO * compressed;
+    let inflated: Vec<Option<(u64, bool)>> = m.iter().map(|m| m.inflated.as_ref().map(|i| (i.len, i.cut))).collect();
+    assert_eq!(inflated[0], Some((3 << 20, false)), "within the budget");
+    let (second, cut) = inflated[1].expect("the message that runs the budget out is inflated in part");
+    assert!(cut && second < 3 << 20, "{second}");
+    assert_eq!(inflated[2..], [None, None], "after the budget: compressed only");
+    let total: u64 = inflated.iter().flatten().map(|i| i.0).sum();
+    assert!(total <= budget, "{total} inflated, budget {budget}");
+    assert_eq!(store.inflated[0].len() as u64, total, "the inflated sidecar holds no more");
+    let notes = kinds(&rec, true);
+    assert_eq!(notes, [(S2C, "inflate_budget_exhausted".to_string(), 0)]);
+    assert!(kinds(&rec, false).is_empty(), "running out of budget is not a violation: {:?}", kinds(&rec, false));
+    assert!(m.iter().all(|m| m.compressed), "the wire payloads are kept");
+}
