@@ -205,7 +205,12 @@ fn option(w: &Word, action: &mut Action, chance: &mut Option<Chance>) -> Res<()>
         ("gap", Action::Slice { gap, .. }) => *gap = duration(w, value()?)?,
         ("aligned", Action::Slice { aligned, .. }) if w.value.is_none() => *aligned = true,
         ("gap" | "aligned", _) => return wrong("slice"),
-        _ => return Err((w.column, format!("unknown option {:?}; expected p=, seed=, reason=, at=, gap= or aligned", w.key))),
+        _ => {
+            return Err((
+                w.column,
+                format!("unknown option {:?}; expected p=, seed=, reason=, at=, gap= or aligned", w.key),
+            ));
+        }
     }
     Ok(())
 }
@@ -274,7 +279,11 @@ fn injected(w: &Word, v: &str) -> Res<Injected> {
     };
     let text = |a: Option<&str>| a.unwrap_or("").as_bytes().to_vec();
     let control = |p: Vec<u8>| {
-        if p.len() > 125 { Err((w.column, "a control frame's payload is at most 125 bytes".to_string())) } else { Ok(p) }
+        if p.len() > 125 {
+            Err((w.column, "a control frame's payload is at most 125 bytes".to_string()))
+        } else {
+            Ok(p)
+        }
     };
     Ok(match kind {
         "ping" => Injected::Ping(control(text(arg))?),

@@ -97,7 +97,10 @@ struct Cur {
 enum Fate {
     Pass,
     Drop,
-    Cut { keep: u64, end: Ending },
+    Cut {
+        keep: u64,
+        end: Ending,
+    },
     /// Buffered until whole, then decided.
     Held(Vec<u8>),
 }
@@ -195,7 +198,8 @@ impl Piece {
 impl DirTap {
     /// A tap for `dir` with these rules (numbered as given).
     pub fn new(dir: Direction, rules: Vec<(usize, Rule)>) -> DirTap {
-        let rules = rules.into_iter().map(|(number, rule)| Armed { number, rule, fired: false, noted: false }).collect();
+        let rules =
+            rules.into_iter().map(|(number, rule)| Armed { number, rule, fired: false, noted: false }).collect();
         DirTap {
             dir,
             rules,
@@ -314,7 +318,18 @@ impl DirTap {
         let ws_start = self.ws_bytes;
         self.ws_bytes += total;
         let fate = Fate::Pass;
-        let cur = Cur { header: h, hdr_len: hdr_len as u64, offset, ws_start, total, done: 0, at, fate, slice: None, after: None };
+        let cur = Cur {
+            header: h,
+            hdr_len: hdr_len as u64,
+            offset,
+            ws_start,
+            total,
+            done: 0,
+            at,
+            fate,
+            slice: None,
+            after: None,
+        };
         self.cur = Some(cur);
         if let Some(rule) = self.drop_message.filter(|_| h.opcode == OpCode::CONTINUATION) {
             let detail = format!("{}, a continuation of the message dropped, was not forwarded", self.describe(None));
@@ -575,7 +590,8 @@ impl DirTap {
                     (None, _) => hdr_len + len / 2,
                 }
                 .min(total);
-                let how = if end == Ending::Rst { "both sides reset (RST)" } else { "the receiver's side closed (FIN)" };
+                let how =
+                    if end == Ending::Rst { "both sides reset (RST)" } else { "the receiver's side closed (FIN)" };
                 let detail = format!("{what}: {keep} of its {total} bytes forwarded, then {how}");
                 self.fault(out, i, offset, total - keep, detail, None);
                 self.set_fate(Fate::Cut { keep, end });
@@ -584,7 +600,9 @@ impl DirTap {
             Action::CloseCode { code, reason } => {
                 let (payload, frame) = held.expect("close-code rules hold the frame");
                 let old = crate::wire::ClosePayload::parse(payload);
-                let reason = reason.unwrap_or_else(|| if code.is_some() { old.reason_text().unwrap_or("").into() } else { String::new() });
+                let reason = reason.unwrap_or_else(|| {
+                    if code.is_some() { old.reason_text().unwrap_or("").into() } else { String::new() }
+                });
                 let new = super::close_payload(code, &reason);
                 let mut header = self.cur.as_ref().expect("a frame").header;
                 header.len = new.len() as u64;
@@ -613,7 +631,15 @@ impl DirTap {
         }
     }
 
-    fn fault(&mut self, out: &mut Out, i: usize, offset: u64, withheld: u64, detail: String, delivered: Option<Vec<u8>>) {
+    fn fault(
+        &mut self,
+        out: &mut Out,
+        i: usize,
+        offset: u64,
+        withheld: u64,
+        detail: String,
+        delivered: Option<Vec<u8>>,
+    ) {
         let armed = &self.rules[i];
         let fault = Fault {
             rule: armed.number,

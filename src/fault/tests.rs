@@ -130,7 +130,7 @@ fn drop_withholds_the_close_frame_and_records_where() {
     let stream = server(&[text.clone(), close(1000, "bye")]);
     for chunk in [1, 3, 4096] {
         let seen = run(S2C, &["s2c first=close drop"], &stream, chunk);
-        assert_eq!(seen.written, server(&[text.clone()]), "chunk {chunk}");
+        assert_eq!(seen.written, server(std::slice::from_ref(&text)), "chunk {chunk}");
         let [f] = &seen.faults[..] else { panic!("{:?}", seen.faults) };
         assert_eq!((f.rule, f.action, f.offset, f.withheld), (1, "drop", (HEAD.len() + text.len()) as u64, 7));
     }
@@ -149,7 +149,7 @@ fn rst_at_the_third_message_forwards_two() {
 #[test]
 fn cut_forwards_the_header_and_half_the_payload() {
     let big = frame(OpCode::BINARY, &vec![7u8; 65536]);
-    let stream = server(&[big.clone()]);
+    let stream = server(std::slice::from_ref(&big));
     let seen = run(S2C, &["s2c first=binary cut=rst"], &stream, 16 * 1024);
     assert_eq!(seen.written.len(), HEAD.len() + 10 + 32768, "a 10-byte header");
     assert_eq!(seen.end, Some(Ending::Rst));
@@ -198,11 +198,11 @@ fn hold_and_fin_end_the_direction_instead_of_the_frame() {
 #[test]
 fn inject_writes_a_frame_before_or_after() {
     let a = frame(OpCode::TEXT, b"a");
-    let stream = server(&[a.clone()]);
+    let stream = server(std::slice::from_ref(&a));
     let seen = run(S2C, &["s2c first=text inject-before=ping:x"], &stream, 4096);
     assert_eq!(seen.written, server(&[frame(OpCode::PING, b"x"), a.clone()]));
     let seen = run(S2C, &["s2c first=text inject-after=raw:ff00"], &stream, 4096);
-    let mut want = server(&[a.clone()]);
+    let mut want = server(std::slice::from_ref(&a));
     want.extend([0xff, 0]);
     assert_eq!(seen.written, want);
     let mut c = REQUEST.to_vec();

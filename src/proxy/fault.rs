@@ -9,7 +9,7 @@
 //! [`Plan::for_connection`]: crate::fault::Plan::for_connection
 
 use crate::fault::{ConnFaults, DirTap, Ending, Fault, Op};
-use crate::session::{Data, EventKind};
+use crate::session::EventKind;
 use bytes::Bytes;
 use std::io;
 use std::time::{Duration, Instant};
@@ -111,6 +111,6 @@ fn event(f: Fault) -> EventKind {
         offset: f.offset,
         withheld: f.withheld,
         detail: f.detail,
-        delivered: f.delivered.as_deref().map(Data::inline),
+        delivered: f.delivered.as_deref().map(crate::session::data::hex),
     }
 }

@@ -25,8 +25,8 @@
 
 use super::fault::{FaultSide, Flow};
 use super::host::{HostRewrite, Step};
-use crate::fault::{ConnFaults, Ending};
 use super::recorder::{Tap, TapSender};
+use crate::fault::{ConnFaults, Ending};
 use crate::net::stream::{Duplex, Resetter, tls_ending};
 use crate::session::{Direction, EventKind, NOTE_ENDED_BY_PROXY, TcpEnd, TlsClose, TlsLeg};
 use bytes::{Bytes, BytesMut};

@@ -216,9 +216,9 @@ pub enum EventKind {
         /// What happened, in words.
         detail: String,
         /// Bytes written to the receiver instead of or besides the frame (a
-        /// new close frame, an injected frame), exactly.
+        /// new close frame, an injected frame), exactly, as hex.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        delivered: Option<Data>,
+        delivered: Option<String>,
     },
     /// The sender closed its side of TCP (FIN).
     Fin,

@@ -64,7 +64,8 @@ async def client(url, spec):
         out["error"] = "timeout"
         await ws.close()
     out["close_code"] = ws.close_code
-    out["close_rcvd"] = ws.close_rcvd.code if ws.close_rcvd else None
+    rcvd = ws.protocol.close_rcvd
+    out["close_rcvd"] = rcvd.code if rcvd else None
     print(json.dumps(out), flush=True)
 
 
