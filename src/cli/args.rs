@@ -188,6 +188,9 @@ pub struct ReplayArgs {
     /// TLS towards the client under test (it then gets a wss:// URL).
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Fault rules for the replayed server's frames (s2c rules only).
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Options of `wstap serve`.

@@ -29,7 +29,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 mod convert;
 mod diff;
-mod faults;
+pub(crate) mod faults;
 mod replay;
 mod show;
 
