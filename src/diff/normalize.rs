@@ -166,6 +166,10 @@ impl<'a> Builder<'a> {
                 self.line(e.dir, format!("tls_end {} {}", leg.as_str(), how.as_str()))
             }
             EventKind::Rewrite { header, .. } => self.line(e.dir, format!("rewrite {header}")),
+            EventKind::Fault { rule, spec, action, .. } => {
+                let spec = crate::escape::quoted(spec);
+                self.line(e.dir, format!("fault {action} (rule {rule}: {spec})"))
+            }
             EventKind::Violation { kind, .. } => {
                 self.sides[side].violations.push(kind.clone());
                 self.line(e.dir, format!("violation {kind}"));
