@@ -197,7 +197,10 @@ fn a_request_completed_after_the_server_ended_keeps_its_trailing_bytes() {
     let why = "connection ended before the server answered the upgrade".to_string();
     assert_eq!(
         raw,
-        vec![(C2S, REQUEST.len() as u64, late.clone(), why.clone()), (C2S, (REQUEST.len() + late.len()) as u64, b"more".to_vec(), why)]
+        vec![
+            (C2S, REQUEST.len() as u64, late.clone(), why.clone()),
+            (C2S, (REQUEST.len() + late.len()) as u64, b"more".to_vec(), why)
+        ]
     );
 }
 
