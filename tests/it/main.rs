@@ -16,6 +16,7 @@ mod hostile_net;
 mod oracle;
 mod pcap;
 mod proxy;
+mod pty;
 mod record_files;
 mod replay;
 mod replay_cli;
