@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`accept`]: the accept step every listener uses (backs off when descriptors run out).
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
+//! - [`fault`]: frame-aware fault rules (parse, choose, decide per frame), sans-IO.
 //! - [`session`]: the data model every feature shares (recordings, events, summary).
 //! - [`store`]: recording files: streaming YAML writer, sidecars, loader.
 //! - [`proxy`]: the recording proxy (byte pumps, tap, one recorder thread).
@@ -31,6 +32,7 @@ pub mod demo;
 pub mod diff;
 pub mod echo;
 pub mod escape;
+pub mod fault;
 pub mod judge;
 pub mod net;
 pub mod pcap;

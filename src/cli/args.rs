@@ -192,6 +192,9 @@ pub struct ReplayArgs {
     /// TLS towards the client under test (it then gets a wss:// URL).
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Fault rules for the replayed server's frames (s2c rules only).
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Options of `wstap serve`.
@@ -272,6 +275,23 @@ pub struct RecordArgs {
     /// at most 24h). A connection whose upstream does not answer in time is closed and recorded as reset.
     #[arg(long, value_name = "DURATION", default_value = "5", value_parser = duration::timeout)]
     pub connect_timeout: std::time::Duration,
+    /// Fault rules.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Fault rules, for `record` and `replay` (see docs/faults.md).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FaultArgs {
+    /// Make traffic misbehave on purpose, per connection: DIR TRIGGER ACTION [OPTION...],
+    /// e.g. 's2c first=close drop' or 's2c message=3 rst' (repeatable). Each fault is
+    /// recorded as an event naming its rule. `--fault help` (or `--fault` alone) prints
+    /// the catalogue of triggers and actions.
+    #[arg(long = "fault", value_name = "RULE", num_args = 0..=1, default_missing_value = "help")]
+    pub rules: Vec<String>,
+    /// Fault rules from a YAML file: a list of rule strings, applied after any --fault.
+    #[arg(long = "faults", value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Whose point of view a report takes.

@@ -30,16 +30,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 mod convert;
 mod diff;
+pub(crate) mod faults;
 mod replay;
 mod show;
 
 async fn record(args: RecordArgs) -> Result<ExitCode> {
     // Before anything listens: traffic must never flow into a directory
     // that cannot take its recordings.
+    let faults = match faults::plan(&args.faults)? {
+        faults::Faults::Help => {
+            faults::print_help();
+            return Ok(ExitCode::SUCCESS);
+        }
+        faults::Faults::Plan(plan) => plan,
+    };
     check::writable_dir(&args.out, "--out")?;
+    faults::announce(&faults);
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     if args.proxy {
-        return forward_proxy(args).await;
+        return forward_proxy(args, faults).await;
     }
     let echo = match args.upstream {
         Some(_) => None,
@@ -58,6 +67,7 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     config.pcap = pcap;
     config.keep_host = args.keep_host;
     config.connect_timeout = args.connect_timeout;
+    config.faults = faults;
     let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
     if upstream.tls {
         let options = crate::tls::UpstreamOptions {
@@ -106,7 +116,7 @@ fn stopped(finished: crate::proxy::Finished, out: &std::path::Path) -> Result<Ex
 }
 
 /// `record --proxy`.
-async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
+async fn forward_proxy(args: RecordArgs, faults: std::sync::Arc<crate::fault::Plan>) -> Result<ExitCode> {
     let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
     let placeholder: Target = std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into();
     let mut config = ProxyConfig::new(placeholder, args.out.clone(), "record");
@@ -115,6 +125,7 @@ async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
         PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
     });
     config.connect_timeout = args.connect_timeout;
+    config.faults = faults;
     config.forward = Some(crate::proxy::forward::ForwardOptions { no_intercept: args.no_intercept.clone() });
     let options = crate::tls::UpstreamOptions {
         extra_roots: args.upstream_ca.clone(),

@@ -66,6 +66,9 @@ pub struct DiffOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
+    /// A fault rule (`--fault`) applied in one input only: the likely cause
+    /// of the changes listed after it.
+    Fault,
     /// The opening handshake: status, headers, negotiated extensions.
     Handshake,
     /// Close codes, reasons, who closed, whether a close was answered.

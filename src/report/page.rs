@@ -235,6 +235,10 @@ fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry, style:
             let state = if *on { "ENABLED" } else { "DISABLED" };
             lines.push(single("wirelog_delay", format!("WIRELOG {state}")));
         }
+        WireLogEntry::Fault { rule, spec, action, detail } => {
+            let text = format!("FAULT {} (rule {rule}: {spec}): {detail}", action.to_uppercase());
+            lines.push(single("wirelog_kill_after", crate::escape::line(&text).into_owned()));
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod util;
 mod cli;
 mod deflate;
 mod deflate_replay;
+mod faults;
 mod forward_proxy;
 mod fuzz_regressions;
 mod hostile_files;
