@@ -496,3 +496,26 @@ async fn an_injected_close_reaches_the_tungstenite_client() {
     let rec = only_recording(proxy).await;
     assert_eq!(faults(&rec), vec![(S2C, "inject".into(), 1, 0)]);
 }
+
+#[tokio::test]
+async fn a_fault_on_one_connection_does_not_slow_another() {
+    // A seed that faults the first connection and spares the second.
+    let rule = |seed: u64| format!("s2c first=text delay=1500ms p=0.5 seed={seed}");
+    let picks = |seed| {
+        let plan = Plan::new(vec![parse_rule(&rule(seed)).unwrap()]);
+        (plan.for_connection(1).is_some(), plan.for_connection(2).is_some())
+    };
+    let seed = (0..1000).find(|&s| picks(s) == (true, false)).unwrap();
+    let proxy = proxy(tungstenite_echo().await, &[&rule(seed)]).await;
+    let started = std::time::Instant::now();
+    let mut slow = ws_client(&proxy.url()).await;
+    slow.send(Message::text("slow")).await.unwrap();
+    let mut quick = ws_client(&proxy.url()).await;
+    quick.send(Message::text("quick")).await.unwrap();
+    assert_eq!(within("echo", quick.next()).await.unwrap().unwrap(), Message::text("quick"));
+    let quick_took = started.elapsed();
+    assert_eq!(within("echo", slow.next()).await.unwrap().unwrap(), Message::text("slow"));
+    let slow_took = started.elapsed();
+    assert!(slow_took >= Duration::from_millis(1500), "{slow_took:?}");
+    assert!(quick_took < Duration::from_millis(1000), "the other connection was not held up: {quick_took:?}");
+}
