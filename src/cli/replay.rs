@@ -12,6 +12,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `wstap replay`.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let faults = match super::faults::plan(&args.faults)? {
+        super::faults::Faults::Help => {
+            super::faults::print_help();
+            return Ok(ExitCode::SUCCESS);
+        }
+        super::faults::Faults::Plan(plan) => plan,
+    };
+    if let Some((i, rule)) =
+        faults.rules().iter().enumerate().find(|(_, r)| r.dir != crate::wire::Direction::ServerToClient)
+    {
+        let spec = crate::escape::quoted(&rule.spec);
+        bail!("fault rule {} ({spec}) is c2s: replay plays the server, so only s2c rules apply", i + 1);
+    }
+    super::faults::announce(&faults);
     if let Some(path) = args.paths.iter().find(|p| !p.exists()) {
         let shown = path.display();
         let hint = match looks_like_a_pattern(path) {
@@ -39,6 +53,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let mut settings = Settings::new(args.agent.clone());
     settings.record_dir = record_dir;
+    settings.faults = faults;
     let mut config = RunConfig::new(settings);
     config.client = args.client.clone();
     config.jobs = args.jobs.max(1);

@@ -84,26 +84,40 @@ impl FaultSide {
                 None => to.write_all(bytes).await.map(|()| Flow::On),
             };
         };
-        for op in tap.push(bytes, Duration::from_micros(at)) {
-            match op {
-                Op::Write(b) => to.write_all(&b).await?,
-                Op::Sleep(d) => {
-                    to.flush().await?;
-                    tokio::time::sleep(d).await;
-                }
-                Op::Fault(f) => faults.push((t0.elapsed().as_micros() as u64, event(f))),
-                Op::End(end) => {
-                    self.ended = Some(end);
-                    return Ok(Flow::Ended(end));
-                }
-            }
-        }
-        Ok(Flow::On)
+        let ended = carry_out(tap, bytes, at, t0, to, faults).await?;
+        self.ended = ended;
+        Ok(ended.map_or(Flow::On, Flow::Ended))
     }
 }
 
+/// Pushes `bytes` (read at `at` µs) through `tap` and carries out its ops
+/// on `to`: the one place fault ops meet a socket, for the proxy and for
+/// replay. Faults go onto `faults`, timed from `t0`; returns how a rule
+/// ended the receiver's side, if one did (the caller does the ending).
+pub async fn carry_out<W: AsyncWrite + Unpin + ?Sized>(
+    tap: &mut DirTap,
+    bytes: &Bytes,
+    at: u64,
+    t0: Instant,
+    to: &mut W,
+    faults: &mut Vec<(u64, EventKind)>,
+) -> io::Result<Option<Ending>> {
+    for op in tap.push(bytes, Duration::from_micros(at)) {
+        match op {
+            Op::Write(b) => to.write_all(&b).await?,
+            Op::Sleep(d) => {
+                to.flush().await?;
+                tokio::time::sleep(d).await;
+            }
+            Op::Fault(f) => faults.push((t0.elapsed().as_micros() as u64, event(f))),
+            Op::End(end) => return Ok(Some(end)),
+        }
+    }
+    Ok(None)
+}
+
 /// A tap's fault as a recorded event.
-fn event(f: Fault) -> EventKind {
+pub fn event(f: Fault) -> EventKind {
     EventKind::Fault {
         rule: f.rule as u32,
         spec: f.spec,

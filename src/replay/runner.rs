@@ -269,8 +269,9 @@ async fn accept_tls(
     let _ = stream.set_nodelay(true);
     let addrs = (stream.peer_addr().ok(), stream.local_addr().ok());
     let record = super::engine::record_path(settings, case);
+    let resetter = crate::net::stream::Resetter::of(&stream);
     let (stream, info) = tls.accept(stream, None).await.map_err(|f| f.detail)?;
-    Ok(super::wire_io::WireIo::wrap(Box::new(stream), addrs, Some(info), record.as_deref()))
+    Ok(super::wire_io::WireIo::wrap(Box::new(stream), addrs, Some(info), record.as_deref()).with_resetter(resetter))
 }
 
 /// Percent-encodes everything but unreserved characters.

@@ -387,3 +387,186 @@ fn a_bad_rule_is_a_usage_error_with_its_column() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("faults.yaml: line 2, column 11: unknown action \"slise\""), "{stderr}");
 }
+
+/// Says hello, closes with 1000 "bye"; the close code it got back.
+async fn hello_client(url: String) -> Option<u16> {
+    let mut ws = ws_client(&url).await;
+    ws.send(Message::text("hello")).await.unwrap();
+    assert!(within("echo", ws.next()).await.unwrap().unwrap().is_text());
+    ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "bye".into() }))).await.unwrap();
+    close_seen(&mut ws).await.flatten().map(|c| u16::from(c.code))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_fault_show_and_diff_name_the_fault() {
+    use std::io::{BufRead, BufReader};
+    let proxy = TestProxy::start(tungstenite_echo().await).await;
+    assert_eq!(hello_client(proxy.url()).await, Some(1000));
+    wait_for_summaries(proxy.dir.path(), 1).await;
+    let (recorded, dir) = proxy.finish().await;
+    let fixture = dir.path().join("hello.yaml");
+    std::fs::copy(&recorded[0].path, &fixture).unwrap();
+    let out = dir.path().join("out");
+    let rule = "s2c first=close close-code=1011";
+    let mut child = std::process::Command::new(wstap_bin())
+        .arg("replay")
+        .arg(&fixture)
+        .args(["--fault", rule, "--record-dir"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let announced = lines.next().unwrap().unwrap();
+    assert_eq!(announced, format!("wstap: fault rule 1: {rule}"));
+    let line = lines.next().unwrap().unwrap();
+    let url = line.split("connect a client to ").nth(1).unwrap_or_else(|| panic!("{line}")).trim().to_owned();
+    std::thread::spawn(move || lines.for_each(drop));
+    assert_eq!(hello_client(url).await, Some(1011), "the replayed server's close was faulted");
+    within("replay exits", tokio::task::spawn_blocking(move || child.wait_with_output())).await.unwrap().unwrap();
+    let observed = yaml_files(&out).pop().expect("the observed recording");
+    let rec = wstap::store::load(&observed).unwrap();
+    assert_eq!(faults(&rec), vec![(S2C, "close_code".into(), 1, 0)]);
+    assert!(rec.frames().any(|(e, f)| e.dir == S2C && f.close_code == Some(1000)), "recorded as the server sent it");
+    let wstap_out = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(wstap_bin()).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, text) = wstap_out(&["diff".as_ref(), fixture.as_os_str(), observed.as_os_str()]);
+    assert_eq!(code, Some(1), "{text}");
+    let cause = format!("- cause: a fault only in b, on the server's frames: rule 1 \"{rule}\": close code 1000");
+    assert!(text.starts_with(&cause), "the fault is named first, as the cause:\n{text}");
+    let (code, text) = wstap_out(&["show".as_ref(), observed.as_os_str()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("FAULT CLOSE_CODE (rule 1: {rule}): close code 1000 replaced by 1011")), "{text}");
+}
+
+#[test]
+fn replay_refuses_client_side_rules() {
+    let out = wstap(&["replay", "--fault", "c2s first=close drop", "scenarios"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("only s2c rules apply"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_delayed_frame_arrives_late_and_the_other_direction_flows_on() {
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=text delay=400ms"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    let sent = std::time::Instant::now();
+    ws.send(Message::text("one")).await.unwrap();
+    ws.send(Message::text("two")).await.unwrap();
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("one"));
+    assert!(sent.elapsed() >= Duration::from_millis(400), "the first echo waited {:?}", sent.elapsed());
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("two"), "order kept");
+    close_going_away(ws).await;
+    let rec = only_recording(proxy).await;
+    let texts: Vec<(Direction, u64)> =
+        rec.frames().filter(|(_, f)| f.opcode == 1).map(|(e, _)| (e.dir, e.at)).collect();
+    let c2s: Vec<u64> = texts.iter().filter(|(d, _)| *d == C2S).map(|(_, at)| *at).collect();
+    assert!(c2s[1] - c2s[0] < 300_000, "the client's frames were not held up: {texts:?}");
+    assert_eq!(faults(&rec), vec![(S2C, "delay".into(), 1, 0)]);
+}
+
+#[tokio::test]
+async fn an_injected_ping_is_answered_by_the_python_client() {
+    if !have(Tool::PythonWebsockets, "an_injected_ping_is_answered_by_the_python_client") {
+        return;
+    }
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=text inject-before=ping:wstap"]).await;
+    let seen = py_client(&proxy.url(), json!({"send": ["hi"]})).await;
+    assert_eq!(seen["received"], json!([2]), "{seen}");
+    let rec = only_recording(proxy).await;
+    let pong = rec.frames().find(|(e, f)| e.dir == C2S && f.opcode == 10).expect("the client answered the ping");
+    assert_eq!(pong.1.payload, wstap::session::Data::Text("wstap".into()));
+    assert!(!rec.frames().any(|(e, f)| e.dir == S2C && f.opcode == 9), "the server itself sent no ping");
+    assert_eq!(faults(&rec), vec![(S2C, "inject".into(), 1, 0)]);
+}
+
+#[tokio::test]
+async fn an_injected_close_reaches_the_tungstenite_client() {
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=text inject-after=close:1001:going"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    ws.send(Message::text("hi")).await.unwrap();
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("hi"));
+    let close = close_seen(&mut ws).await.expect("a close").expect("with a code");
+    assert_eq!((u16::from(close.code), close.reason.as_str()), (1001, "going"));
+    drop(ws);
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "inject".into(), 1, 0)]);
+}
+
+#[tokio::test]
+async fn a_fault_on_one_connection_does_not_slow_another() {
+    // A seed that faults the first connection and spares the second.
+    let rule = |seed: u64| format!("s2c first=text delay=1500ms p=0.5 seed={seed}");
+    let picks = |seed| {
+        let plan = Plan::new(vec![parse_rule(&rule(seed)).unwrap()]);
+        (plan.for_connection(1).is_some(), plan.for_connection(2).is_some())
+    };
+    let seed = (0..1000).find(|&s| picks(s) == (true, false)).unwrap();
+    let proxy = proxy(tungstenite_echo().await, &[&rule(seed)]).await;
+    let started = std::time::Instant::now();
+    let mut slow = ws_client(&proxy.url()).await;
+    slow.send(Message::text("slow")).await.unwrap();
+    let mut quick = ws_client(&proxy.url()).await;
+    quick.send(Message::text("quick")).await.unwrap();
+    assert_eq!(within("echo", quick.next()).await.unwrap().unwrap(), Message::text("quick"));
+    let quick_took = started.elapsed();
+    assert_eq!(within("echo", slow.next()).await.unwrap().unwrap(), Message::text("slow"));
+    let slow_took = started.elapsed();
+    assert!(slow_took >= Duration::from_millis(1500), "{slow_took:?}");
+    assert!(quick_took < Duration::from_millis(1000), "the other connection was not held up: {quick_took:?}");
+}
+
+#[tokio::test]
+async fn an_empty_close_reaches_the_python_client_as_1005() {
+    if !have(Tool::PythonWebsockets, "an_empty_close_reaches_the_python_client_as_1005") {
+        return;
+    }
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=close close-code=none"]).await;
+    let seen = py_client(&proxy.url(), json!({"send": ["hi"]})).await;
+    assert_eq!(seen["close_rcvd"], json!(1005), "{seen}");
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "close_code".into(), 1, 0)]);
+}
+
+#[tokio::test]
+async fn fin_instead_of_the_close_ends_the_stream_without_one() {
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=close fin"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await.unwrap();
+    assert_eq!(close_seen(&mut ws).await, None, "TCP ended where the close frame should have been");
+    drop(ws);
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "fin".into(), 1, 4)], "the 4-byte close 1000");
+}
+
+#[tokio::test]
+async fn a_text_match_drops_only_the_matching_message() {
+    let proxy = proxy(tungstenite_echo().await, &["c2s text=\"secret\" drop"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    for text in ["keep", "the secret word", "keep too"] {
+        ws.send(Message::text(text)).await.unwrap();
+    }
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("keep"));
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("keep too"));
+    close_going_away(ws).await;
+    let rec = only_recording(proxy).await;
+    let s2c: Vec<_> = messages_of(&rec).into_iter().filter(|(d, _)| *d == S2C).map(|(_, p)| p).collect();
+    assert_eq!(s2c.len(), 2, "the server never got the secret: {s2c:?}");
+    assert_eq!(faults(&rec), vec![(C2S, "drop".into(), 1, 21)]);
+}
+
+#[tokio::test]
+async fn a_cut_at_byte_n_with_fin_leaves_the_client_a_partial_frame() {
+    let proxy = proxy(tungstenite_echo().await, &["s2c bytes=1000 cut=fin"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    ws.send(Message::binary(vec![1u8; 4000])).await.unwrap();
+    let got = within("the cut", ws.next()).await;
+    assert!(matches!(got, Some(Err(_)) | None), "no message, the stream ended inside it: {got:?}");
+    drop(ws);
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "cut".into(), 1, 4004 - 1000)], "bytes 1000.. withheld");
+}
