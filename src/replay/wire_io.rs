@@ -63,6 +63,8 @@ pub struct WireIo {
     peer_ended: bool,
     /// True once our side of TCP ended.
     own_ended: bool,
+    /// Set when a write failed: later writes are logged but not attempted.
+    write_failed: bool,
 }
 
 /// How long [`WireIo::finish`] waits for the client to end its side of TCP
@@ -107,6 +109,7 @@ impl WireIo {
             closed: false,
             peer_ended: false,
             own_ended: false,
+            write_failed: false,
         }
     }
 
@@ -188,20 +191,26 @@ impl WireIo {
         }
     }
 
-    /// One write, logged as `TO`. False if the peer is gone.
+    /// One write, logged as `TO`. False once TCP is known to be gone.
+    ///
+    /// A write that fails does not end the connection by itself: as with
+    /// Twisted's buffered transport, the writes of one burst (say, every
+    /// frame of a case's on-open) are all logged, and the loss is noticed
+    /// by the next read. Writes after a failed one are logged, not tried.
     pub async fn write(&mut self, bytes: &[u8], sync: bool) -> bool {
         if self.closed {
             return false;
         }
         self.trace.tx_octets(bytes, sync);
-        self.observe(Direction::ServerToClient, bytes);
-        match self.stream.write_all(bytes).await {
-            Ok(()) => true,
-            Err(e) => {
-                self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string()));
-                false
-            }
+        if self.write_failed {
+            return true;
         }
+        self.observe(Direction::ServerToClient, bytes);
+        if let Err(e) = self.stream.write_all(bytes).await {
+            tracing::debug!("write failed, the next read will tell: {e}");
+            self.write_failed = true;
+        }
+        true
     }
 
     /// Closes TCP from our side (Autobahn's drop). Nothing is buffered on

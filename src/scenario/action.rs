@@ -36,6 +36,14 @@ pub enum Action {
     /// Arm the case timer: after this many seconds, fail the connection if
     /// it is still open (Autobahn's `killAfter`).
     KillAfter(f64),
+    /// Arm the close timer: after this many seconds, if the connection is
+    /// not yet closed, close it with an empty close through the normal API
+    /// (Autobahn's `closeAfter`; `TI` when armed, `TIE` when it fires).
+    CloseAfter(f64),
+    /// Run the *following* actions this many seconds later, and only if the
+    /// connection is not closed by then (Autobahn's `continueLater`; `CT`
+    /// when armed, `CTE` when it fires).
+    ContinueLater(ContinueSpec),
     /// A compressed message from a recording (not written in scenario
     /// files): sent as recorded when the agreement is the recorded one.
     #[serde(skip)]
@@ -61,12 +69,31 @@ impl Action {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Action::Frame(frame) => frame.check(),
-            Action::KillAfter(secs) if !(*secs > 0.0 && Duration::try_from_secs_f64(*secs).is_ok()) => {
-                Err(format!("expected kill_after to be a positive number of seconds, got {secs}"))
-            }
+            Action::KillAfter(secs) => seconds("kill_after", *secs),
+            Action::CloseAfter(secs) => seconds("close_after", *secs),
+            Action::ContinueLater(spec) => seconds("continue_later.after", spec.after),
             _ => Ok(()),
         }
     }
+}
+
+fn seconds(what: &str, secs: f64) -> Result<(), String> {
+    if secs > 0.0 && Duration::try_from_secs_f64(secs).is_ok() {
+        Ok(())
+    } else {
+        Err(format!("expected {what} to be a positive number of seconds, got {secs}"))
+    }
+}
+
+/// A delayed continuation: the actions after it wait this long.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinueSpec {
+    /// Seconds to wait.
+    pub after: f64,
+    /// The tag the wire log shows (`CT`/`CTE`); default none.
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 /// A frame to send. Everything but the opcode has a default that gives a

@@ -44,6 +44,15 @@ pub enum Step {
     DropTcp,
     /// Arm the case timer (`KL` entry with the seconds as given).
     KillAfter(f64),
+    /// Arm the close timer (`TI` entry with the seconds as given).
+    CloseAfter(f64),
+    /// Run the following steps later, if still not closed (`CT`, `CTE`).
+    ContinueLater {
+        /// Seconds to wait.
+        after: f64,
+        /// The wire log's tag.
+        tag: Option<String>,
+    },
 }
 
 /// A frame on its way out: its `TF` log entry and its socket writes.
@@ -218,6 +227,8 @@ fn compile_one(action: &Action, as_recorded: bool) -> Vec<Step> {
         Action::Wait(what) => Step::Wait(*what),
         Action::DropTcp => Step::DropTcp,
         Action::KillAfter(secs) => Step::KillAfter(*secs),
+        Action::CloseAfter(secs) => Step::CloseAfter(*secs),
+        Action::ContinueLater(spec) => Step::ContinueLater { after: spec.after, tag: spec.tag.clone() },
     };
     vec![step]
 }
