@@ -73,6 +73,8 @@ pub enum Occurrence {
     Close(LocalClose),
     /// A complete message or a pong arrived from the client.
     Received(Event),
+    /// The case recorded a marker (`["timeout", tag]`).
+    Marker(String),
     /// A ping arrived from the client.
     Ping(Vec<u8>),
     /// A close frame arrived from the client, with its raw payload.
@@ -214,6 +216,11 @@ impl Tracker {
             Occurrence::CloseAfter(after) => self.arm(at + after, Timer::CloseAfter),
             Occurrence::Close(close) => self.close_first(at, close),
             Occurrence::Received(event) => self.received_event(at, event),
+            Occurrence::Marker(tag) => {
+                // Appended by the case itself: no automatic-close check.
+                self.obs.received.push(Event::Timeout(tag));
+                Vec::new()
+            }
             Occurrence::Ping(payload) => self.ping(payload),
             Occurrence::ClientClose(payload) => self.client_close(at, &payload),
             Occurrence::Violation { code, reason } => self.fail(at, code, &reason),

@@ -280,6 +280,12 @@ impl Engine {
                 self.carry(reactions, None).await;
             }
             Step::ContinueLater { after, tag } => return self.continue_later(after, tag),
+            Step::Timeout(tag) => {
+                let reactions = self.apply(Occurrence::Marker(tag));
+                self.carry(reactions, None).await;
+            }
+            Step::IfOpen if self.tracker.state() != State::Open => self.cursor = self.steps.len(),
+            Step::IfOpen => {}
         }
         true
     }

@@ -246,7 +246,7 @@ fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
         _ => return,
     };
     lines.push(WireLine { class, text: format!("{i:03} {prefix}: {header}") });
-    push_continuations(lines, class, prefix, wrap(text, WRAP_WIDTH).into_iter());
+    push_continuations(lines, class, prefix, wrap(&super::wirelog::shown(text), WRAP_WIDTH).into_iter());
 }
 
 fn tx_frame_class(f: &TxFrameEntry) -> &'static str {

@@ -10,10 +10,11 @@
 
 use super::*;
 
-/// Categories 1–5: framing, pings, reserved bits, opcodes, fragmentation.
-const CATEGORIES_1_TO_5: [&str; 5] = ["1.*", "2.*", "3.*", "4.*", "5.*"];
-/// 16 + 11 + 7 + 10 + 20 cases in Autobahn 0.8.2.
-const CASES_1_TO_5: usize = 64;
+/// Categories 1–6 and 10: framing, pings, reserved bits, opcodes,
+/// fragmentation, UTF-8, auto-fragmentation.
+const CATEGORIES: [&str; 7] = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "10.*"];
+/// 16 + 11 + 7 + 10 + 20 + 145 + 1 cases in Autobahn 0.8.2.
+const CASES: usize = 210;
 /// Cases whose verdict with python websockets is a race (see the module docs).
 const PYTHON_RACES: [&str; 3] = ["3.4", "4.1.5", "4.2.5"];
 
@@ -26,14 +27,14 @@ async fn against(test: &str, peer: Peer, selection: Selection, expected: usize) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn categories_1_to_5_equal_autobahn_with_tokio_tungstenite() {
-    let test = "categories_1_to_5_equal_autobahn_with_tokio_tungstenite";
-    against(test, Peer::Tungstenite, Selection::new(&CATEGORIES_1_TO_5, &[]), CASES_1_TO_5).await;
+async fn categories_1_to_6_and_10_equal_autobahn_with_tokio_tungstenite() {
+    let test = "categories_1_to_6_and_10_equal_autobahn_with_tokio_tungstenite";
+    against(test, Peer::Tungstenite, Selection::new(&CATEGORIES, &[]), CASES).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn categories_1_to_5_equal_autobahn_with_python_websockets() {
-    let test = "categories_1_to_5_equal_autobahn_with_python_websockets";
-    let selection = Selection::new(&CATEGORIES_1_TO_5, &PYTHON_RACES);
-    against(test, Peer::Python, selection, CASES_1_TO_5 - PYTHON_RACES.len()).await;
+async fn categories_1_to_6_and_10_equal_autobahn_with_python_websockets() {
+    let test = "categories_1_to_6_and_10_equal_autobahn_with_python_websockets";
+    let selection = Selection::new(&CATEGORIES, &PYTHON_RACES);
+    against(test, Peer::Python, selection, CASES - PYTHON_RACES.len()).await;
 }
