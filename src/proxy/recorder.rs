@@ -22,11 +22,13 @@
 //! capture that fails to write is abandoned with a warning; the recording
 //! carries on.
 //!
-//! Backpressure policy: at most [`TAP_CAPACITY`] reads wait for the
-//! recorder, for all connections together (so at most `TAP_CAPACITY` ×
-//! [`READ_BUFFER`](super::relay::READ_BUFFER) bytes, however many
-//! connections there are), and at most [`CONNECTION_CAPACITY`] of them
-//! from any one connection. A pump forwards a read *before* handing it to
+//! Backpressure policy: queued reads are counted in [`UNIT`]s of 64 KiB
+//! (a read of up to 64 KiB, or a message without bytes, is one unit; a
+//! [`READ_BUFFER`](super::relay::READ_BUFFER) read of 256 KiB is four). At
+//! most [`TAP_CAPACITY`] units wait for the recorder, for all connections
+//! together (so about `TAP_CAPACITY` × 64 KiB, however many connections
+//! there are), and at most [`CONNECTION_CAPACITY`] of them from any one
+//! connection. A pump forwards a read *before* handing it to
 //! the recorder, so a read is never delayed; but if the recorder falls that
 //! far behind on its connection, the pump waits before its next read.
 //! Dropping data would make the recording wrong.
@@ -54,11 +56,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
-/// Most reads queued between the pumps (of all connections) and the recorder.
+/// Most [`UNIT`]s queued between the pumps (of all connections) and the recorder.
 pub const TAP_CAPACITY: usize = 256;
 
-/// Most reads of one connection queued for the recorder.
+/// Most [`UNIT`]s of one connection queued for the recorder.
 pub const CONNECTION_CAPACITY: usize = 32;
+
+/// What a queued read costs in the bounds: one unit per 64 KiB or part of it.
+pub const UNIT: usize = 64 * 1024;
 
 /// Longest time written events wait in memory before they reach the files.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(5);
@@ -195,11 +200,15 @@ pub struct TapSender {
 
 impl TapSender {
     /// Queues `tap`, waiting while this connection, or all of them, have
-    /// as many reads queued as allowed (see the module docs).
+    /// as many [`UNIT`]s queued as allowed (see the module docs).
     pub async fn send(&self, tap: Tap) {
+        let units = match &tap {
+            Tap::Data { bytes, .. } => bytes.len().div_ceil(UNIT).clamp(1, CONNECTION_CAPACITY),
+            Tap::End { .. } | Tap::Event { .. } => 1,
+        } as u32;
         // Own bound first: a connection over its share never holds global places.
-        let Ok(own) = self.own.clone().acquire_owned().await else { return };
-        let Ok(global) = self.global.clone().acquire_owned().await else { return };
+        let Ok(own) = self.own.clone().acquire_many_owned(units).await else { return };
+        let Ok(global) = self.global.clone().acquire_many_owned(units).await else { return };
         let credit = Credit { _connection: own, _global: global };
         let _ = self.tx.send(Msg::Tap { id: self.id, tap, credit });
     }
