@@ -20,6 +20,7 @@
 //! - [`diff`]: behavioural comparison of two recordings or report directories.
 //! - [`demo`]: `wstap demo`, a self-contained record session.
 //! - [`escape`]: untrusted text made safe for a terminal (every text output uses it).
+//! - [`term`]: when output is coloured (a terminal, no `NO_COLOR`) and the colours.
 //! - [`cli`]: argument parsing and subcommands (the binary is a thin shell).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -42,5 +43,6 @@ pub mod report;
 pub mod scenario;
 pub mod session;
 pub mod store;
+pub mod term;
 pub mod tls;
 pub mod wire;

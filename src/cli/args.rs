@@ -28,6 +28,10 @@ pub enum Command {
     /// connection keeps flowing, and the exit status is then 2.
     Record(RecordArgs),
     /// Render a recording as an Autobahn-style report.
+    ///
+    /// The default text aligns its tables and is coloured when stdout is a
+    /// terminal and NO_COLOR is unset; --format autobahn is Autobahn's page
+    /// as text byte for byte, --format json its per-case JSON.
     Show(ShowArgs),
     /// Record a built-in session through the proxy, show its report, then replay it and judge.
     Demo(DemoArgs),
@@ -140,7 +144,7 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
-    /// Colour the diff: auto (when stdout is a terminal), always or never.
+    /// Colour the diff: auto (when stdout is a terminal and NO_COLOR is unset), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
 }
@@ -302,8 +306,11 @@ pub enum Perspective {
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
-    /// The Autobahn per-case report as text.
+    /// The per-case report for reading: aligned tables, plain masks, binary payloads as hex; coloured when
+    /// stdout is a terminal and NO_COLOR is unset.
     Text,
+    /// Autobahn's per-case report as text, byte for byte (cells run together, as on Autobahn's page as text).
+    Autobahn,
     /// Autobahn's per-case JSON.
     Json,
 }

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod check;
 pub mod duration;
+pub mod log;
 
 use crate::echo::EchoServer;
 use crate::net::{Listen, Target};
@@ -242,7 +243,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let recorded = crate::demo::record_demo(&args.out).await.context("demo session failed")?;
     eprintln!("wstap: demo recorded {} ({} events)", recorded.path.display(), recorded.events);
     let rec = crate::store::load(&recorded.path)?;
-    println!("{}", show::render_text(&rec, args::Perspective::Server)?);
+    let color = crate::term::color_for(crate::term::Stream::Stdout);
+    println!("{}", show::render_readable(&rec, args::Perspective::Server, color)?);
     let run = crate::demo::replay_demo(&recorded.path).await.context("replaying the demo recording")?;
     let r = &run.report;
     println!("replayed to the built-in client: behavior {}, close {}", r.behavior.as_str(), r.behavior_close.as_str());

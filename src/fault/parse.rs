@@ -26,6 +26,9 @@ impl fmt::Display for ParseError {
         if let Some(line) = self.line {
             write!(f, "line {line}, ")?;
         }
+        if self.rule.is_empty() {
+            return write!(f, "column {}: {}", self.column, self.message);
+        }
         let shown = crate::escape::line(&self.rule);
         let caret = " ".repeat(self.column.saturating_sub(1));
         write!(f, "column {}: {}\n  {shown}\n  {caret}^", self.column, self.message)

@@ -91,6 +91,11 @@ struct Cur {
     fate: Fate,
     slice: Option<(usize, Duration, bool)>,
     after: Option<Vec<u8>>,
+    /// Where the frame starts in the current read, if it does (a held
+    /// frame passed unchanged is then written from the read, not a copy).
+    start_pos: Option<usize>,
+    /// A held frame was rewritten (close code).
+    replaced: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -246,6 +251,9 @@ impl DirTap {
         }
         out.flush();
         self.fill = 0;
+        if let Some(cur) = &mut self.cur {
+            cur.start_pos = None;
+        }
         out.ops
     }
 
@@ -285,7 +293,7 @@ impl DirTap {
         {
             let offset = self.offset;
             self.offset += n as u64;
-            self.start(out, h, n, Piece::Read(pos..pos + n), offset, now);
+            self.start(out, h, n, Piece::Read(pos..pos + n), offset, now, pos + n);
             return n;
         }
         let had = self.hdr.len();
@@ -297,7 +305,7 @@ impl DirTap {
                 let bytes = std::mem::take(&mut self.hdr)[..n].to_vec();
                 let offset = self.offset - had as u64;
                 self.offset += used as u64;
-                self.start(out, h, n, Piece::Owned(bytes), offset, now);
+                self.start(out, h, n, Piece::Owned(bytes), offset, now, pos + used);
                 used
             }
             None => {
@@ -307,7 +315,17 @@ impl DirTap {
         }
     }
 
-    fn start(&mut self, out: &mut Out, h: FrameHeader, hdr_len: usize, bytes: Piece, offset: u64, at: Duration) {
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        out: &mut Out,
+        h: FrameHeader,
+        hdr_len: usize,
+        bytes: Piece,
+        offset: u64,
+        at: Duration,
+        end: usize,
+    ) {
         self.frames += 1;
         if h.opcode.starts_message() {
             self.messages += 1;
@@ -329,6 +347,11 @@ impl DirTap {
             fate,
             slice: None,
             after: None,
+            start_pos: match &bytes {
+                Piece::Read(r) => Some(r.start),
+                Piece::Owned(_) => None,
+            },
+            replaced: false,
         };
         self.cur = Some(cur);
         if let Some(rule) = self.drop_message.filter(|_| h.opcode == OpCode::CONTINUATION) {
@@ -336,7 +359,10 @@ impl DirTap {
             self.fault(out, rule, offset, total, detail, None);
             self.set_fate(Fate::Drop);
         } else {
-            match self.decide(Payload::Unknown) {
+            // A close frame (small by rule) is decided whole, so that its
+            // fault names its code.
+            let close = h.opcode == OpCode::CLOSE && h.len <= crate::wire::MAX_CONTROL_PAYLOAD;
+            match self.decide(Payload::Unknown).filter(|_| !close) {
                 Some(d) => {
                     self.apply(out, d, None);
                 }
@@ -348,7 +374,7 @@ impl DirTap {
             }
         }
         self.frame_bytes(out, bytes);
-        self.maybe_end_frame(out);
+        self.maybe_end_frame(out, end);
     }
 
     fn set_fate(&mut self, fate: Fate) {
@@ -362,11 +388,12 @@ impl DirTap {
         let n = ((cur.total - cur.done) as usize).min(out.input.len() - pos);
         self.offset += n as u64;
         self.frame_bytes(out, Piece::Read(pos..pos + n));
-        self.maybe_end_frame(out);
+        self.maybe_end_frame(out, pos + n);
         n
     }
 
-    fn maybe_end_frame(&mut self, out: &mut Out) {
+    /// At the frame's end (`end`: the position after it in the read).
+    fn maybe_end_frame(&mut self, out: &mut Out, end: usize) {
         let Some(cur) = &self.cur else { return };
         if cur.done < cur.total || self.dead {
             return;
@@ -378,11 +405,17 @@ impl DirTap {
                 apply_mask(&mut payload, key, 0);
             }
             cur.done = 0;
+            let start_pos = cur.start_pos;
             self.cur = Some(cur);
             let d = self.decide(Payload::Known(&payload)).unwrap_or_default();
             let frame = self.apply(out, d, Some((&payload, frame)));
             if let Some(frame) = frame {
-                self.frame_bytes(out, Piece::Owned(frame));
+                let replaced = self.cur.as_ref().is_some_and(|c| c.replaced);
+                let piece = match start_pos {
+                    Some(start) if !replaced => Piece::Read(start..end),
+                    _ => Piece::Owned(frame),
+                };
+                self.frame_bytes(out, piece);
             }
             if self.dead {
                 return;
@@ -612,6 +645,7 @@ impl DirTap {
                 let detail = format!("close code {} replaced by {} (reason {reason:?})", shown(old.code), shown(code));
                 self.fault(out, i, offset, 0, detail, Some(bytes.clone()));
                 let _ = frame;
+                self.cur.as_mut().expect("a frame").replaced = true;
                 Some(bytes)
             }
             Action::Inject { what: injected, after } => {

@@ -244,3 +244,53 @@ fn chance_is_the_same_for_the_same_seed() {
     assert_ne!(first, picked(&other));
     assert!(Plan::new(vec![]).for_connection(1).is_none());
 }
+
+#[test]
+fn a_close_fault_names_its_code() {
+    let stream = server(&[close(1001, "away")]);
+    let seen = run(S2C, &["s2c first=close drop"], &stream, 3);
+    assert_eq!(seen.faults[0].detail, "frame 1 (close, 1001) was not forwarded");
+}
+
+#[test]
+fn frame_and_after_triggers() {
+    let m = |t: &str| frame(OpCode::TEXT, t.as_bytes());
+    let stream = server(&[m("a"), frame(OpCode::PING, b""), m("b")]);
+    let seen = run(S2C, &["s2c frame=2 drop"], &stream, 4096);
+    assert_eq!(seen.written, server(&[m("a"), m("b")]), "the 2nd frame is the ping");
+    let rules = vec![(1, parse_rule("s2c after=2s rst").unwrap())];
+    let mut tap = DirTap::new(S2C, rules);
+    let early = tap.push(&Bytes::from(server(&[m("a")])), std::time::Duration::from_secs(1));
+    assert!(early.iter().all(|op| matches!(op, Op::Write(_))), "before 2 s: {early:?}");
+    let late = tap.push(&Bytes::from(m("b")), std::time::Duration::from_secs(3));
+    assert!(matches!(late.last(), Some(Op::End(Ending::Rst))), "{late:?}");
+}
+
+#[test]
+fn dropping_a_message_drops_its_continuations_but_not_control_frames() {
+    let mut first = FrameHeader::new(OpCode::TEXT, 3);
+    first.fin = false;
+    let mut cont = FrameHeader::new(OpCode::CONTINUATION, 3);
+    cont.fin = false;
+    let last = FrameHeader::new(OpCode::CONTINUATION, 3);
+    let ping = frame(OpCode::PING, b"p");
+    let after = frame(OpCode::TEXT, b"next");
+    let frames =
+        [first.encode_frame(b"abc"), cont.encode_frame(b"def"), ping.clone(), last.encode_frame(b"ghi"), after.clone()];
+    let seen = run(S2C, &["s2c message=1 drop"], &server(&frames), 5);
+    assert_eq!(seen.written, server(&[ping, after]));
+    assert_eq!(seen.faults.len(), 3, "one per dropped frame: {:?}", seen.faults);
+}
+
+#[test]
+fn rules_for_one_frame_combine_a_fate_a_delay_and_a_slice() {
+    let stream = server(&[frame(OpCode::TEXT, b"abcd")]);
+    let rules = ["s2c every slice=2", "s2c first=text delay=1ms", "s2c first=text inject-after=pong"];
+    let seen = run(S2C, &rules, &stream, 4096);
+    let mut want = stream.clone();
+    want.extend(frame(OpCode::PONG, b""));
+    assert_eq!(seen.written, want);
+    assert_eq!(seen.sleeps, 1);
+    let actions: Vec<&str> = seen.faults.iter().map(|f| f.action).collect();
+    assert_eq!(actions, ["slice", "delay", "inject"]);
+}

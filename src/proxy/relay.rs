@@ -162,12 +162,22 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                         }
                     };
                     let mut faults = Vec::new();
+                    let mut data = Some(Tap::Data { dir: self.dir, at, bytes });
                     let written = match (&forward, self.fault.as_mut()) {
                         (Some(out), None) => to.write_all(out).await.map(|()| Flow::On),
-                        (Some(out), Some(f)) => f.forward(out, at, self.t0, &mut to, &mut faults).await,
+                        (Some(out), Some(f)) => {
+                            // A rule may make forwarding wait (delay, slice):
+                            // the read is recorded first, in time order.
+                            if let Some(read) = data.take() {
+                                self.tap.send(read).await;
+                            }
+                            f.forward(out, at, self.t0, &mut to, &mut faults).await
+                        }
                         (None, _) => Ok(Flow::On),
                     };
-                    self.tap.send(Tap::Data { dir: self.dir, at, bytes }).await;
+                    if let Some(read) = data {
+                        self.tap.send(read).await;
+                    }
                     if let Some(kind) = event {
                         self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
                     }

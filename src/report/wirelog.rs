@@ -24,7 +24,7 @@ pub const TRUNCATE_ABOVE: usize = 60;
 /// How many bytes a truncated rendering keeps (Autobahn's 60/64 mismatch).
 pub const TRUNCATE_KEEP: usize = 64;
 /// What Autobahn appends to a truncated rendering.
-const ELLIPSIS: &str = " ...";
+pub(crate) const ELLIPSIS: &str = " ...";
 
 /// Hex rendering of octets per §3.3.
 pub fn octets_text(data: &[u8]) -> String {

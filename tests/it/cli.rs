@@ -147,3 +147,20 @@ fn out_of_range_durations_are_usage_errors_not_panics() {
         assert!(stderr.contains(argv[argv.len() - 1]), "{argv:?} names the value: {stderr}");
     }
 }
+
+/// Library logs and the CLI's own lines share one style on stderr, and a
+/// pipe gets no colour codes.
+#[tokio::test]
+async fn logs_are_one_plain_style_on_a_pipe() {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(wstap_bin());
+    cmd.args(["record", "--listen", "127.0.0.1:0", "--out"]).arg(out.path()).env("WSTAP_LOG", "wstap=info");
+    let child = WstapChild::spawn_cmd(cmd);
+    talk(&format!("ws://{}/", child.addr), true).await;
+    wait_for_summaries(out.path(), 1).await;
+    let (status, lines) = child.interrupt().await;
+    assert!(status.success(), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("wstap: info: recorded ")), "the tracing line: {lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("wstap: ")), "one style: {lines:?}");
+    assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "no ANSI on a pipe: {lines:?}");
+}

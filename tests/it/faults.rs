@@ -496,3 +496,77 @@ async fn an_injected_close_reaches_the_tungstenite_client() {
     let rec = only_recording(proxy).await;
     assert_eq!(faults(&rec), vec![(S2C, "inject".into(), 1, 0)]);
 }
+
+#[tokio::test]
+async fn a_fault_on_one_connection_does_not_slow_another() {
+    // A seed that faults the first connection and spares the second.
+    let rule = |seed: u64| format!("s2c first=text delay=1500ms p=0.5 seed={seed}");
+    let picks = |seed| {
+        let plan = Plan::new(vec![parse_rule(&rule(seed)).unwrap()]);
+        (plan.for_connection(1).is_some(), plan.for_connection(2).is_some())
+    };
+    let seed = (0..1000).find(|&s| picks(s) == (true, false)).unwrap();
+    let proxy = proxy(tungstenite_echo().await, &[&rule(seed)]).await;
+    let started = std::time::Instant::now();
+    let mut slow = ws_client(&proxy.url()).await;
+    slow.send(Message::text("slow")).await.unwrap();
+    let mut quick = ws_client(&proxy.url()).await;
+    quick.send(Message::text("quick")).await.unwrap();
+    assert_eq!(within("echo", quick.next()).await.unwrap().unwrap(), Message::text("quick"));
+    let quick_took = started.elapsed();
+    assert_eq!(within("echo", slow.next()).await.unwrap().unwrap(), Message::text("slow"));
+    let slow_took = started.elapsed();
+    assert!(slow_took >= Duration::from_millis(1500), "{slow_took:?}");
+    assert!(quick_took < Duration::from_millis(1000), "the other connection was not held up: {quick_took:?}");
+}
+
+#[tokio::test]
+async fn an_empty_close_reaches_the_python_client_as_1005() {
+    if !have(Tool::PythonWebsockets, "an_empty_close_reaches_the_python_client_as_1005") {
+        return;
+    }
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=close close-code=none"]).await;
+    let seen = py_client(&proxy.url(), json!({"send": ["hi"]})).await;
+    assert_eq!(seen["close_rcvd"], json!(1005), "{seen}");
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "close_code".into(), 1, 0)]);
+}
+
+#[tokio::test]
+async fn fin_instead_of_the_close_ends_the_stream_without_one() {
+    let proxy = proxy(tungstenite_echo().await, &["s2c first=close fin"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await.unwrap();
+    assert_eq!(close_seen(&mut ws).await, None, "TCP ended where the close frame should have been");
+    drop(ws);
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "fin".into(), 1, 4)], "the 4-byte close 1000");
+}
+
+#[tokio::test]
+async fn a_text_match_drops_only_the_matching_message() {
+    let proxy = proxy(tungstenite_echo().await, &["c2s text=\"secret\" drop"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    for text in ["keep", "the secret word", "keep too"] {
+        ws.send(Message::text(text)).await.unwrap();
+    }
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("keep"));
+    assert_eq!(within("echo", ws.next()).await.unwrap().unwrap(), Message::text("keep too"));
+    close_going_away(ws).await;
+    let rec = only_recording(proxy).await;
+    let s2c: Vec<_> = messages_of(&rec).into_iter().filter(|(d, _)| *d == S2C).map(|(_, p)| p).collect();
+    assert_eq!(s2c.len(), 2, "the server never got the secret: {s2c:?}");
+    assert_eq!(faults(&rec), vec![(C2S, "drop".into(), 1, 21)]);
+}
+
+#[tokio::test]
+async fn a_cut_at_byte_n_with_fin_leaves_the_client_a_partial_frame() {
+    let proxy = proxy(tungstenite_echo().await, &["s2c bytes=1000 cut=fin"]).await;
+    let mut ws = ws_client(&proxy.url()).await;
+    ws.send(Message::binary(vec![1u8; 4000])).await.unwrap();
+    let got = within("the cut", ws.next()).await;
+    assert!(matches!(got, Some(Err(_)) | None), "no message, the stream ended inside it: {got:?}");
+    drop(ws);
+    let rec = only_recording(proxy).await;
+    assert_eq!(faults(&rec), vec![(S2C, "cut".into(), 1, 4004 - 1000)], "bytes 1000.. withheld");
+}

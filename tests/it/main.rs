@@ -17,6 +17,7 @@ mod hostile_net;
 mod oracle;
 mod pcap;
 mod proxy;
+mod pty;
 mod record_files;
 mod replay;
 mod replay_cli;
