@@ -93,8 +93,14 @@ pub fn no_connection(case: &Case, settings: &Settings, why: &str) -> CaseRun {
     verdict.behavior = Behavior::Failed;
     verdict.result = why.to_owned();
     let started_micros = crate::session::time::unix_micros(std::time::SystemTime::now());
-    let conn =
-        Connection { started_micros, duration_ms: 0, request: None, response: None, trace: Default::default(), tls: None };
+    let conn = Connection {
+        started_micros,
+        duration_ms: 0,
+        request: None,
+        response: None,
+        trace: Default::default(),
+        tls: None,
+    };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording: None }
 }
 
