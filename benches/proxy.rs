@@ -13,6 +13,10 @@
 //! The big-message workload runs the proxy as a child process (the real
 //! `wstap record` binary) so that its peak RSS (`VmHWM`) can be read.
 //!
+//! `wstap, idle fault rules` has a rule on each direction that
+//! never fires: its ratio to `wstap record` is what a fault tap costs the
+//! frames it watches (connections without rules have none).
+//!
 //! The wss rows compare TLS on both legs: `direct wss` is the client
 //! speaking TLS straight to a wss echo server (the same tokio-tungstenite
 //! echo behind tokio-rustls), `wstap --tls, wss upstream` is the client
@@ -61,9 +65,23 @@ const PATHS: &[(&str, Option<Via>)] = &[
         "wstap record --pcap",
         Some(Via::Wstap { tweak: |c| c.pcap = Some(wstap::pcap::Format::Pcap), args: &["--pcap"] }),
     ),
+    (
+        "wstap, idle fault rules",
+        Some(Via::Wstap { tweak: |c| c.faults = idle_faults(), args: &["--fault", IDLE_C2S, "--fault", IDLE_S2C] }),
+    ),
     ("direct wss", Some(Via::DirectWss)),
     ("wstap --tls, wss up", Some(Via::WstapTls)),
 ];
+
+/// Fault rules that never fire: every frame of both directions goes through
+/// a fault tap, and is forwarded unchanged (the cost of the tap itself).
+const IDLE_C2S: &str = "c2s frame=4000000000 drop";
+const IDLE_S2C: &str = "s2c frame=4000000000 drop";
+
+fn idle_faults() -> std::sync::Arc<wstap::fault::Plan> {
+    let rules = [IDLE_C2S, IDLE_S2C].iter().map(|r| wstap::fault::parse_rule(r).unwrap()).collect();
+    std::sync::Arc::new(wstap::fault::Plan::new(rules))
+}
 
 /// The baseline a path's `/direct` ratio is taken against.
 fn direct_of(path: &str) -> &'static str {
