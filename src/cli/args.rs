@@ -63,6 +63,32 @@ pub enum Command {
     /// decodes. REC.yaml OUT.har: a HAR log with Chrome's _webSocketMessages.
     /// CAPTURE.pcap|.pcapng OUT_DIR: one recording per WebSocket connection.
     Convert(ConvertArgs),
+    /// Print a shell completion script: `source <(wstap completions bash)`,
+    /// `wstap completions zsh > ~/.zfunc/_wstap`, or
+    /// `wstap completions fish > ~/.config/fish/completions/wstap.fish`.
+    Completions(CompletionsArgs),
+    /// Print wstap's man page (roff): `wstap man | man -l -`, or
+    /// `wstap man > /usr/local/share/man/man1/wstap.1`.
+    Man,
+}
+
+/// Shells `wstap completions` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Options of `wstap completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 /// Options of `wstap ca`.
@@ -170,6 +196,10 @@ pub struct ReplayArgs {
     /// Cases run in parallel, each on its own port.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: usize,
+    /// Without --client: wait for every case on this one address (ws://ADDR/, any path), instead of a new
+    /// random port per case, so a manual or browser client keeps one URL. Cases run one at a time.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["client", "jobs"])]
+    pub listen: Option<SocketAddr>,
     /// The client's name in reports (Autobahn's `agent`).
     #[arg(long, value_name = "NAME", default_value = "client")]
     pub agent: String,
@@ -200,7 +230,8 @@ pub struct ReplayArgs {
 /// Options of `wstap serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to accept Autobahn client drivers on.
+    /// Address to accept Autobahn client drivers on. The default port, 9001, is Autobahn's fuzzingserver's
+    /// (the drivers' default URL); `record` defaults to 9002, so both can run at once.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
     /// Case patterns to serve, comma-separated or repeated (numbering is over the selected cases).
@@ -228,8 +259,9 @@ pub struct ServeArgs {
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
     /// Address to accept clients on: HOST:PORT, [v6]:PORT, or :PORT for
-    /// loopback (loopback unless you say otherwise).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = Listen::parse)]
+    /// loopback (loopback unless you say otherwise). The default port is 9002
+    /// (`serve` has Autobahn's 9001), so both can run at once.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9002", value_parser = Listen::parse)]
     pub listen: Listen,
     /// The real server: HOST:PORT, [v6]:PORT, ws://HOST[:PORT] or wss://HOST[:PORT]
     /// (default ports 80 and 443). Names are resolved for each connection and every
@@ -351,7 +383,10 @@ mod tests {
     fn record_defaults_to_loopback() {
         let cli = Cli::try_parse_from(["wstap", "record"]).unwrap();
         let Command::Record(args) = cli.command else { panic!("not record") };
-        assert_eq!(args.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9002");
+        let cli = Cli::try_parse_from(["wstap", "serve"]).unwrap();
+        let Command::Serve(serve) = cli.command else { panic!("not serve") };
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:9001", "record and serve default to different ports");
         assert_eq!(args.upstream, None);
         assert!(!args.pcap);
         assert!(Cli::try_parse_from(["wstap", "show"]).is_err());

@@ -25,6 +25,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => replay::serve(args).await,
         Command::Convert(args) => convert::run(&args),
         Command::Ca(args) => ca(&args),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man => man(),
     }
 }
 
@@ -182,6 +184,34 @@ fn ca(args: &args::CaArgs) -> Result<ExitCode> {
     print!("{}", ca.cert_pem);
     println!();
     print!("{}", crate::tls::ca::trust_instructions(&ca.cert_path));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wstap completions SHELL`: the script, from the clap definition.
+fn completions(shell: args::Shell) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    match shell {
+        args::Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "wstap", &mut out),
+        args::Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "wstap", &mut out),
+        args::Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "wstap", &mut out),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wstap man`: the man page (section 1, every subcommand), from the clap definition.
+fn man() -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("wstap-{}", sub.get_name());
+        let sub = sub.clone().display_name(name).version(env!("CARGO_PKG_VERSION"));
+        std::io::Write::write_all(&mut out, b"\n")?;
+        clap_mangen::Man::new(sub).render(&mut out)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -58,6 +58,16 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     config.client = args.client.clone();
     config.jobs = args.jobs.max(1);
     config.connect_timeout = args.connect_timeout;
+    if let Some(addr) = args.listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (--listen)"))?;
+        let bound = listener.local_addr()?;
+        config.host = bound.ip();
+        let scheme = if args.tls.tls { "wss" } else { "ws" };
+        eprintln!("wstap: every case waits on {scheme}://{bound}/ (any path); connect once per case");
+        let acceptor = crate::accept::Acceptor::new(listener, "replay");
+        config.fixed = Some(std::sync::Arc::new(tokio::sync::Mutex::new(acceptor)));
+    }
     config.tls = tls_for(&args.tls, &config.host.to_string())?;
     let total = cases.len();
     let done = AtomicUsize::new(0);

@@ -74,6 +74,12 @@ fn a_client_that_never_connects_times_out_and_the_run_goes_on() {
 /// Starts `wstap replay` without --client; connects a tungstenite client to
 /// every URL it prints. Returns the exit code and stdout.
 async fn replay_with_printed_urls(extra: &[&str]) -> (Option<i32>, String) {
+    let (code, stdout, _) = replay_with_urls_seen(extra).await;
+    (code, stdout)
+}
+
+/// [`replay_with_printed_urls`], also returning the URLs it printed.
+async fn replay_with_urls_seen(extra: &[&str]) -> (Option<i32>, String, Vec<String>) {
     use std::io::{BufRead, BufReader};
     let mut child =
         replay_cmd(extra).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
@@ -87,18 +93,32 @@ async fn replay_with_printed_urls(extra: &[&str]) -> (Option<i32>, String) {
         }
     });
     let clients = tokio::spawn(async move {
-        let mut running = Vec::new();
+        let (mut running, mut urls) = (Vec::new(), Vec::new());
         while let Some(url) = rx.recv().await {
+            urls.push(url.clone());
             running.push(tokio::spawn(tungstenite_client(url, loopback())));
         }
         for c in running {
             c.await.unwrap();
         }
+        urls
     });
     let out = within("replay exits", tokio::task::spawn_blocking(move || child.wait_with_output())).await;
-    within("clients end", clients).await.unwrap();
+    let urls = within("clients end", clients).await.unwrap();
     let out = out.unwrap().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), urls)
+}
+
+#[tokio::test]
+async fn replay_listen_gives_every_case_one_url() {
+    let (code, stdout, urls) =
+        replay_with_urls_seen(&["--cases", "7.1.1,7.1.2,7.3.1", "--listen", "127.0.0.1:0"]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("3 cases: 3 passed, 0 failed"), "{stdout}");
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    assert!(urls.iter().all(|u| *u == urls[0] && u.starts_with("ws://127.0.0.1:") && u.ends_with('/')), "{urls:?}");
+    let out = replay_cmd(&["--listen", "127.0.0.1:0", "--client", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--listen is for clients wstap does not start");
 }
 
 #[tokio::test]
