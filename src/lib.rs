@@ -18,6 +18,7 @@
 //! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
 //! - [`convert`]: recordings to pcap/pcapng/HAR, captures to recordings.
 //! - [`diff`]: behavioural comparison of two recordings or report directories.
+//! - [`live`]: `record`'s live view: a line per frame, off the relay path, dropping rather than waiting.
 //! - [`demo`]: `wstap demo`, a self-contained record session.
 //! - [`escape`]: untrusted text made safe for a terminal (every text output uses it).
 //! - [`term`]: when output is coloured (a terminal, no `NO_COLOR`) and the colours.
@@ -34,6 +35,7 @@ pub mod echo;
 pub mod escape;
 pub mod fault;
 pub mod judge;
+pub mod live;
 pub mod net;
 pub mod pcap;
 pub mod peer;

@@ -297,6 +297,18 @@ pub struct RecordArgs {
     /// Directory for recordings (created if missing).
     #[arg(long, value_name = "DIR", default_value = "recordings")]
     pub out: PathBuf,
+    /// Print one line per frame, and per connection opened and closed, as it is recorded. The default when
+    /// stdout is a terminal; --live also prints into a pipe. Lines the output cannot take at once are dropped
+    /// and counted, never waited for: the live view never slows the traffic.
+    #[arg(long, conflicts_with = "quiet")]
+    pub live: bool,
+    /// No live view, even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Which live lines to print: `op=close`, `conn=3`, `dir=s2c and not op=ping`, `text~error`,
+    /// `kind=open or kind=closed` (keys conn, dir, op, kind, text; and, or, not, parentheses; see docs/live.md).
+    #[arg(long, value_name = "EXPR", value_parser = crate::live::filter::Filter::parse)]
+    pub live_filter: Option<crate::live::filter::Filter>,
     /// Also write a capture of each connection beside its recording, as it goes.
     #[arg(long)]
     pub pcap: bool,

@@ -70,6 +70,8 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     config.keep_host = args.keep_host;
     config.connect_timeout = args.connect_timeout;
     config.faults = faults;
+    config.live = live_view(&args)?;
+    let live = config.live.clone();
     let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
     if upstream.tls {
         let options = crate::tls::UpstreamOptions {
@@ -102,12 +104,36 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         }
         None => eprintln!("wstap: recording into {}; {addr} -> {upstream}", args.out.display()),
     }
-    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out)
+    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out, live)
+}
+
+/// `record`'s live view: on when stdout is a terminal, or with `--live`;
+/// off with `--quiet`.
+fn live_view(args: &RecordArgs) -> Result<Option<std::sync::Arc<crate::live::LiveView>>> {
+    let on = !args.quiet && (args.live || crate::term::Stream::Stdout.is_terminal());
+    if !on {
+        return Ok(None);
+    }
+    let filter = args.live_filter.clone().unwrap_or(crate::live::filter::Filter::All);
+    let color = crate::term::color_for(crate::term::Stream::Stdout);
+    let view =
+        crate::live::LiveView::start(Box::new(std::io::stdout()), filter, color).context("starting the live view")?;
+    Ok(Some(std::sync::Arc::new(view)))
 }
 
 /// The end of `record`: what was finalised, and exit 2 if any recording
 /// could not be written (each was named on stderr when it failed).
-fn stopped(finished: crate::proxy::Finished, out: &std::path::Path) -> Result<ExitCode> {
+fn stopped(
+    finished: crate::proxy::Finished,
+    out: &std::path::Path,
+    live: Option<std::sync::Arc<crate::live::LiveView>>,
+) -> Result<ExitCode> {
+    let dropped = live.map_or(0, |view| view.finish());
+    if dropped > 0 {
+        eprintln!(
+            "wstap: live view: {dropped} line(s) dropped in all (the output did not keep up; the recordings are complete)"
+        );
+    }
     let (ok, failed) = (finished.recorded.len(), finished.failed.len());
     eprintln!("wstap: stopped; {ok} recording(s) finalised in {}", out.display());
     if failed > 0 {
@@ -129,6 +155,8 @@ async fn forward_proxy(args: RecordArgs, faults: std::sync::Arc<crate::fault::Pl
     config.connect_timeout = args.connect_timeout;
     config.faults = faults;
     config.forward = Some(crate::proxy::forward::ForwardOptions { no_intercept: args.no_intercept.clone() });
+    config.live = live_view(&args)?;
+    let live = config.live.clone();
     let options = crate::tls::UpstreamOptions {
         extra_roots: args.upstream_ca.clone(),
         insecure: args.insecure_upstream,
@@ -146,7 +174,7 @@ async fn forward_proxy(args: RecordArgs, faults: std::sync::Arc<crate::fault::Pl
         "wstap: recording into {}; HTTP proxy on {addr}: HTTPS_PROXY=http://{addr} HTTP_PROXY=http://{addr}",
         args.out.display()
     );
-    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out)
+    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out, live)
 }
 
 /// TLS termination from `--tls` (`--cert`/`--key`, or wstap's CA).

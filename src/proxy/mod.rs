@@ -71,6 +71,8 @@ pub struct ProxyConfig {
     /// forwarded through fault taps ([`fault`]); empty, the relay is a
     /// plain byte pump.
     pub faults: Arc<crate::fault::Plan>,
+    /// `record`'s live view: a line per frame, fed by the recorder.
+    pub live: Option<Arc<crate::live::LiveView>>,
 }
 
 impl ProxyConfig {
@@ -91,6 +93,7 @@ impl ProxyConfig {
             client_tls: None,
             forward: None,
             faults: Arc::default(),
+            live: None,
         }
     }
 
@@ -465,7 +468,8 @@ impl Conn {
         let path = config.out_dir.join(crate::store::recording_file_name(started, self.seq));
         let server = server.unwrap_or_else(|| SocketAddr::new([0, 0, 0, 0].into(), target.port));
         let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: self.peer, server, started });
-        recorder.open(self.seq, header, path, recorder::OpenOptions { pcap, tls_not_decrypted }).await
+        let live = config.live.as_ref().map(|v| v.connection(self.seq, started, &header.client, &header.server));
+        recorder.open(self.seq, header, path, recorder::OpenOptions { pcap, tls_not_decrypted, live }).await
     }
 
     /// TLS to the upstream when it is `wss://`; `None` (recorded, and the

@@ -121,6 +121,8 @@ pub struct OpenOptions {
     /// client's first bytes are a TLS ClientHello, the connection is
     /// recorded raw and named as TLS (with its SNI), never as "not HTTP".
     pub tls_not_decrypted: Option<String>,
+    /// The live view's tap for this connection (`record`'s live view).
+    pub live: Option<crate::live::LiveTap>,
 }
 
 /// What travels over the recorder's channel.
@@ -309,7 +311,10 @@ impl State {
     fn route(&mut self, msg: Msg) {
         match msg {
             Msg::Open { id, header, path, options, done } => match LiveRecording::create(&path, &header) {
-                Ok(live) => {
+                Ok(mut live) => {
+                    if let Some(tap) = options.live {
+                        live.observe(Box::new(tap));
+                    }
                     let capture = options.pcap.and_then(|p| Capture::create(&path, p));
                     let tls_not_decrypted = options.tls_not_decrypted;
                     let queue = VecDeque::new();

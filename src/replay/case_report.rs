@@ -76,6 +76,7 @@ pub fn case_event(event: &Event) -> CaseEvent {
     match event {
         Event::Message { data, binary } => CaseEvent::message(data, *binary),
         Event::Pong(payload) => CaseEvent::pong(payload),
+        Event::Timeout(tag) => CaseEvent::Timeout(tag.clone()),
     }
 }
 

@@ -290,7 +290,7 @@ fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry, style:
     };
     let text = match style {
         WireStyle::Readable if opcode == 2 => binary_as_hex(text),
-        _ => std::borrow::Cow::Borrowed(text.as_str()),
+        _ => super::wirelog::shown(text),
     };
     push_continuations(lines, class, prefix, wrap(&text, WRAP_WIDTH).into_iter());
 }

@@ -14,6 +14,7 @@ mod forward_proxy;
 mod fuzz_regressions;
 mod hostile_files;
 mod hostile_net;
+mod live;
 mod oracle;
 mod pcap;
 mod proxy;

@@ -40,16 +40,28 @@ impl PtyChild {
     /// With `reading` false nobody reads the master: the terminal "cannot
     /// keep up" once the pty's buffer is full.
     pub fn spawn(cmd: &mut Command, reading: bool) -> PtyChild {
+        Self::spawn_with(cmd, reading, true)
+    }
+
+    /// [`spawn`](Self::spawn) with only stdout on the pty: stderr is as
+    /// `cmd` says (piped, say).
+    pub fn spawn_stdout(cmd: &mut Command, reading: bool) -> PtyChild {
+        Self::spawn_with(cmd, reading, false)
+    }
+
+    fn spawn_with(cmd: &mut Command, reading: bool, stderr_too: bool) -> PtyChild {
         let (master, slave) = open_pty();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave))
-            .spawn()
-            .expect("spawn on the pty");
+        cmd.stdin(Stdio::null()).stdout(Stdio::from(slave.try_clone().unwrap()));
+        if stderr_too {
+            cmd.stderr(Stdio::from(slave));
+        }
+        let child = cmd.spawn().expect("spawn on the pty");
         // `cmd` holds its copies of the slave until told otherwise; the
         // master reads EOF only once the child's are the last ones.
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.stdout(Stdio::null());
+        if stderr_too {
+            cmd.stderr(Stdio::null());
+        }
         let output = Arc::new(Mutex::new(Vec::new()));
         let sink = output.clone();
         let mut master = std::fs::File::from(master);
