@@ -371,6 +371,10 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
     pub format: ShowFormat,
+    /// Only the wire-log entries this selects, in `--live-filter`'s language: `dir=c2s` (the sender, whatever
+    /// the perspective), `op=close`, `kind=frame|octets|note|tcp`, `text~WORD`; and, or, not.
+    #[arg(long, value_name = "EXPR", value_parser = crate::live::filter::Filter::parse)]
+    pub filter: Option<crate::live::filter::Filter>,
 }
 
 /// Options of `wstap demo`.
