@@ -33,7 +33,7 @@
 pub mod tracker;
 pub mod verdict;
 
-pub use tracker::{Occurrence, Reaction, State, Tracker};
+pub use tracker::{Fired, Occurrence, Reaction, State, Tracker};
 pub use verdict::{Behavior, CloseBehavior, Observation, Verdict, judge, matching_outcome};
 
 #[cfg(test)]

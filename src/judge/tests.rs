@@ -12,7 +12,8 @@ use crate::scenario::{self, Event, LocalClose, Scenario, Step};
 use crate::wire::CodePolicy;
 
 fn case(id: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{id}.yaml"));
+    let category = id.split('.').next().unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(category).join(format!("{id}.yaml"));
     scenario::load(&path).unwrap()
 }
 
@@ -37,6 +38,7 @@ impl Run {
             match step {
                 Step::Close { close, .. } => run.at(0, Occurrence::Close(close)),
                 Step::KillAfter(secs) => run.at(0, Occurrence::KillAfter(Duration::from_secs_f64(secs))),
+                Step::CloseAfter(secs) => run.at(0, Occurrence::CloseAfter(Duration::from_secs_f64(secs))),
                 _ => {}
             }
         }
@@ -395,4 +397,35 @@ fn non_strict_match_and_report_strings() {
     assert_eq!(CloseBehavior::WrongCode.to_string(), "WRONG CODE");
     assert_eq!(CloseBehavior::FailedByClient.as_str(), "FAILED BY CLIENT");
     assert_eq!(Behavior::Unimplemented.to_string(), "UNIMPLEMENTED");
+}
+
+/// 2.1: the pong arrives, the automatic close (1000) goes out, the client
+/// answers; the close timer then finds the connection closed and does
+/// nothing (no `TIE`).
+#[test]
+fn a_matching_pong_closes_automatically_before_the_close_timer() {
+    let mut run = Run::new("2.1");
+    run.at(10, Occurrence::Received(Event::Pong(Vec::new())));
+    assert_eq!(run.reactions, [Reaction::SendClose(LocalClose { code: Some(1000), reason: None })]);
+    run.close_from_client(20, &[0x03, 0xe8]);
+    assert!(run.tracker.take_fired().is_empty());
+    let (obs, verdict, _) = run.end(2000);
+    assert_flags(&obs, (true, false, true, true, None, false, Some(1000)));
+    assert_eq!((verdict.behavior, verdict.behavior_close), (Behavior::Ok, CloseBehavior::Ok));
+}
+
+/// 2.1 with a client that never pongs: at 1 s the close timer fires
+/// (`TIE`) and sends an empty close through the API; the pong never came,
+/// so behavior is FAILED while the close is clean.
+#[test]
+fn the_close_timer_sends_an_empty_close_while_open() {
+    let mut run = Run::new("2.1");
+    run.tracker.advance(ms(1000)).into_iter().for_each(|r| run.reactions.push(r));
+    assert_eq!(run.tracker.take_fired(), [Fired::CloseAfter]);
+    assert_eq!(run.reactions, [Reaction::SendClose(LocalClose::default())]);
+    run.close_from_client(1010, &[]);
+    let (obs, verdict, _) = run.end(1020);
+    assert_flags(&obs, (true, false, true, true, None, false, None));
+    assert_eq!((obs.local_close_code, verdict.behavior), (None, Behavior::Failed));
+    assert_eq!(verdict.behavior_close, CloseBehavior::Ok);
 }

@@ -67,10 +67,14 @@ pub enum Occurrence {
     Opened,
     /// The scenario armed the kill timer for this long.
     KillAfter(Duration),
+    /// The scenario armed the close timer for this long.
+    CloseAfter(Duration),
     /// The scenario's own close ([`crate::scenario::Step::Close`]).
     Close(LocalClose),
     /// A complete message or a pong arrived from the client.
     Received(Event),
+    /// The case recorded a marker (`["timeout", tag]`).
+    Marker(String),
     /// A ping arrived from the client.
     Ping(Vec<u8>),
     /// A close frame arrived from the client, with its raw payload.
@@ -99,12 +103,23 @@ pub enum Reaction {
     },
 }
 
+/// A timer of the scenario's that fired on a live connection: the wire
+/// log's `KLE` and `TIE` entries, in the order they fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fired {
+    /// The kill timer (`KLE`).
+    Kill,
+    /// The close timer (`TIE`).
+    CloseAfter,
+}
+
 /// The server's timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
     // Declaration order is the tie-break order.
     CloseHandshake,
     Kill,
+    CloseAfter,
     OpenHandshake,
 }
 
@@ -118,6 +133,7 @@ pub struct Tracker {
     obs: Observation,
     client_closed: bool,
     kill_fired: bool,
+    fired: Vec<Fired>,
     deadlines: Vec<(Duration, Timer)>,
     /// What the fuzzer replies to a close the client sent first.
     reply: LocalClose,
@@ -135,6 +151,7 @@ impl Tracker {
             obs: Observation::default(),
             client_closed: false,
             kill_fired: false,
+            fired: Vec::new(),
             deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
             reply: LocalClose { code: Some(REPLY_CODE), reason: None },
         }
@@ -169,6 +186,12 @@ impl Tracker {
         self.kill_fired
     }
 
+    /// The scenario timers that fired since the last call, in order (for
+    /// the wire log's `KLE`/`TIE` entries).
+    pub fn take_fired(&mut self) -> Vec<Fired> {
+        std::mem::take(&mut self.fired)
+    }
+
     /// The earliest armed timer, for the engine to sleep until.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.deadlines.iter().map(|(at, _)| *at).min()
@@ -190,8 +213,14 @@ impl Tracker {
         out.extend(match occurrence {
             Occurrence::Opened => self.opened(),
             Occurrence::KillAfter(after) => self.arm(at + after, Timer::Kill),
+            Occurrence::CloseAfter(after) => self.arm(at + after, Timer::CloseAfter),
             Occurrence::Close(close) => self.close_first(at, close),
             Occurrence::Received(event) => self.received_event(at, event),
+            Occurrence::Marker(tag) => {
+                // Appended by the case itself: no automatic-close check.
+                self.obs.received.push(Event::Timeout(tag));
+                Vec::new()
+            }
             Occurrence::Ping(payload) => self.ping(payload),
             Occurrence::ClientClose(payload) => self.client_close(at, &payload),
             Occurrence::Violation { code, reason } => self.fail(at, code, &reason),
@@ -227,7 +256,13 @@ impl Tracker {
             (_, State::Closed) => Vec::new(),
             (Timer::Kill, _) => {
                 self.kill_fired = true;
+                self.fired.push(Fired::Kill);
                 self.fail(at, GOING_AWAY.0, GOING_AWAY.1)
+            }
+            (Timer::CloseAfter, _) => {
+                // Autobahn's sendClose(): an empty close, only while OPEN.
+                self.fired.push(Fired::CloseAfter);
+                self.close_first(at, LocalClose::default())
             }
             (Timer::CloseHandshake, _) => {
                 self.obs.was_close_handshake_timeout = true;

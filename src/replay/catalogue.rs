@@ -2,10 +2,13 @@
 //! binary, so `wstap serve` needs no files) and PATH arguments (scenario
 //! files, recordings, or directories of either).
 //!
+//! The shipped scenarios live in `scenarios/<category>/<id>.yaml` and are
+//! embedded by `build.rs` (every `*.yaml` under `scenarios/`).
+//!
 //! Numbering follows Autobahn (§1.1 of the reference): the selected cases
-//! sorted by their integer tuple, `case=N` being the N-th. Only the shipped
-//! category-7 cases exist, so with the default selection 7.1.1 is case 1,
-//! not Autobahn's 210; the numbers are always printed next to the IDs.
+//! sorted by their integer tuple, `case=N` being the N-th. With the whole
+//! catalogue selected, case N is Autobahn 0.8.2's case N (7.1.1 = 210);
+//! the numbers are always printed next to the IDs.
 
 use std::path::{Path, PathBuf};
 
@@ -14,53 +17,14 @@ use super::{Case, Response};
 use crate::scenario::select::CaseList;
 use crate::scenario::{Scenario, ScenarioError};
 
-/// The shipped category-7 scenarios: (ID, YAML text).
-pub const SHIPPED: [(&str, &str); 37] = [
-    ("7.1.1", include_str!("../../scenarios/7.1.1.yaml")),
-    ("7.1.2", include_str!("../../scenarios/7.1.2.yaml")),
-    ("7.1.3", include_str!("../../scenarios/7.1.3.yaml")),
-    ("7.1.4", include_str!("../../scenarios/7.1.4.yaml")),
-    ("7.1.5", include_str!("../../scenarios/7.1.5.yaml")),
-    ("7.1.6", include_str!("../../scenarios/7.1.6.yaml")),
-    ("7.3.1", include_str!("../../scenarios/7.3.1.yaml")),
-    ("7.3.2", include_str!("../../scenarios/7.3.2.yaml")),
-    ("7.3.3", include_str!("../../scenarios/7.3.3.yaml")),
-    ("7.3.4", include_str!("../../scenarios/7.3.4.yaml")),
-    ("7.3.5", include_str!("../../scenarios/7.3.5.yaml")),
-    ("7.3.6", include_str!("../../scenarios/7.3.6.yaml")),
-    ("7.5.1", include_str!("../../scenarios/7.5.1.yaml")),
-    ("7.7.1", include_str!("../../scenarios/7.7.1.yaml")),
-    ("7.7.2", include_str!("../../scenarios/7.7.2.yaml")),
-    ("7.7.3", include_str!("../../scenarios/7.7.3.yaml")),
-    ("7.7.4", include_str!("../../scenarios/7.7.4.yaml")),
-    ("7.7.5", include_str!("../../scenarios/7.7.5.yaml")),
-    ("7.7.6", include_str!("../../scenarios/7.7.6.yaml")),
-    ("7.7.7", include_str!("../../scenarios/7.7.7.yaml")),
-    ("7.7.8", include_str!("../../scenarios/7.7.8.yaml")),
-    ("7.7.9", include_str!("../../scenarios/7.7.9.yaml")),
-    ("7.7.10", include_str!("../../scenarios/7.7.10.yaml")),
-    ("7.7.11", include_str!("../../scenarios/7.7.11.yaml")),
-    ("7.7.12", include_str!("../../scenarios/7.7.12.yaml")),
-    ("7.7.13", include_str!("../../scenarios/7.7.13.yaml")),
-    ("7.9.1", include_str!("../../scenarios/7.9.1.yaml")),
-    ("7.9.2", include_str!("../../scenarios/7.9.2.yaml")),
-    ("7.9.3", include_str!("../../scenarios/7.9.3.yaml")),
-    ("7.9.4", include_str!("../../scenarios/7.9.4.yaml")),
-    ("7.9.5", include_str!("../../scenarios/7.9.5.yaml")),
-    ("7.9.6", include_str!("../../scenarios/7.9.6.yaml")),
-    ("7.9.7", include_str!("../../scenarios/7.9.7.yaml")),
-    ("7.9.8", include_str!("../../scenarios/7.9.8.yaml")),
-    ("7.9.9", include_str!("../../scenarios/7.9.9.yaml")),
-    ("7.13.1", include_str!("../../scenarios/7.13.1.yaml")),
-    ("7.13.2", include_str!("../../scenarios/7.13.2.yaml")),
-];
+include!(concat!(env!("OUT_DIR"), "/shipped.rs"));
 
 /// The shipped scenarios, parsed.
 pub fn shipped() -> Vec<Case> {
     SHIPPED
         .iter()
-        .map(|(id, text)| {
-            let origin = PathBuf::from(format!("scenarios/{id}.yaml"));
+        .map(|(path, text)| {
+            let origin = PathBuf::from(format!("scenarios/{path}"));
             let scenario = Scenario::parse(text, &origin).expect("shipped scenarios parse (checked by tests)");
             Case { scenario, number: 0, response: Response::Autobahn, origin, fixture: Default::default() }
         })
@@ -107,17 +71,25 @@ pub fn is_recording(text: &str) -> bool {
     text.lines().any(|l| l.starts_with("wstap_recording:"))
 }
 
+/// Every `*.yaml` file under `dir`, subdirectories included, sorted.
 fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
-    let io = |e: std::io::Error| ScenarioError { file: dir.to_path_buf(), position: None, message: e.to_string() };
     let mut files = Vec::new();
+    collect_yaml(dir, &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn collect_yaml(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), ScenarioError> {
+    let io = |e: std::io::Error| ScenarioError { file: dir.to_path_buf(), position: None, message: e.to_string() };
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|x| x == "yaml") {
+        if path.is_dir() {
+            collect_yaml(&path, files)?;
+        } else if path.extension().is_some_and(|x| x == "yaml") {
             files.push(path);
         }
     }
-    files.sort();
-    Ok(files)
+    Ok(())
 }
 
 /// Selects and numbers cases the Autobahn way (`cases`/`exclude`
@@ -150,9 +122,14 @@ mod tests {
 
     #[test]
     fn shipped_cases_parse_and_number_like_autobahn_within_category_7() {
-        let all = select(shipped(), &[], &[]).unwrap();
+        let all = select(shipped(), &["7.*".into()], &[]).unwrap();
         assert_eq!(all.len(), 37);
         assert_eq!((all[0].scenario.id.as_str(), all[0].number), ("7.1.1", 1));
+        let whole = select(shipped(), &[], &[]).unwrap();
+        let first_of = |id: &str| whole.iter().find(|c| c.scenario.id == id).map(|c| c.number);
+        // Autobahn 0.8.2's numbers, as far as the shipped categories reach.
+        assert_eq!((first_of("1.1.1"), first_of("2.1"), first_of("3.1")), (Some(1), Some(17), Some(28)));
+        assert_eq!((first_of("4.1.1"), first_of("5.1")), (Some(35), Some(45)));
         let some = select(shipped(), &["7.1*".into()], &["7.1.2".into()]).unwrap();
         let ids: Vec<(&str, u32)> = some.iter().map(|c| (c.scenario.id.as_str(), c.number)).collect();
         assert_eq!(

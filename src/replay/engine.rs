@@ -23,7 +23,7 @@ use super::case_report::{self, Connection};
 use super::inbound::{Inbound, Item};
 use super::wire_io::{Request, WireIo};
 use super::{Case, CaseRun, Response, Settings};
-use crate::judge::{Behavior, Occurrence, Reaction, State, Tracker, judge};
+use crate::judge::{Behavior, Fired, Occurrence, Reaction, State, Tracker, judge};
 use crate::report::{TxFrameSpec, WireLogEntry};
 use crate::scenario::{Event, Handshake, Send, Step, Write};
 use crate::wire::deflate::negotiate::{self, Agreement};
@@ -80,6 +80,7 @@ pub async fn unopened(mut io: WireIo, case: &Case, settings: &Settings, why: &st
         request: None,
         response: None,
         trace: std::mem::take(&mut io.trace),
+        tls: io.tls().cloned(),
     };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
 }
@@ -92,7 +93,14 @@ pub fn no_connection(case: &Case, settings: &Settings, why: &str) -> CaseRun {
     verdict.behavior = Behavior::Failed;
     verdict.result = why.to_owned();
     let started_micros = crate::session::time::unix_micros(std::time::SystemTime::now());
-    let conn = Connection { started_micros, duration_ms: 0, request: None, response: None, trace: Default::default() };
+    let conn = Connection {
+        started_micros,
+        duration_ms: 0,
+        request: None,
+        response: None,
+        trace: Default::default(),
+        tls: None,
+    };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording: None }
 }
 
@@ -166,8 +174,9 @@ struct Engine {
     steps: Vec<Step>,
     cursor: usize,
     resume_at: Option<Duration>,
+    /// The tag of a `continue_later` being waited for (logged as `CTE`).
+    continuing: Option<Option<String>>,
     opened_at: Duration,
-    kle_logged: bool,
     /// Compresses `compress: true` messages, once permessage-deflate is agreed.
     deflater: Option<Deflater>,
 }
@@ -191,8 +200,8 @@ impl Engine {
             deflater: deflate.map(|p| p.deflater(crate::wire::Direction::ServerToClient)),
             cursor: 0,
             resume_at: None,
+            continuing: None,
             opened_at: Duration::ZERO,
-            kle_logged: false,
         }
     }
 
@@ -229,7 +238,7 @@ impl Engine {
                 Wake::Timer => {
                     let now = self.io.now();
                     let reactions = self.tracker.advance(now);
-                    self.note_kill();
+                    self.note_fired();
                     self.carry(reactions, None).await;
                 }
             }
@@ -274,21 +283,53 @@ impl Engine {
                 let reactions = self.apply(Occurrence::KillAfter(Duration::from_secs_f64(secs)));
                 self.carry(reactions, None).await;
             }
+            Step::CloseAfter(secs) => {
+                self.io.trace.log(WireLogEntry::CloseAfter(secs));
+                let reactions = self.apply(Occurrence::CloseAfter(Duration::from_secs_f64(secs)));
+                self.carry(reactions, None).await;
+            }
+            Step::ContinueLater { after, tag } => return self.continue_later(after, tag),
+            Step::Timeout(tag) => {
+                let reactions = self.apply(Occurrence::Marker(tag));
+                self.carry(reactions, None).await;
+            }
+            Step::IfOpen if self.tracker.state() != State::Open => self.cursor = self.steps.len(),
+            Step::IfOpen => {}
         }
+        true
+    }
+
+    /// `CT` when first reached, then false until `after` has passed; then
+    /// `CTE` (the steps only get here while the connection is not closed).
+    fn continue_later(&mut self, after: f64, tag: Option<String>) -> bool {
+        if self.continuing.is_none() {
+            self.io.trace.log(WireLogEntry::Continue(after, tag.clone()));
+            self.continuing = Some(tag);
+            self.resume_at = Some(self.io.now() + Duration::from_secs_f64(after));
+        }
+        if self.resume_at.is_some_and(|at| self.io.now() < at) {
+            return false;
+        }
+        self.resume_at = None;
+        let tag = self.continuing.take().flatten();
+        self.io.trace.log(WireLogEntry::ContinueFired(tag));
         true
     }
 
     fn apply(&mut self, occurrence: Occurrence) -> Vec<Reaction> {
         let reactions = self.tracker.apply(self.io.now(), occurrence);
-        self.note_kill();
+        self.note_fired();
         reactions
     }
 
-    /// Logs `KLE` once, when the kill timer fired on a live connection.
-    fn note_kill(&mut self) {
-        if self.tracker.kill_fired() && !self.kle_logged {
-            self.kle_logged = true;
-            self.io.trace.log(WireLogEntry::KillAfterFired);
+    /// Logs `KLE`/`TIE` for the scenario timers that fired on a live
+    /// connection, before their reactions are carried out.
+    fn note_fired(&mut self) {
+        for fired in self.tracker.take_fired() {
+            self.io.trace.log(match fired {
+                Fired::Kill => WireLogEntry::KillAfterFired,
+                Fired::CloseAfter => WireLogEntry::CloseAfterFired,
+            });
         }
     }
 
@@ -371,6 +412,7 @@ impl Engine {
             request: Some(request),
             response: Some(response),
             trace: std::mem::take(&mut self.io.trace),
+            tls: self.io.tls().cloned(),
         };
         CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
     }

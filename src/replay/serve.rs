@@ -4,8 +4,8 @@
 //! Endpoints: `/getCaseCount`, `/runCase?case=N&agent=A` (or
 //! `casetuple=ID`), `/getCaseInfo?case=N`, `/getCaseStatus?case=N&agent=A`,
 //! `/updateReports?agent=A[&shutdownOnComplete=true]`, `/stopServer`.
-//! Numbering is Autobahn's rule over the *selected* cases (only the shipped
-//! category-7 cases exist, so 7.1.1 is `case=1`). Results live in memory,
+//! Numbering is Autobahn's rule over the *selected* cases: with the whole
+//! shipped catalogue, `case=N` is Autobahn 0.8.2's case N. Results live in memory,
 //! keyed by (agent, case ID); a re-run overwrites; `/updateReports` writes
 //! the reports of every agent, once the cases still running have stored
 //! theirs ([`REPORT_WAIT`]).
@@ -438,7 +438,7 @@ mod tests {
 
     #[test]
     fn case_info_cuts_at_markup_and_collapses_whitespace() {
-        let mut case = super::super::catalogue::shipped().remove(0);
+        let mut case = super::super::catalogue::shipped().into_iter().find(|c| c.scenario.id == "7.1.1").unwrap();
         case.scenario.description = "Send  a\nmessage <b>bold</b>".into();
         assert_eq!(case_info(&case), r#"{"id": "7.1.1", "description": "Send a message"}"#);
     }

@@ -68,6 +68,8 @@ pub struct WireIo {
     peer_ended: bool,
     /// True once our side of TCP ended.
     own_ended: bool,
+    /// Set when a write failed: later writes are logged but not attempted.
+    write_failed: bool,
     /// The fault tap of the server's writes (`replay --fault`).
     fault: Option<crate::fault::DirTap>,
     /// How a fault rule ended our side, if one did.
@@ -134,6 +136,7 @@ impl WireIo {
             closed: false,
             peer_ended: false,
             own_ended: false,
+            write_failed: false,
             fault: None,
             fault_end: None,
             resetter: None,
@@ -218,12 +221,20 @@ impl WireIo {
         }
     }
 
-    /// One write, logged as `TO`. False if the peer is gone.
+    /// One write, logged as `TO`. False once TCP is known to be gone.
+    ///
+    /// A write that fails does not end the connection by itself: as with
+    /// Twisted's buffered transport, the writes of one burst (say, every
+    /// frame of a case's on-open) are all logged, and the loss is noticed
+    /// by the next read. Writes after a failed one are logged, not tried.
     pub async fn write(&mut self, bytes: &[u8], sync: bool) -> bool {
         if self.closed {
             return false;
         }
         self.trace.tx_octets(bytes, sync);
+        if self.write_failed {
+            return true;
+        }
         self.observe(Direction::ServerToClient, bytes);
         let written = match self.fault.as_mut() {
             None => self.stream.write_all(bytes).await.map(|()| None),
@@ -239,16 +250,14 @@ impl WireIo {
             }
         };
         match written {
-            Ok(None) => true,
-            Ok(Some(end)) => {
-                self.end_by_fault(end).await;
-                true
-            }
+            Ok(None) => {}
+            Ok(Some(end)) => self.end_by_fault(end).await,
             Err(e) => {
-                self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string()));
-                false
+                tracing::debug!("write failed, the next read will tell: {e}");
+                self.write_failed = true;
             }
         }
+        true
     }
 
     /// A fault: a `FLT` wire-log entry and a `fault` event.

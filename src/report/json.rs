@@ -98,8 +98,14 @@ fn newline(out: &mut String, depth: usize) {
 /// A JSON string with Python's `ensure_ascii` escaping.
 fn write_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         match c {
+            // A Python 2 surrogate (see `wirelog::payload_text`): `\udXXX`.
+            super::wirelog::SURROGATE_MARK => {
+                out.push_str("\\u");
+                out.extend(chars.by_ref().take(4));
+            }
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -132,6 +138,17 @@ mod tests {
         let expected = "{\n   \"a\": [\n      1,\n      []\n   ],\n   \"b\": {},\n   \
                         \"c\": \"\\u00e9\\u007f\\ud83d\\ude00\",\n   \"d\": 1.5\n}";
         assert_eq!(to_autobahn_json(&value), expected);
+    }
+
+    #[test]
+    fn encoded_surrogates_are_written_as_python_2_writes_them() {
+        let text = super::super::wirelog::payload_text(b"a\xed\xa0\x80\xed\xb0\x80");
+        assert_eq!(to_autobahn_json(&json!(text)), "\"a\\ud800\\udc00\"");
+        assert_eq!(super::super::wirelog::shown(&text), "a\\ud800\\udc00");
+        let bad = super::super::wirelog::payload_text(b"\xed\xa0");
+        assert_eq!(bad, "0xeda0", "a cut surrogate does not decode");
+        let literal = super::super::wirelog::payload_text(&["\u{fdd0}\u{e9}".as_bytes(), b"\xed\xbf\xbf"].concat());
+        assert_eq!(to_autobahn_json(&json!(literal)), "\"\\ufdd0\\u00e9\\udfff\"");
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn quoted_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
-    for c in text.chars() {
+    for c in super::wirelog::shown(text).chars() {
         push_repr_char(&mut out, c, quote);
     }
     out.push(quote);

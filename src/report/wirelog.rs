@@ -35,15 +35,83 @@ pub fn octets_text(data: &[u8]) -> String {
     }
 }
 
-/// Payload rendering per §3.3: strict UTF-8 text, else `0x` + octets.
+/// Payload rendering per §3.3: UTF-8 text as Python 2 decodes it, else
+/// `0x` + octets.
+///
+/// Python 2's decoder also accepts encoded surrogates (`ED A0 80` is
+/// U+D800), which no Rust string can hold. Each such surrogate is kept as
+/// [`SURROGATE_MARK`] plus its four hex digits, and written back the way
+/// Python 2 writes it: `\ud800` in JSON ([`super::json`]) and in reprs and
+/// pages ([`shown`]). So `wstap`'s reports equal 0.8.2's byte for byte in
+/// the 16 category-6 cases that depend on it (issue 11's `--compat 0.8.2`).
 pub fn payload_text(data: &[u8]) -> String {
     let truncated = data.len() > TRUNCATE_ABOVE;
     let kept = &data[..data.len().min(TRUNCATE_KEEP)];
-    match std::str::from_utf8(kept) {
-        Ok(text) if truncated => format!("{text}{ELLIPSIS}"),
-        Ok(text) => text.to_owned(),
-        Err(_) => format!("0x{}", octets_text(data)),
+    match std::str::from_utf8(kept).map(str::to_owned).ok().or_else(|| py2_decode(kept)) {
+        Some(text) if truncated => format!("{text}{ELLIPSIS}"),
+        Some(text) => text,
+        None => format!("0x{}", octets_text(data)),
     }
+}
+
+/// Marks a surrogate code unit (followed by its 4 lowercase hex digits)
+/// in a payload text decoded the Python 2 way. A noncharacter, so never
+/// meant to be interchanged; a literal one in such a text is marked too.
+pub const SURROGATE_MARK: char = '\u{fdd0}';
+
+/// UTF-8 as Python 2.7 decodes it: strict, except that encoded surrogates
+/// (`ED A0..BF 80..BF`) are code units of their own, marked.
+fn py2_decode(mut data: &[u8]) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (good, rest) = match std::str::from_utf8(data) {
+            Ok(text) => (text, &[][..]),
+            Err(e) => {
+                let (good, rest) = data.split_at(e.valid_up_to());
+                (std::str::from_utf8(good).ok()?, rest)
+            }
+        };
+        for c in good.chars() {
+            if c == SURROGATE_MARK {
+                out.push_str(&format!("{SURROGATE_MARK}fdd0"));
+            } else {
+                out.push(c);
+            }
+        }
+        match rest {
+            [] => return Some(out),
+            [0xed, b2 @ 0xa0..=0xbf, b3 @ 0x80..=0xbf, tail @ ..] => {
+                let unit = 0xd000 | (u32::from(b2 & 0x3f) << 6) | u32::from(b3 & 0x3f);
+                out.push_str(&format!("{SURROGATE_MARK}{unit:04x}"));
+                data = tail;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// `text` for people: each marked surrogate as Python's `\udXXXX`.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(SURROGATE_MARK) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            SURROGATE_MARK => {
+                let digits: String = chars.by_ref().take(4).collect();
+                if digits == "fdd0" {
+                    out.push(SURROGATE_MARK);
+                } else {
+                    out.push_str("\\u");
+                    out.push_str(&digits);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// One line of Autobahn's wire log. Variant docs name the JSON tag.
@@ -404,8 +472,9 @@ mod tests {
         close.extend([b'*'; 123]);
         assert_eq!(payload_text(&close), format!("0x03e8{} ...", "2a".repeat(62)));
         assert_eq!(payload_text(&[b'a'; 70]), format!("{} ...", "a".repeat(64)));
-        // Python 2 accepted encoded surrogates; strict UTF-8 does not.
-        assert_eq!(payload_text(&[0xed, 0xa0, 0x80]), "0xeda080");
+        // Python 2 accepts encoded surrogates, and so does 0.8.2's report.
+        assert_eq!(payload_text(&[0xed, 0xa0, 0x80]), format!("{SURROGATE_MARK}d800"));
+        assert_eq!(payload_text(&[0xed, 0xa0]), "0xeda0");
     }
 
     #[test]

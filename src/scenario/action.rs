@@ -36,6 +36,24 @@ pub enum Action {
     /// Arm the case timer: after this many seconds, fail the connection if
     /// it is still open (Autobahn's `killAfter`).
     KillAfter(f64),
+    /// Arm the close timer: after this many seconds, if the connection is
+    /// not yet closed, close it with an empty close through the normal API
+    /// (Autobahn's `closeAfter`; `TI` when armed, `TIE` when it fires).
+    CloseAfter(f64),
+    /// Record a marker event (`["timeout", tag]`) in the received events,
+    /// as 6.4.x does when its wait ends with the connection still open.
+    Timeout(String),
+    /// Run the following actions only if the connection is OPEN here;
+    /// otherwise skip the rest of the plan (6.4.x's `if state == OPEN`).
+    IfOpen,
+    /// Send one message as Autobahn's `sendMessage` does: one frame, or
+    /// fragments of `fragment` bytes (a trailing empty FIN frame when the
+    /// length is a multiple of it).
+    Message(MessageSpec),
+    /// Run the *following* actions this many seconds later, and only if the
+    /// connection is not closed by then (Autobahn's `continueLater`; `CT`
+    /// when armed, `CTE` when it fires).
+    ContinueLater(ContinueSpec),
     /// A compressed message from a recording (not written in scenario
     /// files): sent as recorded when the agreement is the recorded one.
     #[serde(skip)]
@@ -61,12 +79,88 @@ impl Action {
     pub fn check(&self) -> Result<(), String> {
         match self {
             Action::Frame(frame) => frame.check(),
-            Action::KillAfter(secs) if !(*secs > 0.0 && Duration::try_from_secs_f64(*secs).is_ok()) => {
-                Err(format!("expected kill_after to be a positive number of seconds, got {secs}"))
-            }
+            Action::Message(message) => message.check(),
+            Action::KillAfter(secs) => seconds("kill_after", *secs),
+            Action::CloseAfter(secs) => seconds("close_after", *secs),
+            Action::ContinueLater(spec) => seconds("continue_later.after", spec.after),
             _ => Ok(()),
         }
     }
+}
+
+fn seconds(what: &str, secs: f64) -> Result<(), String> {
+    if secs > 0.0 && Duration::try_from_secs_f64(secs).is_ok() {
+        Ok(())
+    } else {
+        Err(format!("expected {what} to be a positive number of seconds, got {secs}"))
+    }
+}
+
+/// A message sent the way Autobahn's `sendMessage` sends it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// `text` or `binary`.
+    pub opcode: Opcode,
+    /// The whole message; default empty.
+    #[serde(default)]
+    pub payload: Option<Payload>,
+    /// Fragment size (Autobahn's `fragmentSize`/`autoFragmentSize`);
+    /// default one frame.
+    #[serde(default)]
+    pub fragment: Option<usize>,
+    /// Each frame written synchronously.
+    #[serde(default)]
+    pub sync: bool,
+}
+
+impl MessageSpec {
+    fn check(&self) -> Result<(), String> {
+        if !matches!(self.opcode.0, OpCode::TEXT | OpCode::BINARY) {
+            return Err("expected a message opcode of text or binary".into());
+        }
+        if self.fragment == Some(0) {
+            return Err("expected fragment to be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The frames Autobahn sends, in order: `(opcode, fin, payload)`. A
+    /// message longer than `fragment` is cut into pieces of `fragment`
+    /// bytes, the first with the message opcode, the rest continuations;
+    /// the last is FIN. When the length is a multiple of `fragment`, the
+    /// last piece is empty (Autobahn's loop ends only past the end).
+    pub fn frames(&self) -> Vec<(OpCode, bool, Vec<u8>)> {
+        let payload = self.payload.as_ref().map_or(&[][..], Payload::bytes);
+        let size = match self.fragment {
+            Some(size) if payload.len() > size => size,
+            _ => return vec![(self.opcode.0, true, payload.to_vec())],
+        };
+        let mut out = Vec::new();
+        let mut at = 0;
+        loop {
+            let end = at + size;
+            let done = end > payload.len();
+            let piece = payload[at..end.min(payload.len())].to_vec();
+            let opcode = if at == 0 { self.opcode.0 } else { OpCode::CONTINUATION };
+            out.push((opcode, done, piece));
+            if done {
+                return out;
+            }
+            at = end;
+        }
+    }
+}
+
+/// A delayed continuation: the actions after it wait this long.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContinueSpec {
+    /// Seconds to wait.
+    pub after: f64,
+    /// The tag the wire log shows (`CT`/`CTE`); default none.
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 /// A frame to send. Everything but the opcode has a default that gives a
@@ -314,6 +408,25 @@ fn yes() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_fragment_like_autobahn_with_a_trailing_empty_frame() {
+        let spec = |yaml: &str| crate::scenario::from_yaml::<MessageSpec>(yaml).unwrap();
+        let lens =
+            |m: MessageSpec| m.frames().iter().map(|(op, fin, p)| (op.value(), *fin, p.len())).collect::<Vec<_>>();
+        assert_eq!(lens(spec("{opcode: text, payload: {text: abcde}}")), [(1, true, 5)]);
+        assert_eq!(lens(spec("{opcode: text, payload: {text: abcde}, fragment: 5}")), [(1, true, 5)]);
+        assert_eq!(
+            lens(spec("{opcode: binary, payload: {text: abcde}, fragment: 2}")),
+            [(2, false, 2), (0, false, 2), (0, true, 1)]
+        );
+        assert_eq!(
+            lens(spec("{opcode: text, payload: {text: abcd}, fragment: 2}")),
+            [(1, false, 2), (0, false, 2), (0, true, 0)]
+        );
+        let ten = spec("{opcode: text, payload: {repeat: {text: '*', len: 65536}}, fragment: 1300}").frames();
+        assert_eq!((ten.len(), ten.last().unwrap().2.len()), (51, 536));
+    }
 
     #[test]
     fn waits_count_the_right_events() {

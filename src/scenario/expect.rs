@@ -23,6 +23,9 @@ pub enum Event {
     },
     /// A pong, with its payload.
     Pong(Vec<u8>),
+    /// A marker the case itself records (`timeout` actions, 6.4.x):
+    /// Autobahn's `["timeout", tag]`.
+    Timeout(String),
 }
 
 impl Event {
@@ -49,6 +52,7 @@ enum EventText {
     TextMessage(Payload),
     BinaryMessage(Payload),
     Pong(Payload),
+    Timeout(String),
 }
 
 impl From<EventText> for Event {
@@ -57,6 +61,7 @@ impl From<EventText> for Event {
             EventText::TextMessage(p) => Event::text(p.bytes()),
             EventText::BinaryMessage(p) => Event::binary(p.bytes()),
             EventText::Pong(p) => Event::Pong(p.bytes().to_vec()),
+            EventText::Timeout(tag) => Event::Timeout(tag),
         }
     }
 }

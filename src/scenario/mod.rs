@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use action::{Action, CloseSpec, CloseVia, FrameSpec, RawSpec, RecordedMessage, WaitFor};
+pub use action::{
+    Action, CloseSpec, CloseVia, ContinueSpec, FrameSpec, MessageSpec, RawSpec, RecordedMessage, WaitFor,
+};
 pub use expect::{Event, Expect, ExpectedClose, ExpectedEvents, Informational, Outcome};
 pub use payload::Payload;
 pub use plan::{Compress, LocalClose, Send, Step, TxFrameLog, Write};

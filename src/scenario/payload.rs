@@ -18,6 +18,11 @@ pub enum Payload {
     Hex(HexBytes),
     /// Standard base64 with padding.
     Base64(Base64Bytes),
+    /// A pattern repeated cyclically to a length, built while parsing:
+    /// `{repeat: {text: "*", len: 125}}` or `{repeat: {hex: fe, len: 65536}}`.
+    /// Unlike a frame's `repeat_to`, these are simply the payload's bytes
+    /// (the `TF` log shows the whole payload).
+    Repeat(Repeated),
 }
 
 impl Payload {
@@ -26,6 +31,7 @@ impl Payload {
         match self {
             Payload::Text(text) => text.as_bytes(),
             Payload::Hex(HexBytes(bytes)) | Payload::Base64(Base64Bytes(bytes)) => bytes,
+            Payload::Repeat(Repeated(bytes)) => bytes,
         }
     }
 }
@@ -56,6 +62,44 @@ impl TryFrom<String> for Base64Bytes {
             .decode(text.trim())
             .map(Base64Bytes)
             .map_err(|e| format!("expected base64: {e}"))
+    }
+}
+
+/// Largest generated payload: it is built in memory.
+pub const MAX_REPEATED: usize = 64 << 20;
+
+/// Bytes generated from a pattern when the scenario is parsed.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RepeatText")]
+pub struct Repeated(pub Vec<u8>);
+
+/// The YAML form of [`Repeated`]: exactly one of `text` and `hex`, and `len`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepeatText {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    hex: Option<HexBytes>,
+    len: usize,
+}
+
+impl TryFrom<RepeatText> for Repeated {
+    type Error = String;
+
+    fn try_from(r: RepeatText) -> Result<Repeated, String> {
+        let pattern = match (r.text, r.hex) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(HexBytes(bytes))) => bytes,
+            _ => return Err("expected repeat to have exactly one of text and hex, and len".into()),
+        };
+        if pattern.is_empty() && r.len > 0 {
+            return Err("expected a non-empty pattern to repeat".into());
+        }
+        if r.len > MAX_REPEATED {
+            return Err(format!("expected a repeat len of at most {MAX_REPEATED} bytes, got {}", r.len));
+        }
+        Ok(Repeated(pattern.iter().copied().cycle().take(r.len).collect()))
     }
 }
 
@@ -113,6 +157,10 @@ mod tests {
         assert_eq!(parse("text: Hi!"), b"Hi!");
         assert_eq!(parse("hex: '486921'"), b"Hi!");
         assert_eq!(parse("base64: SGkh"), b"Hi!");
+        assert_eq!(parse("repeat: {text: ab, len: 5}"), b"ababa");
+        assert_eq!(parse("repeat: {hex: fe, len: 3}"), b"\xfe\xfe\xfe");
+        let err = crate::scenario::from_yaml::<Payload>("repeat: {text: a, hex: '00', len: 3}").unwrap_err();
+        assert!(err.to_string().contains("exactly one"), "{err}");
     }
 
     #[test]

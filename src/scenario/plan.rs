@@ -44,6 +44,19 @@ pub enum Step {
     DropTcp,
     /// Arm the case timer (`KL` entry with the seconds as given).
     KillAfter(f64),
+    /// Arm the close timer (`TI` entry with the seconds as given).
+    CloseAfter(f64),
+    /// Record a marker event.
+    Timeout(String),
+    /// Skip the rest of the plan unless the connection is OPEN.
+    IfOpen,
+    /// Run the following steps later, if still not closed (`CT`, `CTE`).
+    ContinueLater {
+        /// Seconds to wait.
+        after: f64,
+        /// The wire log's tag.
+        tag: Option<String>,
+    },
 }
 
 /// A frame on its way out: its `TF` log entry and its socket writes.
@@ -175,6 +188,25 @@ impl LocalClose {
 }
 
 impl Send {
+    /// One unmasked frame with the given FIN bit and a minimal length.
+    pub fn with_header(opcode: OpCode, fin: bool, payload: Vec<u8>) -> Send {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64);
+        header.fin = fin;
+        let bytes = header.encode_frame(&payload);
+        let mut send = Send::plain(opcode, payload);
+        send.log.fin = fin;
+        send.writes = vec![Write { bytes, sync: false }];
+        send
+    }
+
+    /// Marks the frame as a sync write (logged `sync`, flushed alone).
+    pub fn set_sync(&mut self, sync: bool) {
+        self.log.sync = sync;
+        for w in &mut self.writes {
+            w.sync = sync;
+        }
+    }
+
     /// One well-formed frame (FIN, no RSV, unmasked, minimal length) in one
     /// write: what the fuzzer sends by itself (closes, pongs).
     pub fn plain(opcode: OpCode, payload: Vec<u8>) -> Send {
@@ -218,6 +250,21 @@ fn compile_one(action: &Action, as_recorded: bool) -> Vec<Step> {
         Action::Wait(what) => Step::Wait(*what),
         Action::DropTcp => Step::DropTcp,
         Action::KillAfter(secs) => Step::KillAfter(*secs),
+        Action::CloseAfter(secs) => Step::CloseAfter(*secs),
+        Action::Timeout(tag) => Step::Timeout(tag.clone()),
+        Action::IfOpen => Step::IfOpen,
+        Action::Message(message) => {
+            let sends = message.frames().into_iter().map(|(opcode, fin, payload)| {
+                let mut send = Send::plain(opcode, payload);
+                if !fin {
+                    send = Send::with_header(opcode, fin, send.log.payload);
+                }
+                send.set_sync(message.sync);
+                Step::Send(send)
+            });
+            return sends.collect();
+        }
+        Action::ContinueLater(spec) => Step::ContinueLater { after: spec.after, tag: spec.tag.clone() },
     };
     vec![step]
 }

@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 use wstap::peer::WsPeer;
 
 fn scenarios_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/7")
 }
 
 fn replay_cmd(extra: &[&str]) -> std::process::Command {

@@ -12,14 +12,9 @@ use super::*;
 /// Category 7 has 37 cases in Autobahn 0.8.2.
 const CATEGORY_7: usize = 37;
 
-/// Where the shipped scenarios knowingly differ from 0.8.2: texts that
-/// changed in later releases of the suite. The scenarios carry the newer
-/// texts; issue 11's `--compat 0.8.2` (the default to be) restores 0.8.2's,
-/// and whoever lands it takes these lines out (the test fails until then).
-const KNOWN: [(&str, &str, &str); 2] = [
-    ("7.1.6", "expectation", "0.8.2 ends with \"partially recieved.\"; scenarios/7.1.6.yaml spells it received"),
-    ("7.13.2", "description", "0.8.2 says \"close code 65536\" (65535 is sent); scenarios/7.13.2.yaml says 65535"),
-];
+/// Where the shipped scenarios knowingly differ from 0.8.2: nothing (the
+/// scenarios carry 0.8.2's texts, "recieved" and "65536" included).
+const KNOWN: [(&str, &str, &str); 0] = [];
 
 async fn category_7_against(test: &str, peer: Peer) {
     if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {

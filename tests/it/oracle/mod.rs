@@ -31,6 +31,7 @@ pub mod suite;
 pub mod tools;
 pub mod wstap_side;
 
+mod catalogue;
 mod category7;
 mod corpus;
 mod manual;

@@ -31,11 +31,12 @@ pub struct WstapServe {
 }
 
 fn selection_args(command: &mut Command, selection: &Selection) {
+    // One comma-separated value each, as a person would type them.
     if !selection.cases.is_empty() {
-        command.arg("--cases").args(&selection.cases);
+        command.arg("--cases").arg(selection.cases.join(","));
     }
     if !selection.exclude.is_empty() {
-        command.arg("--exclude").args(&selection.exclude);
+        command.arg("--exclude").arg(selection.exclude.join(","));
     }
 }
 

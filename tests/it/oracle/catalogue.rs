@@ -1,0 +1,40 @@
+//! CI: the categories beyond 7, the real Autobahn 0.8.2 vs `wstap serve`,
+//! every report field equal after normalisation, case by case. Like
+//! `category7`, each test runs both sides at once.
+//!
+//! tokio-tungstenite (the fastest peer) runs every case shipped so far;
+//! python websockets runs them too except the three whose verdict flips
+//! between two runs of the real suite itself (3.4, 4.1.5, 4.2.5: whether
+//! python echoes the text before it fails the connection is a race in the
+//! client; docs/oracle.md, "The real suite against itself").
+
+use super::*;
+
+/// Categories 1–6 and 10: framing, pings, reserved bits, opcodes,
+/// fragmentation, UTF-8, auto-fragmentation.
+const CATEGORIES: [&str; 7] = ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "10.*"];
+/// 16 + 11 + 7 + 10 + 20 + 145 + 1 cases in Autobahn 0.8.2.
+const CASES: usize = 210;
+/// Cases whose verdict with python websockets is a race (see the module docs).
+const PYTHON_RACES: [&str; 3] = ["3.4", "4.1.5", "4.2.5"];
+
+async fn against(test: &str, peer: Peer, selection: Selection, expected: usize) {
+    if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {
+        return;
+    }
+    let comparison = fuzzingserver(peer, &selection, None, true).await.unwrap_or_else(|e| panic!("{e}"));
+    comparison.assert_equal(expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_1_to_6_and_10_equal_autobahn_with_tokio_tungstenite() {
+    let test = "categories_1_to_6_and_10_equal_autobahn_with_tokio_tungstenite";
+    against(test, Peer::Tungstenite, Selection::new(&CATEGORIES, &[]), CASES).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_1_to_6_and_10_equal_autobahn_with_python_websockets() {
+    let test = "categories_1_to_6_and_10_equal_autobahn_with_python_websockets";
+    let selection = Selection::new(&CATEGORIES, &PYTHON_RACES);
+    against(test, Peer::Python, selection, CASES - PYTHON_RACES.len()).await;
+}
