@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`accept`]: the accept step every listener uses (backs off when descriptors run out).
 //! - [`wire`]: the pure, sans-IO protocol core (frames, handshake, decoder).
+//! - [`fault`]: frame-aware fault rules (parse, choose, decide per frame), sans-IO.
 //! - [`session`]: the data model every feature shares (recordings, events, summary).
 //! - [`store`]: recording files: streaming YAML writer, sidecars, loader.
 //! - [`proxy`]: the recording proxy (byte pumps, tap, one recorder thread).
@@ -17,8 +18,10 @@
 //! - [`judge`]: Autobahn's closing-behaviour state machine and verdicts.
 //! - [`convert`]: recordings to pcap/pcapng/HAR, captures to recordings.
 //! - [`diff`]: behavioural comparison of two recordings or report directories.
+//! - [`live`]: `record`'s live view: a line per frame, off the relay path, dropping rather than waiting.
 //! - [`demo`]: `wstap demo`, a self-contained record session.
 //! - [`escape`]: untrusted text made safe for a terminal (every text output uses it).
+//! - [`term`]: when output is coloured (a terminal, no `NO_COLOR`) and the colours.
 //! - [`cli`]: argument parsing and subcommands (the binary is a thin shell).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,7 +33,9 @@ pub mod demo;
 pub mod diff;
 pub mod echo;
 pub mod escape;
+pub mod fault;
 pub mod judge;
+pub mod live;
 pub mod net;
 pub mod pcap;
 pub mod peer;
@@ -40,5 +45,6 @@ pub mod report;
 pub mod scenario;
 pub mod session;
 pub mod store;
+pub mod term;
 pub mod tls;
 pub mod wire;

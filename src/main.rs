@@ -4,12 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WSTAP_LOG").unwrap_or_else(|_| "wstap=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    wstap::cli::log::init();
     let cli = wstap::cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

@@ -28,6 +28,10 @@ pub enum Command {
     /// connection keeps flowing, and the exit status is then 2.
     Record(RecordArgs),
     /// Render a recording as an Autobahn-style report.
+    ///
+    /// The default text aligns its tables and is coloured when stdout is a
+    /// terminal and NO_COLOR is unset; --format autobahn is Autobahn's page
+    /// as text byte for byte, --format json its per-case JSON.
     Show(ShowArgs),
     /// Record a built-in session through the proxy, show its report, then replay it and judge.
     Demo(DemoArgs),
@@ -59,6 +63,32 @@ pub enum Command {
     /// decodes. REC.yaml OUT.har: a HAR log with Chrome's _webSocketMessages.
     /// CAPTURE.pcap|.pcapng OUT_DIR: one recording per WebSocket connection.
     Convert(ConvertArgs),
+    /// Print a shell completion script: `source <(wstap completions bash)`,
+    /// `wstap completions zsh > ~/.zfunc/_wstap`, or
+    /// `wstap completions fish > ~/.config/fish/completions/wstap.fish`.
+    Completions(CompletionsArgs),
+    /// Print wstap's man page (roff): `wstap man | man -l -`, or
+    /// `wstap man > /usr/local/share/man/man1/wstap.1`.
+    Man,
+}
+
+/// Shells `wstap completions` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// zsh.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Options of `wstap completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 /// Options of `wstap ca`.
@@ -140,7 +170,7 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
-    /// Colour the diff: auto (when stdout is a terminal), always or never.
+    /// Colour the diff: auto (when stdout is a terminal and NO_COLOR is unset), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     pub color: String,
 }
@@ -166,6 +196,10 @@ pub struct ReplayArgs {
     /// Cases run in parallel, each on its own port.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub jobs: usize,
+    /// Without --client: wait for every case on this one address (ws://ADDR/, any path), instead of a new
+    /// random port per case, so a manual or browser client keeps one URL. Cases run one at a time.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["client", "jobs"])]
+    pub listen: Option<SocketAddr>,
     /// The client's name in reports (Autobahn's `agent`).
     #[arg(long, value_name = "NAME", default_value = "client")]
     pub agent: String,
@@ -188,12 +222,16 @@ pub struct ReplayArgs {
     /// TLS towards the client under test (it then gets a wss:// URL).
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Fault rules for the replayed server's frames (s2c rules only).
+    #[command(flatten)]
+    pub faults: FaultArgs,
 }
 
 /// Options of `wstap serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to accept Autobahn client drivers on.
+    /// Address to accept Autobahn client drivers on. The default port, 9001, is Autobahn's fuzzingserver's
+    /// (the drivers' default URL); `record` defaults to 9002, so both can run at once.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
     pub listen: SocketAddr,
     /// Case patterns to serve, comma-separated or repeated (numbering is over the selected cases).
@@ -221,8 +259,9 @@ pub struct ServeArgs {
 #[derive(Debug, clap::Args)]
 pub struct RecordArgs {
     /// Address to accept clients on: HOST:PORT, [v6]:PORT, or :PORT for
-    /// loopback (loopback unless you say otherwise).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001", value_parser = Listen::parse)]
+    /// loopback (loopback unless you say otherwise). The default port is 9002
+    /// (`serve` has Autobahn's 9001), so both can run at once.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9002", value_parser = Listen::parse)]
     pub listen: Listen,
     /// The real server: HOST:PORT, [v6]:PORT, ws://HOST[:PORT] or wss://HOST[:PORT]
     /// (default ports 80 and 443). Names are resolved for each connection and every
@@ -258,6 +297,18 @@ pub struct RecordArgs {
     /// Directory for recordings (created if missing).
     #[arg(long, value_name = "DIR", default_value = "recordings")]
     pub out: PathBuf,
+    /// Print one line per frame, and per connection opened and closed, as it is recorded. The default when
+    /// stdout is a terminal; --live also prints into a pipe. Lines the output cannot take at once are dropped
+    /// and counted, never waited for: the live view never slows the traffic.
+    #[arg(long, conflicts_with = "quiet")]
+    pub live: bool,
+    /// No live view, even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Which live lines to print: `op=close`, `conn=3`, `dir=s2c and not op=ping`, `text~error`,
+    /// `kind=open or kind=closed` (keys conn, dir, op, kind, text; and, or, not, parentheses; see docs/live.md).
+    #[arg(long, value_name = "EXPR", value_parser = crate::live::filter::Filter::parse)]
+    pub live_filter: Option<crate::live::filter::Filter>,
     /// Also write a capture of each connection beside its recording, as it goes.
     #[arg(long)]
     pub pcap: bool,
@@ -268,6 +319,23 @@ pub struct RecordArgs {
     /// at most 24h). A connection whose upstream does not answer in time is closed and recorded as reset.
     #[arg(long, value_name = "DURATION", default_value = "5", value_parser = duration::timeout)]
     pub connect_timeout: std::time::Duration,
+    /// Fault rules.
+    #[command(flatten)]
+    pub faults: FaultArgs,
+}
+
+/// Fault rules, for `record` and `replay` (see docs/faults.md).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct FaultArgs {
+    /// Make traffic misbehave on purpose, per connection: DIR TRIGGER ACTION [OPTION...],
+    /// e.g. 's2c first=close drop' or 's2c message=3 rst' (repeatable). Each fault is
+    /// recorded as an event naming its rule. `--fault help` (or `--fault` alone) prints
+    /// the catalogue of triggers and actions.
+    #[arg(long = "fault", value_name = "RULE", num_args = 0..=1, default_missing_value = "help")]
+    pub rules: Vec<String>,
+    /// Fault rules from a YAML file: a list of rule strings, applied after any --fault.
+    #[arg(long = "faults", value_name = "FILE")]
+    pub file: Option<PathBuf>,
 }
 
 /// Whose point of view a report takes.
@@ -282,8 +350,11 @@ pub enum Perspective {
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
-    /// The Autobahn per-case report as text.
+    /// The per-case report for reading: aligned tables, plain masks, binary payloads as hex; coloured when
+    /// stdout is a terminal and NO_COLOR is unset.
     Text,
+    /// Autobahn's per-case report as text, byte for byte (cells run together, as on Autobahn's page as text).
+    Autobahn,
     /// Autobahn's per-case JSON.
     Json,
 }
@@ -324,7 +395,10 @@ mod tests {
     fn record_defaults_to_loopback() {
         let cli = Cli::try_parse_from(["wstap", "record"]).unwrap();
         let Command::Record(args) = cli.command else { panic!("not record") };
-        assert_eq!(args.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9002");
+        let cli = Cli::try_parse_from(["wstap", "serve"]).unwrap();
+        let Command::Serve(serve) = cli.command else { panic!("not serve") };
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:9001", "record and serve default to different ports");
         assert_eq!(args.upstream, None);
         assert!(!args.pcap);
         assert!(Cli::try_parse_from(["wstap", "show"]).is_err());

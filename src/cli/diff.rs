@@ -6,7 +6,6 @@
 use super::args::{DiffArgs, DiffFormat};
 use crate::diff::{self, DiffOptions};
 use anyhow::{Context, Result, bail};
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -16,7 +15,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
     let color = match args.color.as_str() {
         "always" => true,
         "never" => false,
-        _ => std::io::stdout().is_terminal() && args.format == DiffFormat::Text,
+        _ => crate::term::color_for(crate::term::Stream::Stdout) && args.format == DiffFormat::Text,
     };
     for (name, path) in [("A", &args.a), ("B", &args.b)] {
         if !path.exists() {
@@ -30,7 +29,8 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
         (true, true) => diff::diff_reports(&args.a, &args.b, &opts, color)?,
         (false, false) => {
             let (a, b) = (load(&args.a)?, load(&args.b)?);
-            diff::diff_recordings(&a, &b, &opts, color)
+            let names = (args.a.display().to_string(), args.b.display().to_string());
+            diff::diff_recordings_named(&a, &b, (&names.0, &names.1), &opts, color)
         }
         (a_is_dir, _) => {
             let (dir, rec) = if a_is_dir { (&args.a, &args.b) } else { (&args.b, &args.a) };

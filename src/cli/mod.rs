@@ -4,6 +4,7 @@
 pub mod args;
 pub mod check;
 pub mod duration;
+pub mod log;
 
 use crate::echo::EchoServer;
 use crate::net::{Listen, Target};
@@ -24,21 +25,32 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => replay::serve(args).await,
         Command::Convert(args) => convert::run(&args),
         Command::Ca(args) => ca(&args),
+        Command::Completions(args) => completions(args.shell),
+        Command::Man => man(),
     }
 }
 
 mod convert;
 mod diff;
+pub(crate) mod faults;
 mod replay;
 mod show;
 
 async fn record(args: RecordArgs) -> Result<ExitCode> {
     // Before anything listens: traffic must never flow into a directory
     // that cannot take its recordings.
+    let faults = match faults::plan(&args.faults)? {
+        faults::Faults::Help => {
+            faults::print_help();
+            return Ok(ExitCode::SUCCESS);
+        }
+        faults::Faults::Plan(plan) => plan,
+    };
     check::writable_dir(&args.out, "--out")?;
+    faults::announce(&faults);
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     if args.proxy {
-        return forward_proxy(args).await;
+        return forward_proxy(args, faults).await;
     }
     let echo = match args.upstream {
         Some(_) => None,
@@ -57,6 +69,9 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
     config.pcap = pcap;
     config.keep_host = args.keep_host;
     config.connect_timeout = args.connect_timeout;
+    config.faults = faults;
+    config.live = live_view(&args)?;
+    let live = config.live.clone();
     let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
     if upstream.tls {
         let options = crate::tls::UpstreamOptions {
@@ -89,12 +104,36 @@ async fn record(args: RecordArgs) -> Result<ExitCode> {
         }
         None => eprintln!("wstap: recording into {}; {addr} -> {upstream}", args.out.display()),
     }
-    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out)
+    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out, live)
+}
+
+/// `record`'s live view: on when stdout is a terminal, or with `--live`;
+/// off with `--quiet`.
+fn live_view(args: &RecordArgs) -> Result<Option<std::sync::Arc<crate::live::LiveView>>> {
+    let on = !args.quiet && (args.live || crate::term::Stream::Stdout.is_terminal());
+    if !on {
+        return Ok(None);
+    }
+    let filter = args.live_filter.clone().unwrap_or(crate::live::filter::Filter::All);
+    let color = crate::term::color_for(crate::term::Stream::Stdout);
+    let view =
+        crate::live::LiveView::start(Box::new(std::io::stdout()), filter, color).context("starting the live view")?;
+    Ok(Some(std::sync::Arc::new(view)))
 }
 
 /// The end of `record`: what was finalised, and exit 2 if any recording
 /// could not be written (each was named on stderr when it failed).
-fn stopped(finished: crate::proxy::Finished, out: &std::path::Path) -> Result<ExitCode> {
+fn stopped(
+    finished: crate::proxy::Finished,
+    out: &std::path::Path,
+    live: Option<std::sync::Arc<crate::live::LiveView>>,
+) -> Result<ExitCode> {
+    let dropped = live.map_or(0, |view| view.finish());
+    if dropped > 0 {
+        eprintln!(
+            "wstap: live view: {dropped} line(s) dropped in all (the output did not keep up; the recordings are complete)"
+        );
+    }
     let (ok, failed) = (finished.recorded.len(), finished.failed.len());
     eprintln!("wstap: stopped; {ok} recording(s) finalised in {}", out.display());
     if failed > 0 {
@@ -105,7 +144,7 @@ fn stopped(finished: crate::proxy::Finished, out: &std::path::Path) -> Result<Ex
 }
 
 /// `record --proxy`.
-async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
+async fn forward_proxy(args: RecordArgs, faults: std::sync::Arc<crate::fault::Plan>) -> Result<ExitCode> {
     let keylog = crate::tls::KeyLogFile::from_flag_or_env(args.tls.keylog.as_deref()).map_err(anyhow::Error::msg)?;
     let placeholder: Target = std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into();
     let mut config = ProxyConfig::new(placeholder, args.out.clone(), "record");
@@ -114,7 +153,10 @@ async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
         PcapFormat::Pcapng => crate::pcap::Format::PcapNg,
     });
     config.connect_timeout = args.connect_timeout;
+    config.faults = faults;
     config.forward = Some(crate::proxy::forward::ForwardOptions { no_intercept: args.no_intercept.clone() });
+    config.live = live_view(&args)?;
+    let live = config.live.clone();
     let options = crate::tls::UpstreamOptions {
         extra_roots: args.upstream_ca.clone(),
         insecure: args.insecure_upstream,
@@ -132,7 +174,7 @@ async fn forward_proxy(args: RecordArgs) -> Result<ExitCode> {
         "wstap: recording into {}; HTTP proxy on {addr}: HTTPS_PROXY=http://{addr} HTTP_PROXY=http://{addr}",
         args.out.display()
     );
-    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out)
+    stopped(proxy.run_to_end(shutdown_signal()).await, &args.out, live)
 }
 
 /// TLS termination from `--tls` (`--cert`/`--key`, or wstap's CA).
@@ -170,6 +212,34 @@ fn ca(args: &args::CaArgs) -> Result<ExitCode> {
     print!("{}", ca.cert_pem);
     println!();
     print!("{}", crate::tls::ca::trust_instructions(&ca.cert_path));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wstap completions SHELL`: the script, from the clap definition.
+fn completions(shell: args::Shell) -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    match shell {
+        args::Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "wstap", &mut out),
+        args::Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, "wstap", &mut out),
+        args::Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, "wstap", &mut out),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wstap man`: the man page (section 1, every subcommand), from the clap definition.
+fn man() -> Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("wstap-{}", sub.get_name());
+        let sub = sub.clone().display_name(name).version(env!("CARGO_PKG_VERSION"));
+        std::io::Write::write_all(&mut out, b"\n")?;
+        clap_mangen::Man::new(sub).render(&mut out)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -231,7 +301,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     let recorded = crate::demo::record_demo(&args.out).await.context("demo session failed")?;
     eprintln!("wstap: demo recorded {} ({} events)", recorded.path.display(), recorded.events);
     let rec = crate::store::load(&recorded.path)?;
-    println!("{}", show::render_text(&rec, args::Perspective::Server)?);
+    let color = crate::term::color_for(crate::term::Stream::Stdout);
+    println!("{}", show::render_readable(&rec, args::Perspective::Server, color)?);
     let run = crate::demo::replay_demo(&recorded.path).await.context("replaying the demo recording")?;
     let r = &run.report;
     println!("replayed to the built-in client: behavior {}, close {}", r.behavior.as_str(), r.behavior_close.as_str());

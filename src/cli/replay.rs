@@ -12,6 +12,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `wstap replay`.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let faults = match super::faults::plan(&args.faults)? {
+        super::faults::Faults::Help => {
+            super::faults::print_help();
+            return Ok(ExitCode::SUCCESS);
+        }
+        super::faults::Faults::Plan(plan) => plan,
+    };
+    if let Some((i, rule)) =
+        faults.rules().iter().enumerate().find(|(_, r)| r.dir != crate::wire::Direction::ServerToClient)
+    {
+        let spec = crate::escape::quoted(&rule.spec);
+        bail!("fault rule {} ({spec}) is c2s: replay plays the server, so only s2c rules apply", i + 1);
+    }
+    super::faults::announce(&faults);
     if let Some(path) = args.paths.iter().find(|p| !p.exists()) {
         let shown = path.display();
         let hint = match looks_like_a_pattern(path) {
@@ -39,10 +53,21 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let mut settings = Settings::new(args.agent.clone());
     settings.record_dir = record_dir;
+    settings.faults = faults;
     let mut config = RunConfig::new(settings);
     config.client = args.client.clone();
     config.jobs = args.jobs.max(1);
     config.connect_timeout = args.connect_timeout;
+    if let Some(addr) = args.listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (--listen)"))?;
+        let bound = listener.local_addr()?;
+        config.host = bound.ip();
+        let scheme = if args.tls.tls { "wss" } else { "ws" };
+        eprintln!("wstap: every case waits on {scheme}://{bound}/ (any path); connect once per case");
+        let acceptor = crate::accept::Acceptor::new(listener, "replay");
+        config.fixed = Some(std::sync::Arc::new(tokio::sync::Mutex::new(acceptor)));
+    }
     config.tls = tls_for(&args.tls, &config.host.to_string())?;
     let total = cases.len();
     let done = AtomicUsize::new(0);

@@ -16,7 +16,10 @@ pub fn run(args: &ShowArgs) -> Result<ExitCode> {
         eprintln!("wstap: warning: {}: {}", args.file.display(), crate::escape::line(w));
     }
     let text = match args.format {
-        ShowFormat::Text => render_text(&rec, args.perspective),
+        ShowFormat::Text => {
+            render_readable(&rec, args.perspective, crate::term::color_for(crate::term::Stream::Stdout))
+        }
+        ShowFormat::Autobahn => render_text(&rec, args.perspective),
         ShowFormat::Json => case_report(&rec, args.perspective).map(|r| report::render_json(&r)),
     }
     .with_context(|| args.file.display().to_string())?;
@@ -32,7 +35,13 @@ fn case_report(rec: &Recording, perspective: Perspective) -> Result<report::Case
     report::from_recording(rec, me).context("the recording's byte streams cannot be rebuilt")
 }
 
-/// The text report of a recording (no case sections: a recording is not a case).
+/// The readable report of a recording (aligned, coloured if `color`).
+pub fn render_readable(rec: &Recording, perspective: Perspective, color: bool) -> Result<String> {
+    let report = case_report(rec, perspective)?;
+    Ok(report::render_readable(&report, &report::ReadableOptions { case_sections: false, color }))
+}
+
+/// The Autobahn text report of a recording (no case sections: a recording is not a case).
 pub fn render_text(rec: &Recording, perspective: Perspective) -> Result<String> {
     let report = case_report(rec, perspective)?;
     Ok(report::render_text_with(&report, &TextOptions { case_sections: false }))

@@ -20,7 +20,8 @@ const SIDES: [Side; 2] = [Side::Client, Side::Server];
 
 /// Every named change between `a` and `b`, most important first.
 pub fn changes(a: &View, b: &View, segments: bool) -> Vec<Change> {
-    let mut out = handshake(a, b);
+    let mut out = faults(a, b);
+    out.extend(handshake(a, b));
     out.extend(closing(&a.summary, &b.summary));
     out.extend(tcp_end(&a.summary, &b.summary));
     for side in SIDES {
@@ -30,6 +31,23 @@ pub fn changes(a: &View, b: &View, segments: bool) -> Vec<Change> {
         out.extend(violations(side, &sa.violations, &sb.violations));
         if segments {
             out.extend(reads(side, &sa.reads, &sb.reads));
+        }
+    }
+    out
+}
+
+/// Faults in one input and not the other come first: they name the cause
+/// of what changed (a dropped close reply, say) before its effects.
+fn faults(a: &View, b: &View) -> Vec<Change> {
+    let mut out = Vec::new();
+    for side in SIDES {
+        let (fa, fb) = (&a.side(side).faults, &b.side(side).faults);
+        let whose = side_name(side);
+        for (only, these, others) in [("a", fa, fb), ("b", fb, fa)] {
+            let items = these.iter().filter(|f| !others.contains(f)).map(|f| {
+                Change::new(ChangeKind::Fault, format!("cause: a fault only in {only}, on the {whose}'s frames: {f}"))
+            });
+            push_capped(&mut out, items.collect(), "faults");
         }
     }
     out

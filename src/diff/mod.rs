@@ -66,6 +66,9 @@ pub struct DiffOptions {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
+    /// A fault rule (`--fault`) applied in one input only: the likely cause
+    /// of the changes listed after it.
+    Fault,
     /// The opening handshake: status, headers, negotiated extensions.
     Handshake,
     /// Close codes, reasons, who closed, whether a close was answered.
@@ -186,14 +189,27 @@ impl DiffOutcome {
 }
 
 /// Compares two recordings; `color` adds an ANSI-coloured copy of the diff.
+/// The unified diff's headers are `--- a` and `+++ b`.
 pub fn diff_recordings(a: &Recording, b: &Recording, opts: &DiffOptions, color: bool) -> DiffOutcome {
+    diff_recordings_named(a, b, ("a", "b"), opts, color)
+}
+
+/// [`diff_recordings`] with `names` (the two files, as the user gave
+/// them) in the `---`/`+++` headers.
+pub fn diff_recordings_named(
+    a: &Recording,
+    b: &Recording,
+    names: (&str, &str),
+    opts: &DiffOptions,
+    color: bool,
+) -> DiffOutcome {
     let va = normalize::View::new(a, opts);
     let vb = normalize::View::new(b, opts);
     let mut changes = behaviour::changes(&va, &vb, opts.segments);
     if let Some(tolerance) = opts.timing {
         changes.extend(timing::changes(&va, &vb, tolerance));
     }
-    let diff = render::unified(&va.lines, &vb.lines, ("a", "b"), color);
+    let diff = render::unified(&va.lines, &vb.lines, names, color);
     if changes.is_empty() && va.lines != vb.lines {
         changes.push(render::generic_change(&diff));
     }

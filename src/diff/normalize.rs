@@ -70,6 +70,8 @@ pub struct SideView {
     pub violations: Vec<String>,
     /// TCP read sizes.
     pub reads: Vec<u64>,
+    /// Faults applied to what this side sent (`--fault`): rule and what was done.
+    pub faults: Vec<String>,
 }
 
 /// A recording, normalised for comparison.
@@ -166,6 +168,11 @@ impl<'a> Builder<'a> {
                 self.line(e.dir, format!("tls_end {} {}", leg.as_str(), how.as_str()))
             }
             EventKind::Rewrite { header, .. } => self.line(e.dir, format!("rewrite {header}")),
+            EventKind::Fault { rule, spec, action, detail, .. } => {
+                let spec = crate::escape::quoted(spec);
+                self.sides[side].faults.push(format!("rule {rule} {spec}: {detail}"));
+                self.line(e.dir, format!("fault {action} (rule {rule}: {spec})"))
+            }
             EventKind::Violation { kind, .. } => {
                 self.sides[side].violations.push(kind.clone());
                 self.line(e.dir, format!("violation {kind}"));

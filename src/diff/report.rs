@@ -161,7 +161,7 @@ fn diff_case(
         return Ok(());
     };
     let (fa, fb) = (case_file(dirs.a, ea)?, case_file(dirs.b, eb)?);
-    compare_cases(out, label, (&fa, &fb), opts, color);
+    compare_cases(out, label, (&fa, &fb), dirs, opts, color);
     Ok(())
 }
 
@@ -177,6 +177,7 @@ fn compare_cases(
     out: &mut DiffOutcome,
     label: &str,
     files: (&(String, Value), &(String, Value)),
+    dirs: Dirs<'_>,
     opts: &DiffOptions,
     color: bool,
 ) {
@@ -192,7 +193,9 @@ fn compare_cases(
         out.changes.extend(duration_change(a, b, tol).map(|c| c.in_case(label)));
     }
     let (la, lb) = (wire_lines(a, opts), wire_lines(b, opts));
-    let diff = render::unified(&la, &lb, (&format!("a/{name_a}"), &format!("b/{name_b}")), color);
+    // The headers name the two files, under the directories as given.
+    let (path_a, path_b) = (dirs.a.join(name_a).display().to_string(), dirs.b.join(name_b).display().to_string());
+    let diff = render::unified(&la, &lb, (&path_a, &path_b), color);
     out.timed_out |= diff.timed_out;
     if la != lb && out.changes.len() == before {
         out.changes.push(render::generic_change(&diff).in_case(label));

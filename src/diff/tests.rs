@@ -376,7 +376,12 @@ mod reports {
         let v = &out.verdicts[0];
         assert_eq!((v.case.as_str(), v.before.as_deref(), v.after.as_deref()), ("7.1.5", Some("OK"), Some("FAILED")));
         assert!(out.to_text().contains("case   a   b\n7.1.5  OK  FAILED\n"), "{}", out.to_text());
-        assert!(out.unified.contains("--- a/client_v1_case_7_1_5.json"), "{}", out.unified);
+        let header = format!(
+            "--- {}\n+++ {}\n",
+            a.path().join("client_v1_case_7_1_5.json").display(),
+            b.path().join("client_v2_case_7_1_5.json").display()
+        );
+        assert!(out.unified.contains(&header), "both files named: {}", out.unified);
         assert!(out.unified.contains("+c2s frame close fin=1 rsv=0 len=2 mask=* \"0x03ea\""), "{}", out.unified);
         assert!(!out.unified.contains("read"), "octets must be dropped: {}", out.unified);
     }

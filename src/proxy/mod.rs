@@ -19,6 +19,7 @@
 //! and connected (or has failed), so that its `server` is the address
 //! actually reached.
 
+pub mod fault;
 pub mod forward;
 pub mod host;
 pub mod recorder;
@@ -66,6 +67,12 @@ pub struct ProxyConfig {
     /// `--proxy`: the listen port is an HTTP forward proxy ([`forward`]);
     /// `upstream` is then unused, each client names its own target.
     pub forward: Option<forward::ForwardOptions>,
+    /// Fault rules (`--fault`, `--faults`): connections they apply to are
+    /// forwarded through fault taps ([`fault`]); empty, the relay is a
+    /// plain byte pump.
+    pub faults: Arc<crate::fault::Plan>,
+    /// `record`'s live view: a line per frame, fed by the recorder.
+    pub live: Option<Arc<crate::live::LiveView>>,
 }
 
 impl ProxyConfig {
@@ -85,6 +92,8 @@ impl ProxyConfig {
             upstream_tls,
             client_tls: None,
             forward: None,
+            faults: Arc::default(),
+            live: None,
         }
     }
 
@@ -249,7 +258,7 @@ impl Conn {
                 Ok(c) => {
                     let _registered = c.registered;
                     if let Some(server) = self.upstream_tls(c.stream, &tx, t0).await {
-                        relay_sides(client, server, tx.clone(), t0, config.host_rewrite(), stop).await;
+                        relay_sides(client, server, tx.clone(), t0, config.host_rewrite(), stop, self.faults()).await;
                     }
                 }
                 Err(e) => self.refused(&tx, at, e).await,
@@ -355,7 +364,7 @@ impl Conn {
         match intercept {
             None => {
                 let rule = (!connect).then(host::HostRewrite::origin_form);
-                relay::relay(client, c.stream, tx.clone(), t0, rule, stop).await;
+                relay::relay(client, c.stream, tx.clone(), t0, rule, stop, self.faults()).await;
             }
             Some(host) => self.intercept(client, c.stream, &target, &host, &tx, t0, stop).await,
         }
@@ -399,7 +408,7 @@ impl Conn {
             Ok((stream, info)) => {
                 tx.send(Tap::Event { dir: Direction::ServerToClient, at: micros(t0), kind: EventKind::Tls(info) })
                     .await;
-                relay::relay(client, stream, tx.clone(), t0, None, stop).await;
+                relay::relay(client, stream, tx.clone(), t0, None, stop, self.faults()).await;
             }
             Err(f) => {
                 let at = micros(t0);
@@ -410,6 +419,11 @@ impl Conn {
                 tx.send(end).await;
             }
         }
+    }
+
+    /// This connection's fault taps, if any rule applies to it.
+    fn faults(&self) -> Option<crate::fault::ConnFaults> {
+        self.config.faults.for_connection(self.seq)
     }
 
     fn take_client(&self) -> Option<TcpStream> {
@@ -454,7 +468,8 @@ impl Conn {
         let path = config.out_dir.join(crate::store::recording_file_name(started, self.seq));
         let server = server.unwrap_or_else(|| SocketAddr::new([0, 0, 0, 0].into(), target.port));
         let pcap = config.pcap.map(|format| recorder::PcapOut { format, client: self.peer, server, started });
-        recorder.open(self.seq, header, path, recorder::OpenOptions { pcap, tls_not_decrypted }).await
+        let live = config.live.as_ref().map(|v| v.connection(self.seq, started, &header.client, &header.server));
+        recorder.open(self.seq, header, path, recorder::OpenOptions { pcap, tls_not_decrypted, live }).await
     }
 
     /// TLS to the upstream when it is `wss://`; `None` (recorded, and the
@@ -528,12 +543,13 @@ async fn relay_sides(
     t0: Instant,
     host: Option<host::HostRewrite>,
     stop: watch::Receiver<bool>,
+    faults: Option<crate::fault::ConnFaults>,
 ) {
     match (client, server) {
-        (Side::Plain(c), Side::Plain(s)) => relay::relay(c, s, tx, t0, host, stop).await,
-        (Side::Plain(c), Side::Tls(s)) => relay::relay(c, *s, tx, t0, host, stop).await,
-        (Side::Tls(c), Side::Plain(s)) => relay::relay(*c, s, tx, t0, host, stop).await,
-        (Side::Tls(c), Side::Tls(s)) => relay::relay(*c, *s, tx, t0, host, stop).await,
+        (Side::Plain(c), Side::Plain(s)) => relay::relay(c, s, tx, t0, host, stop, faults).await,
+        (Side::Plain(c), Side::Tls(s)) => relay::relay(c, *s, tx, t0, host, stop, faults).await,
+        (Side::Tls(c), Side::Plain(s)) => relay::relay(*c, s, tx, t0, host, stop, faults).await,
+        (Side::Tls(c), Side::Tls(s)) => relay::relay(*c, *s, tx, t0, host, stop, faults).await,
     }
 }
 

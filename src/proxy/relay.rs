@@ -16,9 +16,17 @@
 //!   other direction keeps flowing (half-close);
 //! - a reset or read error on one side resets the other side (SO_LINGER 0
 //!   then close) and ends both pumps.
+//!
+//! With fault rules (`--fault`), a connection's pumps carry a
+//! [`FaultSide`]: forwarding then goes through its tap, which may drop,
+//! delay, change or cut frames and end a side, each recorded as a `fault`
+//! event after the read it concerns. Connections without rules have none
+//! and are relayed as above.
 
+use super::fault::{FaultSide, Flow};
 use super::host::{HostRewrite, Step};
 use super::recorder::{Tap, TapSender};
+use crate::fault::{ConnFaults, Ending};
 use crate::net::stream::{Duplex, Resetter, tls_ending};
 use crate::session::{Direction, EventKind, NOTE_ENDED_BY_PROXY, TcpEnd, TlsClose, TlsLeg};
 use bytes::{Bytes, BytesMut};
@@ -38,7 +46,8 @@ const MIN_READ: usize = 16 * 1024;
 
 /// Relays between `client` and `server` until both directions have ended or
 /// `stop` turns true, tapping every read into `tap`. With `host`, the
-/// client's request head is forwarded with its `Host` rewritten.
+/// client's request head is forwarded with its `Host` rewritten; with
+/// `faults`, forwarding goes through the connection's fault taps.
 pub async fn relay<C: Duplex, S: Duplex>(
     client: C,
     server: S,
@@ -46,7 +55,9 @@ pub async fn relay<C: Duplex, S: Duplex>(
     t0: Instant,
     host: Option<HostRewrite>,
     mut stop: watch::Receiver<bool>,
+    faults: Option<ConnFaults>,
 ) {
+    let (c2s_fault, s2c_fault) = faults.map(FaultSide::pair).unzip();
     let (client_r, client_w, client_reset) = client.split();
     let (server_r, server_w, server_reset) = server.split();
     let (client_reset, server_reset) = (Arc::new(client_reset), Arc::new(server_reset));
@@ -59,6 +70,7 @@ pub async fn relay<C: Duplex, S: Duplex>(
         tap: tap.clone(),
         t0,
         abort: abort.clone(),
+        fault: c2s_fault,
         _sides: std::marker::PhantomData,
     };
     let s2c = Pump::<S, C> {
@@ -68,6 +80,7 @@ pub async fn relay<C: Duplex, S: Duplex>(
         tap,
         t0,
         abort,
+        fault: s2c_fault,
         _sides: std::marker::PhantomData,
     };
     let stopped = tokio::select! {
@@ -99,11 +112,12 @@ struct Pump<F: Duplex, T: Duplex> {
     tap: TapSender,
     t0: Instant,
     abort: Arc<Notify>,
+    fault: Option<FaultSide>,
     _sides: std::marker::PhantomData<fn(F, T)>,
 }
 
 impl<F: Duplex, T: Duplex> Pump<F, T> {
-    async fn run(self, mut from: F::Read, mut to: T::Write, mut host: Option<HostRewrite>) {
+    async fn run(mut self, mut from: F::Read, mut to: T::Write, mut host: Option<HostRewrite>) {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
         loop {
             if buf.capacity() < MIN_READ {
@@ -128,6 +142,12 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
             match read {
                 Ok(0) => return self.fin(at, &mut to, host.as_mut()).await,
                 Err(_) if truncated => return self.fin(at, &mut to, host.as_mut()).await,
+                Err(e) if self.fault.as_ref().is_some_and(FaultSide::ended) => {
+                    // A rule already ended this direction: nothing to pass on.
+                    let end = Tap::End { dir: self.dir, at, how: TcpEnd::Rst, error: Some(e.to_string()) };
+                    self.tap.send(end).await;
+                    return self.held(to).await;
+                }
                 Ok(_) => {
                     let bytes = buf.split().freeze();
                     let (forward, event) = match host.as_mut().map(|h| h.push(&bytes)) {
@@ -135,16 +155,47 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                         Some(Step::Hold) => (None, None),
                         Some(Step::Forward(out, event)) => {
                             host = None;
+                            if let (Some(f), Some(EventKind::Rewrite { len, .. })) = (&mut self.fault, &event) {
+                                f.set_sent_head_len(*len);
+                            }
                             (Some(Bytes::from(out)), event)
                         }
                     };
-                    let written = match &forward {
-                        Some(out) => to.write_all(out).await,
-                        None => Ok(()),
+                    let mut faults = Vec::new();
+                    let mut data = Some(Tap::Data { dir: self.dir, at, bytes });
+                    let written = match (&forward, self.fault.as_mut()) {
+                        (Some(out), None) => to.write_all(out).await.map(|()| Flow::On),
+                        (Some(out), Some(f)) => {
+                            // A rule may make forwarding wait (delay, slice):
+                            // the read is recorded first, in time order.
+                            if let Some(read) = data.take() {
+                                self.tap.send(read).await;
+                            }
+                            f.forward(out, at, self.t0, &mut to, &mut faults).await
+                        }
+                        (None, _) => Ok(Flow::On),
                     };
-                    self.tap.send(Tap::Data { dir: self.dir, at, bytes }).await;
+                    if let Some(read) = data {
+                        self.tap.send(read).await;
+                    }
                     if let Some(kind) = event {
                         self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
+                    }
+                    for (at, kind) in faults {
+                        self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
+                    }
+                    match written {
+                        Ok(Flow::Ended(Ending::Fin)) => {
+                            let _ = to.shutdown().await;
+                        }
+                        Ok(Flow::Ended(Ending::Rst)) => {
+                            self.to_reset.reset();
+                            self.from_reset.reset();
+                            self.abort.notify_one();
+                            T::abandon(to);
+                            return;
+                        }
+                        _ => {}
                     }
                     if let Err(e) = written {
                         // The receiving peer is gone: that is its reset, not ours.
@@ -169,8 +220,24 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
         }
     }
 
+    /// A rule ended this direction: a held one waits for the other
+    /// direction to end (so the receiver sees nothing, not even an end).
+    async fn held(mut self, to: T::Write) {
+        if let Some(f) = self.fault.as_mut().filter(|f| f.holds()) {
+            f.other_ended().await;
+        }
+        drop(to);
+    }
+
     /// The sender ended its side: pass the end on (after anything held).
-    async fn fin(&self, at: u64, to: &mut T::Write, host: Option<&mut HostRewrite>) {
+    async fn fin(mut self, at: u64, to: &mut T::Write, host: Option<&mut HostRewrite>) {
+        if self.fault.as_ref().is_some_and(FaultSide::holds) {
+            self.tap.send(Tap::End { dir: self.dir, at, how: TcpEnd::Fin, error: None }).await;
+            if let Some(f) = self.fault.as_mut() {
+                f.other_ended().await;
+            }
+            return;
+        }
         if let Some(Step::Forward(out, event)) = host.map(HostRewrite::finish) {
             let _ = to.write_all(&out).await;
             if let Some(kind) = event {

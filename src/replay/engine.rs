@@ -46,6 +46,7 @@ pub async fn run_case_on(mut io: WireIo, case: &Case, settings: &Settings) -> Ca
 /// Runs `case` on a connection whose upgrade request was already read
 /// (the `serve` mode reads it to pick the case).
 pub async fn run_with_request(mut io: WireIo, request: Request, case: &Case, settings: &Settings) -> CaseRun {
+    io.set_faults(settings.faults.for_connection(u64::from(case.number)));
     if !request.head.is_websocket_request() {
         io.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", false).await;
         return unopened(io, case, settings, "the request is not a WebSocket upgrade").await;

@@ -99,12 +99,15 @@ pub struct Settings {
     pub record_dir: Option<PathBuf>,
     /// Which close codes the fuzzer accepts from the client.
     pub policy: CodePolicy,
+    /// Fault rules for the server's side (`replay --fault`); a case's
+    /// connection number is its case number.
+    pub faults: std::sync::Arc<crate::fault::Plan>,
 }
 
 impl Settings {
     /// Settings with Autobahn's code policy and no recordings.
     pub fn new(agent: impl Into<String>) -> Settings {
-        Settings { agent: agent.into(), record_dir: None, policy: CodePolicy::Autobahn }
+        Settings { agent: agent.into(), record_dir: None, policy: CodePolicy::Autobahn, faults: Default::default() }
     }
 }
 

@@ -78,7 +78,7 @@ pub fn junit_xml(agent: &str, runs: &[CaseRun], not_run: &[Case]) -> String {
         let mut status = TestCaseStatus::skipped();
         status.set_message("not run: the replay was interrupted");
         let mut test = TestCase::new(format!("{} {}", case.scenario.id, case.scenario.description), status);
-        test.set_classname(format!("wstap.{}", case.scenario.id));
+        test.set_classname(classname(&case.scenario.id));
         suite.add_test_case(test);
     }
     let mut report = Report::new("wstap");
@@ -91,14 +91,74 @@ fn test_case(r: &CaseReport) -> TestCase {
         TestCaseStatus::success()
     } else {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-        status.set_message(format!("{} / {}", r.behavior.as_str(), r.behavior_close.as_str()));
-        status.set_description(format!("{}\n{}", r.result, r.result_close));
+        status.set_message(failure_message(r));
+        status.set_description(failure_description(r));
         status
     };
     let mut case = TestCase::new(format!("{} {}", r.id, r.description), status);
-    case.set_classname(format!("wstap.{}", r.id));
+    case.set_classname(classname(&r.id));
     case.set_time(Duration::from_millis(r.duration));
     case
+}
+
+/// `wstap.category7` for case `7.1.1`: one dot, so CI tools that split a
+/// classname into packages show one group per Autobahn category instead of
+/// a package per digit. Ids that do not start with a number (recordings)
+/// are grouped under `wstap.recordings`.
+pub fn classname(id: &str) -> String {
+    match id.split('.').next().filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_digit())) {
+        Some(category) => format!("wstap.category{category}"),
+        None => "wstap.recordings".to_owned(),
+    }
+}
+
+/// One line for a failed case: the verdicts, then what was expected of the
+/// close beside what was observed (code and reason received, who closed,
+/// clean or not).
+pub fn failure_message(r: &CaseReport) -> String {
+    let peer = if r.is_server { "the client" } else { "the server" };
+    let e = &r.expected_close;
+    let codes: Vec<String> = e.close_code.iter().map(u16::to_string).collect();
+    let first = if e.closed_by_me { "wstap" } else { peer };
+    let clean = if e.require_clean { ", clean" } else { "" };
+    let expected = match codes.len() {
+        0 => format!("expected no close code, {first} closing first{clean}"),
+        _ => format!("expected close code {} from {peer}, {first} closing first{clean}", codes.join(" or ")),
+    };
+    let received = match (r.remote_close_code, &r.remote_close_reason) {
+        (Some(code), Some(reason)) if !reason.is_empty() => {
+            format!("close code {code} reason {} from {peer}", escape::quoted(reason))
+        }
+        (Some(code), _) => format!("close code {code} from {peer}"),
+        (None, _) => format!("no close code from {peer}"),
+    };
+    let closer = if r.closed_by_me { "wstap" } else { peer };
+    let dropper = if r.dropped_by_me { "wstap" } else { peer };
+    let clean = match (&r.was_clean, &r.was_not_clean_reason) {
+        (true, _) => "clean".to_owned(),
+        (false, Some(why)) => format!("not clean ({})", escape::line(why)),
+        (false, None) => "not clean".to_owned(),
+    };
+    format!(
+        "{} / {}: {expected}; observed {received}, {closer} closing first, TCP dropped by {dropper}, {clean}",
+        r.behavior.as_str(),
+        r.behavior_close.as_str()
+    )
+}
+
+/// The failure's body: Autobahn's result texts (each once), then the
+/// expected and observed events.
+fn failure_description(r: &CaseReport) -> String {
+    let mut out = r.result.clone();
+    if r.result_close != r.result {
+        out += &format!("\n{}", r.result_close);
+    }
+    out += &format!(
+        "\nexpected events: {}\nobserved events: {}",
+        crate::report::autobahn::expected_repr(&r.expected),
+        crate::report::autobahn::events_repr(&r.received)
+    );
+    out
 }
 
 /// Writes the JUnit file.
@@ -116,4 +176,40 @@ pub fn write_reports(dir: &Path, runs: &[CaseRun]) -> io::Result<()> {
         std::fs::write(dir.join(format!("{}.txt", stems.file_stem(r))), crate::report::render_text(r) + "\n")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classnames_group_by_category() {
+        assert_eq!(classname("7.1.1"), "wstap.category7");
+        assert_eq!(classname("12.3.4"), "wstap.category12");
+        assert_eq!(classname("login"), "wstap.recordings");
+        assert_eq!(classname(""), "wstap.recordings");
+    }
+
+    #[test]
+    fn the_failure_message_puts_observed_beside_expected() {
+        let mut r = CaseReport::new("c");
+        r.is_server = true;
+        r.expected_close.close_code = vec![1000];
+        r.expected_close.require_clean = true;
+        r.remote_close_code = Some(1002);
+        r.remote_close_reason = Some("bad\u{1b}".into());
+        r.was_not_clean_reason = Some("peer dropped the TCP".into());
+        let m = failure_message(&r);
+        assert!(
+            m.ends_with(
+                "expected close code 1000 from the client, the client closing first, clean; observed close code 1002 \
+             reason \"bad\\u{1b}\" from the client, the client closing first, TCP dropped by the client, \
+             not clean (peer dropped the TCP)"
+            ),
+            "{m}"
+        );
+        r.result = "same".into();
+        r.result_close = "same".into();
+        assert_eq!(failure_description(&r).matches("same").count(), 1);
+    }
 }

@@ -49,6 +49,11 @@ pub struct RunConfig {
     pub host: IpAddr,
     /// Terminate TLS (`--tls`): the client connects with `wss://`.
     pub tls: Option<crate::tls::ServerTls>,
+    /// `replay --listen`: one listener for every case instead of a new port
+    /// per case, so a manual or browser client keeps one URL. Cases then
+    /// run one at a time; a client that connects between cases waits in
+    /// the backlog for the next.
+    pub fixed: Option<Arc<tokio::sync::Mutex<Acceptor>>>,
 }
 
 impl RunConfig {
@@ -61,6 +66,7 @@ impl RunConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             tls: None,
+            fixed: None,
         }
     }
 }
@@ -174,11 +180,22 @@ enum Halt {
 /// Runs one case on its own listener; gives up when `stop` is set.
 async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Option<Stopped>>) -> Result<CaseRun, Halt> {
     let settings = &config.settings;
-    let mut listener = match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
-        Ok(l) => Acceptor::new(l, "replay"),
-        Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host))),
+    let (mut own, mut shared);
+    let listener: &mut Acceptor = match &config.fixed {
+        Some(fixed) => {
+            shared = fixed.lock().await;
+            &mut shared
+        }
+        None => match TcpListener::bind(SocketAddr::new(config.host, 0)).await {
+            Ok(l) => {
+                own = Acceptor::new(l, "replay");
+                &mut own
+            }
+            Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen on {}: {e}", config.host))),
+        },
     };
     let url = match listener.local_addr() {
+        Ok(addr) if config.fixed.is_some() => format!("{}://{addr}/", if config.tls.is_some() { "wss" } else { "ws" }),
         Ok(addr) => case_url_scheme(config.tls.is_some(), addr, case, &settings.agent),
         Err(e) => return Ok(no_connection(case, settings, &format!("cannot listen: {e}"))),
     };
@@ -196,7 +213,7 @@ async fn run_one(case: &Case, config: &RunConfig, mut stop: watch::Receiver<Opti
         );
     }
     let run = tokio::select! {
-        run = accept_and_run(&mut listener, child.as_mut(), case, config) => run,
+        run = accept_and_run(listener, child.as_mut(), case, config) => run,
         _ = stop.wait_for(Option::is_some) => Err(Halt::Cut),
     };
     if let Some(child) = child.as_mut() {
@@ -269,8 +286,9 @@ async fn accept_tls(
     let _ = stream.set_nodelay(true);
     let addrs = (stream.peer_addr().ok(), stream.local_addr().ok());
     let record = super::engine::record_path(settings, case);
+    let resetter = crate::net::stream::Resetter::of(&stream);
     let (stream, info) = tls.accept(stream, None).await.map_err(|f| f.detail)?;
-    Ok(super::wire_io::WireIo::wrap(Box::new(stream), addrs, Some(info), record.as_deref()))
+    Ok(super::wire_io::WireIo::wrap(Box::new(stream), addrs, Some(info), record.as_deref()).with_resetter(resetter))
 }
 
 /// Percent-encodes everything but unreserved characters.

@@ -5,6 +5,11 @@
 //! a [`LiveRecording`] so that what replay observed is saved as an ordinary
 //! recording (`show` and `diff` work on it). Writes go straight to the
 //! socket, so `TO` entries appear in the order the bytes left.
+//!
+//! With `replay --fault`, the server's writes go through a fault tap
+//! ([`WireIo::set_faults`]): `TO` entries and the recording keep what the
+//! replayed server sent, and each fault is a `FLT` entry and a `fault`
+//! event, as in `record`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -65,7 +70,17 @@ pub struct WireIo {
     own_ended: bool,
     /// Set when a write failed: later writes are logged but not attempted.
     write_failed: bool,
+    /// The fault tap of the server's writes (`replay --fault`).
+    fault: Option<crate::fault::DirTap>,
+    /// How a fault rule ended our side, if one did.
+    fault_end: Option<crate::fault::Ending>,
+    /// Resets the TCP socket under the stream (a fault's `rst`).
+    resetter: Option<crate::net::stream::Resetter>,
 }
+
+/// How long a connection held by a fault rule (`hold`) stays open at the
+/// end of a case, waiting for the client to end it.
+pub const HOLD_WAIT: Duration = Duration::from_secs(10);
 
 /// How long [`WireIo::finish`] waits for the client to end its side of TCP
 /// after the case (only when the case is being recorded).
@@ -76,7 +91,19 @@ impl WireIo {
     pub fn new(stream: TcpStream, record: Option<&Path>) -> WireIo {
         let _ = stream.set_nodelay(true);
         let addrs = (stream.peer_addr().ok(), stream.local_addr().ok());
-        WireIo::wrap(Box::new(stream), addrs, None, record)
+        let resetter = crate::net::stream::Resetter::of(&stream);
+        WireIo::wrap(Box::new(stream), addrs, None, record).with_resetter(resetter)
+    }
+
+    /// Sets how to reset the TCP socket under a wrapped (TLS) stream.
+    pub fn with_resetter(mut self, resetter: crate::net::stream::Resetter) -> WireIo {
+        self.resetter = Some(resetter);
+        self
+    }
+
+    /// Sends the server's writes through `faults`' server-side tap.
+    pub fn set_faults(&mut self, faults: Option<crate::fault::ConnFaults>) {
+        self.fault = faults.and_then(|f| f.s2c);
     }
 
     /// Wraps an accepted stream that is already past its TLS handshake
@@ -110,6 +137,9 @@ impl WireIo {
             peer_ended: false,
             own_ended: false,
             write_failed: false,
+            fault: None,
+            fault_end: None,
+            resetter: None,
         }
     }
 
@@ -206,16 +236,77 @@ impl WireIo {
             return true;
         }
         self.observe(Direction::ServerToClient, bytes);
-        if let Err(e) = self.stream.write_all(bytes).await {
-            tracing::debug!("write failed, the next read will tell: {e}");
-            self.write_failed = true;
+        let written = match self.fault.as_mut() {
+            None => self.stream.write_all(bytes).await.map(|()| None),
+            Some(tap) => {
+                let (at, mut faults) = (self.t0.elapsed().as_micros() as u64, Vec::new());
+                let bytes = bytes::Bytes::copy_from_slice(bytes);
+                let ended =
+                    crate::proxy::fault::carry_out(tap, &bytes, at, self.t0, &mut self.stream, &mut faults).await;
+                for (at, kind) in faults {
+                    self.fault_event(at, kind);
+                }
+                ended
+            }
+        };
+        match written {
+            Ok(None) => {}
+            Ok(Some(end)) => self.end_by_fault(end).await,
+            Err(e) => {
+                tracing::debug!("write failed, the next read will tell: {e}");
+                self.write_failed = true;
+            }
         }
         true
+    }
+
+    /// A fault: a `FLT` wire-log entry and a `fault` event.
+    fn fault_event(&mut self, at: u64, kind: crate::session::EventKind) {
+        if let crate::session::EventKind::Fault { rule, spec, action, detail, .. } = &kind {
+            let (spec, action, detail) = (spec.clone(), action.clone(), detail.clone());
+            self.trace.log(crate::report::WireLogEntry::Fault { rule: *rule, spec, action, detail });
+        }
+        if let Some(o) = self.observer.as_mut() {
+            o.live.builder().event(at, Direction::ServerToClient, kind);
+        }
+    }
+
+    /// A fault rule ends our side: FIN, a reset, or a hold (nothing more,
+    /// until the client ends the connection).
+    async fn end_by_fault(&mut self, end: crate::fault::Ending) {
+        use crate::fault::Ending;
+        self.fault_end = Some(end);
+        match end {
+            Ending::Fin => {
+                let _ = self.stream.shutdown().await;
+                self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
+            }
+            Ending::Rst => {
+                if let Some(r) = &self.resetter {
+                    r.reset();
+                }
+                // Dropping the socket sends the reset; nothing is read after it.
+                self.stream = Box::new(tokio::io::duplex(1).0);
+                self.lost(Direction::ServerToClient, TcpEnd::Rst, Some("reset by a fault rule".into()));
+                self.peer_ended = true;
+            }
+            Ending::Hold => {}
+        }
+    }
+
+    /// True while a fault rule holds the connection.
+    fn held(&self) -> bool {
+        self.fault_end == Some(crate::fault::Ending::Hold)
     }
 
     /// Closes TCP from our side (Autobahn's drop). Nothing is buffered on
     /// our side, so abortive and graceful drops are the same here.
     pub async fn drop_tcp(&mut self) {
+        if self.held() {
+            // Held: the client sees nothing, not even our end; the case is over.
+            self.closed = true;
+            return;
+        }
         if !self.closed {
             let _ = self.stream.shutdown().await;
             self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
@@ -232,6 +323,9 @@ impl WireIo {
     /// What arrives meanwhile goes into the recording only; the wire log
     /// ends at the drop, as Autobahn's does.
     pub async fn finish(&mut self) -> Option<PathBuf> {
+        if self.held() && !self.peer_ended {
+            let _ = tokio::time::timeout(HOLD_WAIT, self.await_peer_end()).await;
+        }
         self.observer.as_ref()?;
         if !self.own_ended {
             let _ = self.stream.shutdown().await;

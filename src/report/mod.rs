@@ -12,6 +12,7 @@
 //! - [`wirelog`]: [`WireLogEntry`] with Autobahn's JSON tuples, truncation
 //!   rules, [`Histogram`] and the [`WireTrace`] builder;
 //! - `page` (private): the page content both renderers lay out;
+//! - `readable`: the aligned, coloured text `wstap show` prints by default;
 //! - `text`, `html`, `index`, `json`, `pyfmt` (private): renderers and the
 //!   Python formatting conventions they share.
 //!
@@ -32,6 +33,7 @@ mod index;
 mod json;
 mod page;
 mod pyfmt;
+mod readable;
 pub mod recording;
 mod text;
 pub mod wirelog;
@@ -42,6 +44,7 @@ mod tests;
 pub use autobahn::{AgentStems, Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};
 pub use html::{escape as escape_html, render_html};
 pub use index::{render_index_html, render_index_json};
+pub use readable::{ReadableOptions, render_readable};
 pub use recording::from_recording;
 pub use text::{TextOptions, render_text, render_text_with};
 pub use wirelog::{Histogram, TxFrameEntry, TxFrameSpec, WireLogEntry, WireTrace, octets_text, payload_text};

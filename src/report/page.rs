@@ -180,11 +180,28 @@ pub struct WireLine {
     pub text: String,
 }
 
+/// How frame lines spell masks and binary payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireStyle {
+    /// Autobahn's page exactly: the RX mask as the hex of its hex string,
+    /// binary payloads that happen to be valid UTF-8 as text.
+    Autobahn,
+    /// For reading: every mask as its 8 hex digits (RX and TX alike, so the
+    /// same mask reads the same in both perspectives) and binary payloads
+    /// always as `0x` + hex.
+    Readable,
+}
+
 /// All wire-log lines, the final "TCP DROPPED BY …" line included.
 pub fn wirelog_lines(r: &CaseReport) -> Vec<WireLine> {
+    wirelog_lines_styled(r, WireStyle::Autobahn)
+}
+
+/// [`wirelog_lines`] in the given [`WireStyle`].
+pub fn wirelog_lines_styled(r: &CaseReport, style: WireStyle) -> Vec<WireLine> {
     let mut lines = Vec::new();
     for (i, entry) in r.wirelog.iter().enumerate() {
-        entry_lines(&mut lines, i, entry);
+        entry_lines(&mut lines, i, entry, style);
     }
     let (class, who) =
         if r.dropped_by_me { ("wirelog_tcp_closed_by_me", "ME") } else { ("wirelog_tcp_closed_by_peer", "PEER") };
@@ -192,7 +209,7 @@ pub fn wirelog_lines(r: &CaseReport) -> Vec<WireLine> {
     lines
 }
 
-fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
+fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry, style: WireStyle) {
     let single = |class, text: String| WireLine { class, text: format!("{i:03} {text}") };
     match entry {
         WireLogEntry::RxOctets { hex, .. } => octet_lines(lines, i, "wirelog_rx_octets", "RX OCTETS", hex),
@@ -200,7 +217,7 @@ fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
             let class = if *sync { "wirelog_tx_octets_sync" } else { "wirelog_tx_octets" };
             octet_lines(lines, i, class, "TX OCTETS", hex);
         }
-        WireLogEntry::RxFrame { .. } | WireLogEntry::TxFrame(_) => frame_lines(lines, i, entry),
+        WireLogEntry::RxFrame { .. } | WireLogEntry::TxFrame(_) => frame_lines(lines, i, entry, style),
         WireLogEntry::KillAfter(d) => {
             lines.push(single("wirelog_kill_after", format!("FAIL CONNECTION AFTER {} sec", py_percent_f(*d))));
         }
@@ -218,6 +235,10 @@ fn entry_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
             let state = if *on { "ENABLED" } else { "DISABLED" };
             lines.push(single("wirelog_delay", format!("WIRELOG {state}")));
         }
+        WireLogEntry::Fault { rule, spec, action, detail } => {
+            let text = format!("FAULT {} (rule {rule}: {spec}): {detail}", action.to_uppercase());
+            lines.push(single("wirelog_kill_after", crate::escape::line(&text).into_owned()));
+        }
     }
 }
 
@@ -230,11 +251,15 @@ fn octet_lines(lines: &mut Vec<WireLine>, i: usize, class: &'static str, prefix:
 }
 
 /// Frame header line, then the payload text on its own wrapped lines.
-fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
+fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry, style: WireStyle) {
     let (class, prefix, header, text) = match entry {
         WireLogEntry::RxFrame { len, text, opcode, fin, rsv, masked, mask } => {
             // Quirk: Autobahn hex-encodes the already-hex mask string.
-            let mask = mask.as_ref().map_or_else(|| "None".to_owned(), |m| hex(m.as_bytes()));
+            let mask = match (mask, style) {
+                (None, _) => "None".to_owned(),
+                (Some(m), WireStyle::Autobahn) => hex(m.as_bytes()),
+                (Some(m), WireStyle::Readable) => m.clone(),
+            };
             let header = format!(
                 "OPCODE={opcode}, FIN={}, RSV={rsv}, PAYLOAD-LEN={len}, MASKED={}, MASK={mask}",
                 py_bool(*fin),
@@ -246,7 +271,32 @@ fn frame_lines(lines: &mut Vec<WireLine>, i: usize, entry: &WireLogEntry) {
         _ => return,
     };
     lines.push(WireLine { class, text: format!("{i:03} {prefix}: {header}") });
-    push_continuations(lines, class, prefix, wrap(&super::wirelog::shown(text), WRAP_WIDTH).into_iter());
+    let opcode = match entry {
+        WireLogEntry::RxFrame { opcode, .. } => *opcode,
+        WireLogEntry::TxFrame(f) => f.opcode,
+        _ => 0,
+    };
+    let text = match style {
+        WireStyle::Readable if opcode == 2 => binary_as_hex(text),
+        _ => super::wirelog::shown(text),
+    };
+    push_continuations(lines, class, prefix, wrap(&text, WRAP_WIDTH).into_iter());
+}
+
+/// A binary payload's wire-log text as `0x` + hex. The text is
+/// [`payload_text`](super::payload_text)'s: already hex when the bytes were
+/// not UTF-8, else the bytes themselves (possibly cut, with ` ...`), which
+/// are turned back into hex here. (A binary payload that is UTF-8 text
+/// starting with `0x` is taken as already hex: the text kept no more.)
+fn binary_as_hex(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with("0x") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let (kept, cut) = match text.strip_suffix(super::wirelog::ELLIPSIS) {
+        Some(kept) => (kept, super::wirelog::ELLIPSIS),
+        None => (text, ""),
+    };
+    std::borrow::Cow::Owned(format!("0x{}{cut}", hex(kept.as_bytes())))
 }
 
 fn tx_frame_class(f: &TxFrameEntry) -> &'static str {

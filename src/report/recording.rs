@@ -17,7 +17,7 @@
 //! compressed, and the octets lines keep the wire bytes.
 
 use super::autobahn::{CaseEvent, CaseReport};
-use super::wirelog::{TxFrameSpec, WireTrace};
+use super::wirelog::{TxFrameSpec, WireLogEntry, WireTrace};
 use crate::judge::Observation;
 use crate::session::{
     CloseInfo, Direction, Event, EventKind, Frame, RebuildError, Recording, Side, Summary, TcpEnd, time,
@@ -176,6 +176,11 @@ fn log_event(
         EventKind::Frame(f) => {
             let header = f.header().map_err(|message| RebuildError::Corrupt { index: None, message })?;
             t.rx_frame(&shown.payload(rec, event.dir, f)?, f.opcode, f.fin, f.rsv, header.mask);
+        }
+        EventKind::Fault { rule, spec, action, detail, .. } => {
+            let entry =
+                WireLogEntry::Fault { rule: *rule, spec: spec.clone(), action: action.clone(), detail: detail.clone() };
+            t.log(entry);
         }
         _ => {}
     }

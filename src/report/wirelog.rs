@@ -24,7 +24,7 @@ pub const TRUNCATE_ABOVE: usize = 60;
 /// How many bytes a truncated rendering keeps (Autobahn's 60/64 mismatch).
 pub const TRUNCATE_KEEP: usize = 64;
 /// What Autobahn appends to a truncated rendering.
-const ELLIPSIS: &str = " ...";
+pub(crate) const ELLIPSIS: &str = " ...";
 
 /// Hex rendering of octets per §3.3.
 pub fn octets_text(data: &[u8]) -> String {
@@ -166,6 +166,18 @@ pub enum WireLogEntry {
     ContinueFired(Option<String>),
     /// `WLM`: wire logging switched on (true) or off.
     WirelogMode(bool),
+    /// `FLT` (wstap's own, not Autobahn's): a `--fault` rule changed what
+    /// was forwarded; `[rule, spec, action, detail]`.
+    Fault {
+        /// The rule's number.
+        rule: u32,
+        /// The rule as written.
+        spec: String,
+        /// What was done (`drop`, `cut`, …).
+        action: String,
+        /// What happened, in words.
+        detail: String,
+    },
 }
 
 /// The fields of a `TF` entry, in Autobahn's order.
@@ -265,6 +277,7 @@ impl WireLogEntry {
             Self::Continue(..) => "CT",
             Self::ContinueFired(_) => "CTE",
             Self::WirelogMode(_) => "WLM",
+            Self::Fault { .. } => "FLT",
         }
     }
 
@@ -309,6 +322,12 @@ impl Serialize for WireLogEntry {
             }
             Self::ContinueFired(tag) => seq.serialize_element(tag)?,
             Self::WirelogMode(on) => seq.serialize_element(on)?,
+            Self::Fault { rule, spec, action, detail } => {
+                seq.serialize_element(rule)?;
+                seq.serialize_element(spec)?;
+                seq.serialize_element(action)?;
+                seq.serialize_element(detail)?;
+            }
             Self::KillAfterFired | Self::CloseAfterFired => {}
         }
         seq.end()

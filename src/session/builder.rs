@@ -204,7 +204,11 @@ impl<S: PayloadStore> SessionBuilder<S> {
     pub fn event(&mut self, at: u64, dir: Direction, kind: EventKind) {
         debug_assert!(matches!(
             kind,
-            EventKind::Note { .. } | EventKind::Tls(_) | EventKind::TlsEnd { .. } | EventKind::Rewrite { .. }
+            EventKind::Note { .. }
+                | EventKind::Tls(_)
+                | EventKind::TlsEnd { .. }
+                | EventKind::Rewrite { .. }
+                | EventKind::Fault { .. }
         ));
         self.acc.push(at, dir, kind);
     }

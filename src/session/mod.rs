@@ -77,6 +77,10 @@ pub struct Recording {
     pub warnings: Vec<String>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Event>, D::Error> {
     Ok(Option::<Vec<Event>>::deserialize(d)?.unwrap_or_default())
 }
@@ -192,6 +196,29 @@ pub enum EventKind {
         /// The head as forwarded, byte for byte.
         #[serde(flatten)]
         forwarded: Data,
+    },
+    /// A fault rule (`--fault`) changed what was forwarded: the recorded
+    /// stream keeps what the sender sent; this event says what the
+    /// receiver got instead (see `docs/faults.md`).
+    Fault {
+        /// The rule's number, from 1, in the order the rules were given.
+        rule: u32,
+        /// The rule as written.
+        spec: String,
+        /// What was done: `drop`, `delay`, `cut`, `rst`, `fin`, `hold`,
+        /// `close_code`, `inject` or `slice`.
+        action: String,
+        /// Offset of the frame concerned in this direction's stream.
+        offset: u64,
+        /// Bytes of that frame not forwarded.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        withheld: u64,
+        /// What happened, in words.
+        detail: String,
+        /// Bytes written to the receiver instead of or besides the frame (a
+        /// new close frame, an injected frame), exactly, as hex.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivered: Option<String>,
     },
     /// The sender closed its side of TCP (FIN).
     Fin,

@@ -56,6 +56,12 @@ pub fn rfc3339_micros(micros: u64) -> String {
     format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", p.y, p.mo, p.d, p.h, p.mi, p.s, p.us)
 }
 
+/// `10:00:00.123`: the UTC time of day to the millisecond (live lines).
+pub fn clock_millis(micros: u64) -> String {
+    let p = parts(micros);
+    format!("{:02}:{:02}:{:02}.{:03}", p.h, p.mi, p.s, p.us / 1000)
+}
+
 /// `2026-11-24T10:00:00.000Z`, Autobahn's `started` format.
 pub fn rfc3339_millis(micros: u64) -> String {
     let p = parts(micros);

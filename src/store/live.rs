@@ -28,6 +28,17 @@ pub struct LiveRecording {
     builder: SessionBuilder<FileStore>,
     writer: RecordingWriter,
     summary: Summary,
+    observer: Option<Box<dyn Observer>>,
+}
+
+/// Sees every event of a live recording as it is written out, then its
+/// summary (the live view, [`crate::live`]). Called on the recorder
+/// thread: it must not block.
+pub trait Observer: Send {
+    /// One event, in recording order.
+    fn event(&mut self, event: &Event);
+    /// The recording was finalised with `summary`.
+    fn closed(&mut self, summary: &Summary);
 }
 
 impl LiveRecording {
@@ -45,7 +56,12 @@ impl LiveRecording {
     ) -> io::Result<LiveRecording> {
         let writer = RecordingWriter::create(path, header)?;
         let builder = make(FileStore::new(path));
-        Ok(LiveRecording { builder, writer, summary: Summary::default() })
+        Ok(LiveRecording { builder, writer, summary: Summary::default(), observer: None })
+    }
+
+    /// Shows every event written from now on, and the summary, to `observer`.
+    pub fn observe(&mut self, observer: Box<dyn Observer>) {
+        self.observer = Some(observer);
     }
 
     /// The builder, to feed reads, endings and gaps into.
@@ -62,6 +78,9 @@ impl LiveRecording {
     pub fn write_out(&mut self) -> io::Result<()> {
         let events = self.builder.drain();
         events.iter().for_each(|e| self.summary.observe(e));
+        if let Some(observer) = &mut self.observer {
+            events.iter().for_each(|e| observer.event(e));
+        }
         if events.iter().any(points_into_sidecar) {
             // The YAML buffer may reach the file before the next flush: the
             // bytes an event points at must be there first.
@@ -90,6 +109,9 @@ impl LiveRecording {
         self.finish_events()?;
         let (path, events) = (self.writer.path().to_path_buf(), self.writer.events_written());
         self.writer.finish(&self.summary)?;
+        if let Some(observer) = &mut self.observer {
+            observer.closed(&self.summary);
+        }
         Ok(Recorded { path, events, summary: self.summary })
     }
 }

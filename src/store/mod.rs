@@ -15,6 +15,6 @@ pub mod live;
 pub mod load;
 pub mod writer;
 
-pub use live::{LiveRecording, Recorded};
+pub use live::{LiveRecording, Observer, Recorded};
 pub use load::{LoadError, load};
 pub use writer::{FileStore, RecordingWriter, recording_file_name};

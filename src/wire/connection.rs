@@ -37,8 +37,12 @@ pub struct ConnectionDecoder {
     offsets: [u64; 2],
     request: Option<Head>,
     negotiated: Negotiated,
-    /// The client ended its side while its bytes were held for the answer.
+    /// The client ended its side (while its bytes were held for the
+    /// answer, or before its request head began).
     client_ended: bool,
+    /// The server ended its side; a request completed after that gets no
+    /// answer, so what follows it turns raw at once instead of being held.
+    server_ended: bool,
 }
 
 impl Default for ConnectionDecoder {
@@ -56,6 +60,7 @@ impl ConnectionDecoder {
             request: None,
             negotiated: Negotiated::default(),
             client_ended: false,
+            server_ended: false,
         }
     }
 
@@ -70,6 +75,7 @@ impl ConnectionDecoder {
             request: None,
             negotiated,
             client_ended: false,
+            server_ended: false,
         }
     }
 
@@ -146,6 +152,10 @@ impl ConnectionDecoder {
     /// side ends without an answer.
     pub fn finish<F: FnMut(Direction, Event<'_>)>(&mut self, dir: Direction, sink: &mut F) {
         let client = Direction::ClientToServer;
+        match dir {
+            Direction::ClientToServer => self.client_ended = true,
+            Direction::ServerToClient => self.server_ended = true,
+        }
         let why = match &mut self.stages[dir.index()] {
             Stage::Frames(dec) => return dec.finish(&mut |e| sink(dir, e)),
             Stage::Resync(..) => {
@@ -156,10 +166,7 @@ impl ConnectionDecoder {
                 return;
             }
             Stage::Raw(_) => None,
-            Stage::Held(_) => {
-                self.client_ended = true;
-                return;
-            }
+            Stage::Held(_) => return,
             Stage::Head(buf) if buf.is_empty() => None,
             Stage::Head(_) => Some("stream ended inside the HTTP head"),
         };
@@ -212,6 +219,11 @@ impl ConnectionDecoder {
         match Head::parse_request(head) {
             Ok(_) if matches!(self.stages[1], Stage::Raw(_)) => {
                 self.raw_with(dir, "the server did not answer with HTTP".into(), rest, sink)
+            }
+            Ok(req) if req.is_websocket_request() && self.server_ended => {
+                self.request = Some(req);
+                let why = "connection ended before the server answered the upgrade";
+                self.raw_with(dir, why.into(), rest, sink)
             }
             Ok(req) if req.is_websocket_request() => {
                 self.request = Some(req);

@@ -172,6 +172,38 @@ fn client_bytes_before_the_answer_are_held_then_decoded() {
     assert!(ev.contains(&Owned::Message(C2S, REQUEST.len() as u64, OpCode::BINARY, 5, 1)), "{ev:?}");
 }
 
+/// Found by the `session_rebuild` fuzz target: a server that ends its side
+/// before the client's request head is complete never answers, so the
+/// bytes after the request are raw at once (they used to be held for an
+/// answer that could not come, and were lost).
+#[test]
+fn a_request_completed_after_the_server_ended_keeps_its_trailing_bytes() {
+    let mut dec = ConnectionDecoder::new();
+    let mut raw = Vec::new();
+    let mut sink = |d: Direction, e: Event<'_>| {
+        if let Event::Raw { offset, bytes, reason } = e {
+            raw.push((d, offset, bytes.to_vec(), reason.to_string()));
+        }
+    };
+    let (first, second) = REQUEST.split_at(20);
+    dec.push(C2S, first, &mut sink);
+    dec.finish(S2C, &mut sink);
+    let mut rest = second.to_vec();
+    rest.extend(masked(1, true, b"late"));
+    dec.push(C2S, &rest, &mut sink);
+    dec.push(C2S, b"more", &mut sink);
+    dec.finish(C2S, &mut sink);
+    let late = masked(1, true, b"late");
+    let why = "connection ended before the server answered the upgrade".to_string();
+    assert_eq!(
+        raw,
+        vec![
+            (C2S, REQUEST.len() as u64, late.clone(), why.clone()),
+            (C2S, (REQUEST.len() + late.len()) as u64, b"more".to_vec(), why)
+        ]
+    );
+}
+
 fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
     (0u8..16, any::<bool>(), 0u8..8, proptest::collection::vec(any::<u8>(), 0..300), any::<bool>(), 0u8..3).prop_map(
         |(op, fin, rsv, payload, mask, form)| {

@@ -147,3 +147,51 @@ fn out_of_range_durations_are_usage_errors_not_panics() {
         assert!(stderr.contains(argv[argv.len() - 1]), "{argv:?} names the value: {stderr}");
     }
 }
+
+/// Library logs and the CLI's own lines share one style on stderr, and a
+/// pipe gets no colour codes.
+#[tokio::test]
+async fn logs_are_one_plain_style_on_a_pipe() {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(wstap_bin());
+    cmd.args(["record", "--listen", "127.0.0.1:0", "--out"]).arg(out.path()).env("WSTAP_LOG", "wstap=info");
+    let child = WstapChild::spawn_cmd(cmd);
+    talk(&format!("ws://{}/", child.addr), true).await;
+    wait_for_summaries(out.path(), 1).await;
+    let (status, lines) = child.interrupt().await;
+    assert!(status.success(), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("wstap: info: recorded ")), "the tracing line: {lines:?}");
+    assert!(lines.iter().all(|l| l.starts_with("wstap: ")), "one style: {lines:?}");
+    assert!(lines.iter().all(|l| !l.contains('\u{1b}')), "no ANSI on a pipe: {lines:?}");
+}
+
+/// Completions load in the shells they are for; the man page is roff with
+/// a page per subcommand.
+#[test]
+fn completions_and_man_page_come_from_the_cli_definition() {
+    let script = Command::new(wstap_bin()).args(["completions", "bash"]).output().unwrap();
+    assert!(script.status.success());
+    let bash = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source <('{}' completions bash) && complete -p wstap", wstap_bin()))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&bash.stdout);
+    assert!(bash.status.success(), "{}", String::from_utf8_lossy(&bash.stderr));
+    assert!(said.contains("wstap"), "bash registered the completion: {said}");
+    let text = String::from_utf8_lossy(&script.stdout);
+    for sub in ["record", "show", "replay", "serve", "completions"] {
+        assert!(text.contains(sub), "{sub} in the bash script");
+    }
+    for shell in ["zsh", "fish"] {
+        let out = Command::new(wstap_bin()).args(["completions", shell]).output().unwrap();
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("listen"), "{shell}");
+    }
+    let bad = Command::new(wstap_bin()).args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let man = Command::new(wstap_bin()).arg("man").output().unwrap();
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(man.status.success() && page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
+    assert!(page.contains(".TH wstap 1") && page.contains(".TH wstap-record 1"), "{page}");
+    assert!(page.contains("9002"), "record's default port is documented");
+}

@@ -180,7 +180,7 @@ async fn stopping_record_marks_open_connections_as_ended_by_the_proxy() {
     assert!(s.duration_us >= 400_000, "true duration, not the last frame's time: {} µs", s.duration_us);
     assert!(s.duration_us <= lasted.as_micros() as u64, "{} µs > {lasted:?}", s.duration_us);
     assert_eq!((s.client_tcp_end, s.server_tcp_end), (None, None), "no peer ended TCP");
-    let shown = Command::new(wstap_bin()).arg("show").arg(&file).output().unwrap();
+    let shown = Command::new(wstap_bin()).args(["show", "--format", "autobahn"]).arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("wasNotCleanReasonwstap record was stopped with the connection open"), "{text}");
 }

@@ -39,7 +39,8 @@ fn wstap(args: &[&str], files: &[&Path]) -> (i32, String, String) {
 #[tokio::test]
 async fn show_renders_both_perspectives_and_json() {
     let (rec, _dir) = record_session(&["hello"], 1000).await;
-    let (code, text, err) = wstap(&["show"], &[&rec]);
+    // Autobahn's text, cells run together, for those who diff against it.
+    let (code, text, err) = wstap(&["show", "--format", "autobahn"], &[&rec]);
     assert_eq!(code, 0, "{err}");
     for needle in ["Opening Handshake", "Closing Behavior", "Wire Statistics", "Wire Log", "remoteCloseCode1000"] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
@@ -48,11 +49,41 @@ async fn show_renders_both_perspectives_and_json() {
     assert!(!rx_frames.is_empty() && rx_frames.iter().all(|l| l.contains("MASKED=True")), "{rx_frames:?}");
     assert!(text.lines().any(|l| l.ends_with("TCP DROPPED BY ME") || l.ends_with("TCP DROPPED BY PEER")));
 
-    let (code, client_view, _) = wstap(&["show", "--perspective", "client"], &[&rec]);
+    let (code, client_view, _) = wstap(&["show", "--perspective", "client", "--format", "autobahn"], &[&rec]);
     assert_eq!(code, 0);
     let rx: Vec<&str> = client_view.lines().filter(|l| l.contains("RX FRAME")).collect();
     assert!(!rx.is_empty() && rx.iter().all(|l| l.contains("MASKED=False")), "{rx:?}");
     assert!(client_view.contains("isServerFalse"));
+
+    // The default: aligned columns, and one mask spelling in both perspectives.
+    let (code, server_view, _) = wstap(&["show"], &[&rec]);
+    assert_eq!(code, 0);
+    assert!(!server_view.contains('\u{1b}'), "no colour into a pipe");
+    let value_column = |text: &str, key: &str| {
+        let header = text.lines().find(|l| l.starts_with("Key ")).unwrap();
+        let line = text.lines().find(|l| l.starts_with(&format!("{key} "))).unwrap_or_else(|| panic!("{key}: {text}"));
+        line[header.find("Value").unwrap()..].split("  ").next().unwrap().to_owned()
+    };
+    assert_eq!(value_column(&server_view, "isServer"), "True", "{server_view}");
+    assert_eq!(value_column(&server_view, "remoteCloseCode"), "1000", "{server_view}");
+    assert!(server_view.contains("Chop Size  Count  Octets\n"), "{server_view}");
+    let (_, client_readable, _) = wstap(&["show", "--perspective", "client"], &[&rec]);
+    assert_eq!(value_column(&client_readable, "isServer"), "False");
+    let masks = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.split("MASK=").nth(1))
+            .filter(|m| *m != "None" && !m.starts_with("None,"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (server_masks, client_masks) = (masks(&server_view), masks(&client_readable));
+    assert!(!server_masks.is_empty() && server_masks.iter().all(|m| m.len() == 8), "{server_masks:?}");
+    for m in &server_masks {
+        assert!(
+            client_masks.iter().any(|c| c.starts_with(m.as_str())),
+            "mask {m} spelled differently client-side: {client_masks:?}"
+        );
+    }
 
     let (code, json, _) = wstap(&["show", "--format", "json"], &[&rec]);
     assert_eq!(code, 0);
@@ -77,6 +108,8 @@ async fn diff_ignores_noise_and_names_behaviour_changes() {
     let (code, out, _) = wstap(&["diff", "--color", "never"], &[&a, &other]);
     assert_eq!(code, 1);
     assert!(out.contains("client close code 1000 → 1001"), "{out}");
+    let headers = format!("--- {}\n+++ {}\n", a.display(), other.display());
+    assert!(out.contains(&headers), "the headers name both files: {out}");
 
     let (code, json, _) = wstap(&["diff", "--format", "json"], &[&a, &other]);
     assert_eq!(code, 1);
@@ -136,4 +169,42 @@ async fn untrusted_bytes_never_reach_the_terminal_raw() {
     assert_eq!(code, 2, "{err}");
     assert_terminal_safe("an error quoting a scenario", &err, false);
     assert!(err.contains(r"got \u{1b}]0;owned\u{7}"), "{err}");
+}
+
+/// Colour only for a terminal, and never with NO_COLOR: `show` and `diff`
+/// under a real pty, then the same with NO_COLOR=1.
+#[tokio::test]
+async fn colour_only_on_a_terminal_without_no_color() {
+    let (a, _da) = record_session(&["one"], 1000).await;
+    let (b, _db) = record_session(&["one"], 1001).await;
+    let show = |no_color: bool| {
+        let mut cmd = Command::new(wstap_bin());
+        cmd.arg("show").arg(&a).env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        crate::pty::run(&mut cmd)
+    };
+    let (status, text) = show(false);
+    assert!(status.success(), "{text}");
+    assert!(text.contains("\u{1b}[35m"), "client frames coloured on a terminal: {text}");
+    assert!(text.contains("\u{1b}[32mTrue\u{1b}[0m"), "wasClean coloured: {text}");
+    assert_terminal_safe("show on a terminal", &text, true);
+    let (status, text) = show(true);
+    assert!(status.success(), "{text}");
+    assert!(!text.contains('\u{1b}'), "NO_COLOR: {text}");
+    assert!(text.contains("Key "), "{text}");
+
+    let diff = |no_color: bool| {
+        let mut cmd = Command::new(wstap_bin());
+        cmd.arg("diff").arg(&a).arg(&b).env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        crate::pty::run(&mut cmd)
+    };
+    let (_, coloured) = diff(false);
+    assert!(coloured.contains("\u{1b}[31m--- "), "{coloured}");
+    let (_, plain) = diff(true);
+    assert!(plain.contains("client close code 1000 → 1001") && !plain.contains('\u{1b}'), "{plain}");
 }

@@ -195,6 +195,8 @@ pub enum Tool {
     PythonWebsockets,
     /// Node.js (for the `ws` peers).
     Node,
+    /// Python `junitparser`, an independent reader of JUnit XML.
+    PythonJunitparser,
 }
 
 impl Tool {
@@ -205,6 +207,7 @@ impl Tool {
             Tool::Tcpdump => &["tcpdump", "--version"],
             Tool::PythonWebsockets => &["python3", "-c", "import websockets"],
             Tool::Node => &["node", "--version"],
+            Tool::PythonJunitparser => &["python3", "-c", "import junitparser"],
         }
     }
 
@@ -214,6 +217,7 @@ impl Tool {
             Tool::Tshark | Tool::Tcpdump => "apt-get install tshark tcpdump",
             Tool::PythonWebsockets => "python3 -m pip install 'websockets==17.4'",
             Tool::Node => "apt-get install nodejs npm",
+            Tool::PythonJunitparser => "python3 -m pip install 'junitparser==5.0.3'",
         }
     }
 }
@@ -310,9 +314,15 @@ impl WstapChild {
     /// the address (`... connect to ws://ADDR/`, `ADDR -> UPSTREAM` or
     /// `serving N cases on ws://ADDR/`).
     pub fn spawn(args: &[&str]) -> WstapChild {
+        let mut cmd = std::process::Command::new(wstap_bin());
+        cmd.args(args);
+        WstapChild::spawn_cmd(cmd)
+    }
+
+    /// [`WstapChild::spawn`] of a prepared command (environment, stdout).
+    pub fn spawn_cmd(mut cmd: std::process::Command) -> WstapChild {
         use std::io::BufRead;
-        let mut child =
-            std::process::Command::new(wstap_bin()).args(args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut child = cmd.stderr(std::process::Stdio::piped()).spawn().unwrap();
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
         let first = lines.next().expect("wstap prints its address").unwrap();
         let addr = match first.split_once("ws://") {

@@ -1,31 +1,37 @@
 //! Whole-path benchmark: what does recording cost the traffic it records?
 //!
 //! `cargo bench --bench proxy` (add `-- --quick`, or set `WSTAP_BENCH_QUICK=1`,
-//! for a smoke run of a few seconds).
+//! for a smoke run of a few seconds; `-- --cost` for the recorder's
+//! instruction counts under callgrind, see [`cost`]).
 //!
 //! One tokio-tungstenite echo server; load clients reach it over each
-//! [`PATHS`] entry: directly, through a plain `copy_bidirectional` relay (the
-//! no-decoding baseline), and through the recording proxy. Each workload runs
-//! every path once per round, in a rotating order, for several rounds; the
-//! table shows medians over rounds and ratios against the baselines measured
-//! in the same run, because absolute numbers on a shared machine are noise.
-//!
-//! The big-message workload runs the proxy as a child process (the real
-//! `wstap record` binary) so that its peak RSS (`VmHWM`) can be read.
+//! [`PATHS`] entry: directly, and through proxies started as their own
+//! processes the way a user runs them ([`child`]): `socat -b 262144` and a
+//! plain relay with 256 KiB buffers (the no-decoding baselines), and `wstap
+//! record` (with and without `--pcap`). Each workload runs every path once
+//! per round, in a rotating order, for several rounds; the table shows
+//! medians over rounds and ratios against the baselines measured in the
+//! same run, because absolute numbers on a shared machine are noise. For
+//! every proxy process it also shows the CPU time it spent per echoed
+//! message (and, for wstap, its recorder thread's per recorded frame and
+//! per recorded MiB), and its peak RSS.
 //!
 //! The wss rows compare TLS on both legs: `direct wss` is the client
 //! speaking TLS straight to a wss echo server (the same tokio-tungstenite
 //! echo behind tokio-rustls), `wstap --tls, wss upstream` is the client
 //! speaking TLS to the recording proxy (`--tls`, a certificate from a
 //! temporary wstap CA), which speaks TLS to that server. Their ratios are
-//! against `direct wss`, measured in the same run. Both are in-process
-//! (no RSS figure).
+//! against `direct wss`, measured in the same run. That proxy runs
+//! in-process (no CPU or RSS figure).
 
+mod child;
+mod cost;
+
+use child::{Child, Kind, Spent};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncBufReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
@@ -36,39 +42,29 @@ use wstap::proxy::{Proxy, ProxyConfig};
 enum Via {
     /// Straight to the server.
     Direct,
-    /// Through `tokio::io::copy_bidirectional`.
-    Relay,
+    /// Through a proxy process.
+    Child(Kind),
     /// TLS straight to the wss echo server.
     DirectWss,
-    /// TLS to the recording proxy (`--tls`), which speaks TLS to the wss echo server.
+    /// TLS to the in-process recording proxy (`--tls`), which speaks TLS to the wss echo server.
     WstapTls,
-    /// Through the recording proxy: in-process for the timed workloads, the
-    /// `wstap record` binary with `args` for the big-message one.
-    Wstap {
-        /// Adjusts the in-process proxy's configuration.
-        tweak: fn(&mut ProxyConfig),
-        /// Extra `wstap record` arguments.
-        args: &'static [&'static str],
-    },
 }
 
-/// One row per path; `None` marks a path that cannot be measured yet.
-const PATHS: &[(&str, Option<Via>)] = &[
-    ("direct", Some(Via::Direct)),
-    ("plain relay", Some(Via::Relay)),
-    ("wstap record", Some(Via::Wstap { tweak: |_| {}, args: &[] })),
-    (
-        "wstap record --pcap",
-        Some(Via::Wstap { tweak: |c| c.pcap = Some(wstap::pcap::Format::Pcap), args: &["--pcap"] }),
-    ),
-    ("direct wss", Some(Via::DirectWss)),
-    ("wstap --tls, wss up", Some(Via::WstapTls)),
+/// The rows, in order.
+const PATHS: &[(&str, Via)] = &[
+    ("direct", Via::Direct),
+    (SOCAT, Via::Child(Kind::Socat)),
+    (RELAY, Via::Child(Kind::Relay)),
+    (WSTAP, Via::Child(Kind::Wstap(&[]))),
+    (WSTAP_PCAP, Via::Child(Kind::Wstap(&["--pcap"]))),
+    ("direct wss", Via::DirectWss),
+    ("wstap --tls, wss up", Via::WstapTls),
 ];
 
-/// The baseline a path's `/direct` ratio is taken against.
-fn direct_of(path: &str) -> &'static str {
-    if path.contains("wss") || path.contains("tls") { "direct wss" } else { "direct" }
-}
+const SOCAT: &str = "socat -b 262144";
+const RELAY: &str = "relay 256 KiB";
+const WSTAP: &str = "wstap record";
+const WSTAP_PCAP: &str = "wstap record --pcap";
 
 /// TLS for the wss paths: a temporary wstap CA, a wss echo server with a
 /// certificate from it, and client settings that trust it.
@@ -120,9 +116,14 @@ async fn wss_echo_server(tls: wstap::tls::ServerTls) -> SocketAddr {
     addr
 }
 
+/// The baseline a path's `/direct` ratio is taken against.
+fn direct_of(path: &str) -> &'static str {
+    if path.contains("wss") || path.contains("tls") { "direct wss" } else { "direct" }
+}
+
 /// One traffic shape.
 #[derive(Clone, Copy)]
-struct Workload {
+pub struct Workload {
     name: &'static str,
     conns: usize,
     size: usize,
@@ -155,7 +156,7 @@ impl Settings {
         let big_name = if self.big == 256 << 20 { "1 conn x 256 MiB, one message" } else { "1 conn x 32 MiB (quick)" };
         vec![
             timed("1 conn x 64 B, 32 in flight", 1, 64, 32),
-            timed("50 conns x 64 B, 1 in flight each", 50, 64, 1),
+            timed("50 conns x 64 B, 8 in flight each", 50, 64, 8),
             timed("1 conn x 1 MiB, 4 in flight", 1, 1 << 20, 4),
             Workload { name: big_name, conns: 1, size: self.big, in_flight: 1, single: true },
         ]
@@ -163,16 +164,37 @@ impl Settings {
 }
 
 /// One path × workload × round.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Sample {
     msgs_per_s: f64,
     mb_per_s: f64,
     p50: Duration,
     p99: Duration,
     rss: Option<u64>,
+    /// Proxy process CPU per echoed message, µs (warm-up included).
+    cpu_per_msg: Option<f64>,
+    /// wstap's recorder thread: CPU per recorded frame, µs.
+    rec_per_frame: Option<f64>,
+    /// wstap's recorder thread: CPU per recorded MiB, ms.
+    rec_per_mib: Option<f64>,
 }
 
-/// The limits the issue sets; checked at the end from the medians.
+impl Sample {
+    /// Adds what the proxy process spent on the `msgs` echoes of `size`
+    /// bytes of this round (each message is two recorded frames, one
+    /// each way).
+    fn spent(&mut self, spent: Spent, msgs: u64, size: usize) {
+        let msgs = msgs.max(1) as f64;
+        self.cpu_per_msg = Some(spent.process.as_secs_f64() * 1e6 / msgs);
+        if let Some(rec) = spent.recorder {
+            self.rec_per_frame = Some(rec.as_secs_f64() * 1e6 / (2.0 * msgs));
+            self.rec_per_mib = Some(rec.as_secs_f64() * 1e3 / (2.0 * msgs * size as f64 / (1 << 20) as f64));
+        }
+        self.rss = Some(spent.rss);
+    }
+}
+
+/// The medians of one path on one workload.
 struct Row {
     workload: &'static str,
     path: &'static str,
@@ -217,21 +239,21 @@ async fn echo_server() -> SocketAddr {
 /// A running path: where clients connect, and what to tear down after.
 enum Endpoint {
     Direct(SocketAddr),
-    Relay(SocketAddr, tokio::task::JoinHandle<()>),
     Proxy {
         addr: SocketAddr,
         stop: tokio::sync::oneshot::Sender<()>,
         task: tokio::task::JoinHandle<Vec<wstap::proxy::recorder::Recorded>>,
         _dir: tempfile::TempDir,
     },
-    Child(WstapChild),
+    Child(Box<Child>),
 }
 
 impl Endpoint {
-    async fn start(via: Via, echo: SocketAddr, child: bool, tls: &Tls) -> Endpoint {
+    async fn start(via: Via, echo: SocketAddr, tls: &Tls) -> Endpoint {
         match via {
             Via::Direct => Endpoint::Direct(echo),
             Via::DirectWss => Endpoint::Direct(tls.echo),
+            Via::Child(kind) => Endpoint::Child(Box::new(Child::start(kind, echo).await)),
             Via::WstapTls => {
                 let dir = tempfile::tempdir().unwrap();
                 let target = wstap::net::Target::parse(&format!("wss://localhost:{}", tls.echo.port())).unwrap();
@@ -248,44 +270,22 @@ impl Endpoint {
                 }));
                 Endpoint::Proxy { addr, stop, task, _dir: dir }
             }
-            Via::Relay => {
-                let listener = TcpListener::bind(loopback()).await.unwrap();
-                let addr = listener.local_addr().unwrap();
-                Endpoint::Relay(addr, tokio::spawn(relay(listener, echo)))
-            }
-            Via::Wstap { args, .. } if child => Endpoint::Child(WstapChild::start(echo, args).await),
-            Via::Wstap { tweak, .. } => {
-                let dir = tempfile::tempdir().unwrap();
-                let mut config = ProxyConfig::new(echo, dir.path(), "bench");
-                tweak(&mut config);
-                let proxy = Proxy::bind(loopback(), config).await.unwrap();
-                let addr = proxy.local_addr().unwrap();
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let task = tokio::spawn(proxy.run(async {
-                    let _ = stopped.await;
-                }));
-                Endpoint::Proxy { addr, stop, task, _dir: dir }
-            }
         }
     }
 
     fn addr(&self) -> SocketAddr {
         match self {
-            Endpoint::Direct(a) | Endpoint::Relay(a, _) | Endpoint::Proxy { addr: a, .. } => *a,
+            Endpoint::Direct(a) | Endpoint::Proxy { addr: a, .. } => *a,
             Endpoint::Child(c) => c.listen,
         }
     }
 
     /// Tears down; for proxies, waits until every recording is final (so a
-    /// recorder's backlog never spills into the next measurement) and returns
-    /// the child's peak RSS.
-    async fn stop(self, conns: usize) -> Option<u64> {
+    /// recorder's backlog never spills into the next measurement, and its
+    /// CPU time is all counted) and returns what a proxy process spent.
+    async fn stop(self, conns: usize) -> Option<Spent> {
         match self {
             Endpoint::Direct(_) => None,
-            Endpoint::Relay(_, task) => {
-                task.abort();
-                None
-            }
             Endpoint::Proxy { stop, task, .. } => {
                 let _ = stop.send(());
                 let recorded = within("proxy shutdown", task).await.unwrap();
@@ -297,103 +297,10 @@ impl Endpoint {
     }
 }
 
-async fn relay(listener: TcpListener, upstream: SocketAddr) {
-    while let Ok((mut client, _)) = listener.accept().await {
-        tokio::spawn(async move {
-            let Ok(mut server) = TcpStream::connect(upstream).await else { return };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-        });
-    }
-}
-
-/// `wstap record --listen 127.0.0.1:0 --upstream ECHO --out DIR` as a child.
-struct WstapChild {
-    child: tokio::process::Child,
-    listen: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-fn wstap_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_wstap"))
-}
-
-impl WstapChild {
-    async fn start(upstream: SocketAddr, extra: &[&str]) -> WstapChild {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(wstap_bin())
-            .args(["record", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string(), "--out"])
-            .arg(dir.path())
-            .args(extra)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn wstap record");
-        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let listen = within("wstap record ready", async {
-            loop {
-                let line = lines.next_line().await.unwrap().expect("wstap record exited before it was ready");
-                if let Some(addr) = parse_ready(&line) {
-                    return addr;
-                }
-            }
-        })
-        .await;
-        // Keep draining stderr so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        WstapChild { child, listen, dir }
-    }
-
-    /// Waits for `conns` finalised recordings, reads `VmHWM`, stops the child.
-    async fn finish(mut self, conns: usize) -> u64 {
-        wait_for_summaries(self.dir.path(), conns).await;
-        let pid = self.child.id().expect("child running");
-        let rss = vm_hwm(pid).expect("VmHWM in /proc/PID/status");
-        let _ = self.child.kill().await;
-        rss
-    }
-}
-
-/// `wstap: recording into DIR; LISTEN -> UPSTREAM` → LISTEN.
-fn parse_ready(line: &str) -> Option<SocketAddr> {
-    let rest = line.strip_prefix("wstap: recording into ")?;
-    let (_, addrs) = rest.rsplit_once("; ")?;
-    addrs.split_once(" -> ")?.0.parse().ok()
-}
-
-/// Peak resident set of `pid`, in bytes.
-fn vm_hwm(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
-}
-
-async fn wait_for_summaries(dir: &Path, n: usize) {
-    within("recordings finalised", async {
-        loop {
-            let done = std::fs::read_dir(dir)
-                .unwrap()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-                .filter(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("\nsummary:\n")))
-                .count();
-            if done >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-}
-
 type Ws = tokio_tungstenite::WebSocketStream<Box<dyn wstap::net::stream::Io>>;
 
 /// A client connection, over TLS when `tls` is given (SNI localhost).
-async fn connect(addr: SocketAddr, tls: Option<&std::sync::Arc<rustls::ClientConfig>>) -> Ws {
+pub async fn connect(addr: SocketAddr, tls: Option<&std::sync::Arc<rustls::ClientConfig>>) -> Ws {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn wstap::net::stream::Io> = match tls {
@@ -425,15 +332,33 @@ fn rtt_of(msg: &Message, base: Instant) -> Duration {
     Duration::from_nanos(base.elapsed().as_nanos() as u64 - sent)
 }
 
-/// Keeps `in_flight` messages outstanding until `end` (at least one is
-/// sent), then drains. Returns
-/// the round-trip times and the instant the last echo arrived.
-async fn client(mut ws: Ws, size: usize, in_flight: usize, base: Instant, end: Instant) -> (Vec<Duration>, Instant) {
+/// When a client stops sending.
+#[derive(Clone, Copy)]
+pub enum Until {
+    /// At this instant (at least one message is sent).
+    Time(Instant),
+    /// After this many messages.
+    Count(u64),
+}
+
+/// Keeps `in_flight` messages outstanding until `until`, then drains and
+/// closes. Returns the round-trip times and the instant the last echo arrived.
+pub async fn client(
+    mut ws: Ws,
+    size: usize,
+    in_flight: usize,
+    base: Instant,
+    until: Until,
+) -> (Vec<Duration>, Instant) {
     let template = vec![0x5a; size.max(8)];
     let mut rtts = Vec::new();
     let (mut outstanding, mut sent) = (0, 0u64);
+    let more = |sent: u64| match until {
+        Until::Time(end) => sent == 0 || Instant::now() < end,
+        Until::Count(n) => sent < n,
+    };
     loop {
-        while outstanding < in_flight && (sent == 0 || Instant::now() < end) {
+        while outstanding < in_flight && more(sent) {
             ws.feed(stamped(&template, base)).await.unwrap();
             outstanding += 1;
             sent += 1;
@@ -452,19 +377,23 @@ async fn client(mut ws: Ws, size: usize, in_flight: usize, base: Instant, end: I
     (rtts, last)
 }
 
+/// Warm-up echoes per connection before a timed window.
+const WARM_UP: u64 = 4;
+
 /// One measurement: connect, warm up, run the window (or one message).
+/// Also returns how many messages were echoed in all.
 async fn measure(
     addr: SocketAddr,
     w: Workload,
     window: Duration,
     tls: Option<&std::sync::Arc<rustls::ClientConfig>>,
-) -> Sample {
+) -> (Sample, u64) {
     let base = Instant::now();
     let mut conns = Vec::new();
     for _ in 0..w.conns {
         let mut ws = connect(addr, tls).await;
         if !w.single {
-            for _ in 0..4 {
+            for _ in 0..WARM_UP {
                 ws.send(stamped(&vec![0; w.size], base)).await.unwrap();
                 within("warm-up echo", ws.next()).await.unwrap().unwrap();
             }
@@ -472,9 +401,9 @@ async fn measure(
         conns.push(ws);
     }
     let start = Instant::now();
-    let end = if w.single { start + Duration::from_nanos(1) } else { start + window };
+    let until = if w.single { Until::Count(1) } else { Until::Time(start + window) };
     let clients: Vec<_> =
-        conns.into_iter().map(|ws| tokio::spawn(client(ws, w.size, w.in_flight.max(1), base, end))).collect();
+        conns.into_iter().map(|ws| tokio::spawn(client(ws, w.size, w.in_flight.max(1), base, until))).collect();
     let mut rtts = Vec::new();
     let mut last = start;
     for c in clients {
@@ -487,19 +416,27 @@ async fn measure(
     let pct =
         |p: usize| rtts.get((rtts.len() * p / 100).min(rtts.len().saturating_sub(1))).copied().unwrap_or_default();
     let msgs = rtts.len() as f64;
-    Sample {
+    let sample = Sample {
         msgs_per_s: msgs / secs,
         mb_per_s: msgs * w.size as f64 / secs / 1e6,
         p50: pct(50),
         p99: pct(99),
-        rss: None,
-    }
+        ..Sample::default()
+    };
+    let warm = if w.single { 0 } else { WARM_UP * w.conns as u64 };
+    (sample, rtts.len() as u64 + warm)
 }
 
 fn median_by<T: Copy + PartialOrd>(xs: &[Sample], f: impl Fn(&Sample) -> T) -> T {
     let mut v: Vec<T> = xs.iter().map(f).collect();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
+}
+
+fn median_of(xs: &[Sample], f: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
+    let mut v: Vec<f64> = xs.iter().filter_map(f).collect();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v.get(v.len() / 2).copied()
 }
 
 fn median(samples: &[Sample]) -> Sample {
@@ -509,6 +446,9 @@ fn median(samples: &[Sample]) -> Sample {
         p50: median_by(samples, |s| s.p50),
         p99: median_by(samples, |s| s.p99),
         rss: samples.iter().filter_map(|s| s.rss).max(),
+        cpu_per_msg: median_of(samples, |s| s.cpu_per_msg),
+        rec_per_frame: median_of(samples, |s| s.rec_per_frame),
+        rec_per_mib: median_of(samples, |s| s.rec_per_mib),
     }
 }
 
@@ -521,82 +461,109 @@ fn us(d: Duration) -> String {
 
 fn print_workload(w: &Workload, rows: &[Row]) {
     let find = |name: &str| rows.iter().find(|r| r.path == name && r.workload == w.name).map(|r| &r.median);
-    let relay = find("plain relay");
     println!("\n{}", w.name);
     println!(
-        "  {:<22} {:>11} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>9}",
-        "path", "msgs/s", "MB/s", "p50", "p99", "/direct", "/relay", "p99-relay", "peak RSS"
+        "  {:<22} {:>9} {:>8} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>10} {:>9}",
+        "path", "msgs/s", "MB/s", "p50", "p99", "/direct", "/socat", "p99-dir", "CPU/msg", "recorder", "peak RSS"
     );
-    for (path, via) in PATHS {
-        let Some(s) = find(path) else {
-            let why = if via.is_none() { "not yet available" } else { "not measured" };
-            println!("  {path:<22} {why}");
-            continue;
-        };
+    for (path, _) in PATHS {
+        let Some(s) = find(path) else { continue };
         let ratio = |b: Option<&Sample>| b.map_or("-".into(), |b| format!("{:.2}x", s.msgs_per_s / b.msgs_per_s));
-        let (direct, relay) = match direct_of(path) {
-            "direct" => (find("direct"), relay),
+        let (direct, socat) = match direct_of(path) {
+            "direct" => (find("direct"), find(SOCAT)),
             wss => (find(wss), None),
         };
-        let added = relay.map_or("-".into(), |r| {
-            let d = s.p99.as_secs_f64() - r.p99.as_secs_f64();
-            format!("{:+.0} µs", d * 1e6)
-        });
+        let added =
+            direct.map_or("-".into(), |d| format!("{:+.0} µs", (s.p99.as_secs_f64() - d.p99.as_secs_f64()) * 1e6));
         let rss = s.rss.map_or("-".into(), |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64));
+        let cpu = match s.cpu_per_msg {
+            Some(c) if c >= 1000.0 => format!("{:.1} ms", c / 1e3),
+            Some(c) => format!("{c:.1} µs"),
+            None => "-".into(),
+        };
+        let recorder = match (w.size >= 1 << 20, s.rec_per_frame, s.rec_per_mib) {
+            (false, Some(f), _) => format!("{f:.2} µs/fr"),
+            (true, _, Some(m)) => format!("{m:.2} ms/MiB"),
+            _ => "-".into(),
+        };
         println!(
-            "  {:<22} {:>11.0} {:>9.1} {:>9} {:>9} {:>8} {:>8} {:>12} {:>9}",
+            "  {:<22} {:>9.0} {:>8.1} {:>8} {:>8} {:>7} {:>7} {:>9} {:>9} {:>10} {:>9}",
             path,
             s.msgs_per_s,
             s.mb_per_s,
             us(s.p50),
             us(s.p99),
             ratio(direct),
-            ratio(relay),
+            ratio(socat),
             added,
+            cpu,
+            recorder,
             rss
         );
     }
 }
 
+/// The issue's targets (issue 16), from the medians.
 fn print_targets(workloads: &[Workload], rows: &[Row]) {
     let get = |w: &str, p: &str| rows.iter().find(|r| r.workload == w && r.path == p).map(|r| &r.median);
     let mark = |ok: bool| if ok { "met" } else { "NOT MET" };
-    println!("\ntargets");
+    println!("\ntargets (issue 16)");
     for w in workloads {
-        let (Some(wstap), Some(relay), Some(direct)) =
-            (get(w.name, "wstap record"), get(w.name, "plain relay"), get(w.name, "direct"))
-        else {
-            continue;
-        };
-        let vs_relay = wstap.msgs_per_s / relay.msgs_per_s;
-        println!("  {:<40} throughput >= 0.9x relay: {:.2}x {}", w.name, vs_relay, mark(vs_relay >= 0.9));
-        if w.size == 64 {
-            let vs_direct = wstap.msgs_per_s / direct.msgs_per_s;
-            println!("  {:<40} throughput >= 0.8x direct: {:.2}x {}", w.name, vs_direct, mark(vs_direct >= 0.8));
+        let name = w.name;
+        let ratio = |a: &Sample, b: &Sample| a.msgs_per_s / b.msgs_per_s;
+        let (wstap, pcap, socat, relay, direct) =
+            (get(name, WSTAP), get(name, WSTAP_PCAP), get(name, SOCAT), get(name, RELAY), get(name, "direct"));
+        if let (Some(wstap), Some(socat)) = (wstap, socat) {
+            let r = ratio(wstap, socat);
+            println!("  {name:<36} wstap/socat >= 1.0: {r:.2}x {}", mark(r >= 1.0));
         }
-        if !w.single {
-            let added = wstap.p99.as_secs_f64() - relay.p99.as_secs_f64();
-            let ok = added < 200e-6;
-            println!("  {:<40} p99 added over relay < 200 µs: {:+.0} µs {}", w.name, added * 1e6, mark(ok));
+        if let (Some(pcap), Some(socat)) = (pcap, socat) {
+            let r = ratio(pcap, socat);
+            println!("  {name:<36} wstap --pcap/socat >= 0.9: {r:.2}x {}", mark(r >= 0.9));
         }
-        if let (Some(tls), Some(wss)) = (get(w.name, "wstap --tls, wss up"), get(w.name, "direct wss")) {
-            println!(
-                "  {:<40} wss both legs vs direct wss: {:.2}x (measured, no target)",
-                w.name,
-                tls.msgs_per_s / wss.msgs_per_s
-            );
+        if let (Some(wstap), Some(direct)) = (wstap, direct) {
+            let r = ratio(wstap, direct);
+            match w.size {
+                64 => println!("  {name:<36} wstap/direct >= 0.8: {r:.2}x {}", mark(r >= 0.8)),
+                s if s == 1 << 20 => println!("  {name:<36} wstap/direct >= 0.5: {r:.2}x {}", mark(r >= 0.5)),
+                _ => println!("  {name:<36} wstap/direct: {r:.2}x (no target)"),
+            }
+            if w.size == 64 && w.conns == 1 {
+                let added = wstap.p99.as_secs_f64() - direct.p99.as_secs_f64();
+                println!(
+                    "  {name:<36} p99 added over direct < 100 µs: {:+.0} µs {}",
+                    added * 1e6,
+                    mark(added < 100e-6)
+                );
+            }
         }
-        if let Some(rss) = wstap.rss {
-            let mib = rss as f64 / (1 << 20) as f64;
-            println!("  {:<40} proxy peak RSS < 64 MiB: {:.1} MiB {}", w.name, mib, mark(mib < 64.0));
+        if let (Some(relay), Some(socat)) = (relay, socat) {
+            println!("  {name:<36} (baselines: relay/socat {:.2}x)", ratio(relay, socat));
+        }
+        if let (Some(tls), Some(wss)) = (get(name, "wstap --tls, wss up"), get(name, "direct wss")) {
+            println!("  {name:<36} wss both legs vs direct wss: {:.2}x (measured, no target)", ratio(tls, wss));
+        }
+        if w.single {
+            for path in [WSTAP, WSTAP_PCAP] {
+                if let Some(rss) = get(name, path).and_then(|s| s.rss) {
+                    let mib = rss as f64 / (1 << 20) as f64;
+                    println!("  {name:<36} {path} peak RSS <= 64 MiB: {mib:.1} MiB {}", mark(mib <= 64.0));
+                }
+            }
         }
     }
 }
 
 fn main() {
-    let settings = Settings::from_env();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(upstream) = args.iter().find_map(|a| a.strip_prefix(child::RELAY_CHILD)) {
+        return child::relay_child(upstream);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    rt.block_on(run(settings));
+    if args.iter().any(|a| a == "--cost") {
+        return rt.block_on(cost::run(args.iter().any(|a| a == "--quick")));
+    }
+    rt.block_on(run(Settings::from_env()));
 }
 
 async fn run(s: Settings) {
@@ -605,11 +572,11 @@ async fn run(s: Settings) {
     // For profiling: WSTAP_BENCH_ONLY / WSTAP_BENCH_WORKLOAD keep paths / workloads whose name contains them.
     let keep = |var: &str, name: &str| std::env::var(var).map_or(true, |only| name.contains(only.as_str()));
     let workloads: Vec<Workload> = s.workloads().into_iter().filter(|w| keep("WSTAP_BENCH_WORKLOAD", w.name)).collect();
-    let live: Vec<(&'static str, Via)> =
-        PATHS.iter().filter(|(n, _)| keep("WSTAP_BENCH_ONLY", n)).filter_map(|(n, v)| v.map(|v| (*n, v))).collect();
+    let live: Vec<(&'static str, Via)> = PATHS.iter().filter(|(n, _)| keep("WSTAP_BENCH_ONLY", n)).copied().collect();
     println!(
         "wstap proxy benchmark ({} mode): {} rounds of {:?} per timed workload, {} for the big message; \
-         medians over rounds; MB/s counts each echoed payload once",
+         medians over rounds; MB/s counts each echoed payload once; CPU/msg is the proxy process's CPU time \
+         per echoed message, recorder its recorder thread's per recorded frame (or MiB); p99-dir is p99 minus direct's",
         if s.quick { "quick" } else { "full" },
         s.rounds,
         s.window,
@@ -623,10 +590,12 @@ async fn run(s: Settings) {
             for k in 0..live.len() {
                 let i = (k + round) % live.len();
                 let via = live[i].1;
-                let endpoint = Endpoint::start(via, echo, w.single, &tls).await;
+                let endpoint = Endpoint::start(via, echo, &tls).await;
                 let client_tls = matches!(via, Via::DirectWss | Via::WstapTls).then_some(&tls.client);
-                let mut sample = measure(endpoint.addr(), *w, s.window, client_tls).await;
-                sample.rss = endpoint.stop(w.conns).await;
+                let (mut sample, msgs) = measure(endpoint.addr(), *w, s.window, client_tls).await;
+                if let Some(spent) = endpoint.stop(w.conns).await {
+                    sample.spent(spent, msgs, w.size);
+                }
                 samples[i].push(sample);
             }
         }
