@@ -16,6 +16,10 @@
 //! message (and, for wstap, its recorder thread's per recorded frame and
 //! per recorded MiB), and its peak RSS.
 //!
+//! `wstap, idle fault rules` has a rule on each direction that
+//! never fires: its ratio to `wstap record` is what a fault tap costs the
+//! frames it watches (connections without rules have none).
+//!
 //! The wss rows compare TLS on both legs: `direct wss` is the client
 //! speaking TLS straight to a wss echo server (the same tokio-tungstenite
 //! echo behind tokio-rustls), `wstap --tls, wss upstream` is the client
@@ -57,6 +61,7 @@ const PATHS: &[(&str, Via)] = &[
     (RELAY, Via::Child(Kind::Relay)),
     (WSTAP, Via::Child(Kind::Wstap(&[]))),
     (WSTAP_PCAP, Via::Child(Kind::Wstap(&["--pcap"]))),
+    (WSTAP_FAULTS, Via::Child(Kind::Wstap(&["--fault", IDLE_C2S, "--fault", IDLE_S2C]))),
     ("direct wss", Via::DirectWss),
     ("wstap --tls, wss up", Via::WstapTls),
 ];
@@ -65,6 +70,12 @@ const SOCAT: &str = "socat -b 262144";
 const RELAY: &str = "relay 256 KiB";
 const WSTAP: &str = "wstap record";
 const WSTAP_PCAP: &str = "wstap record --pcap";
+const WSTAP_FAULTS: &str = "wstap, idle fault rules";
+
+/// Fault rules that never fire: every frame of both directions goes through
+/// a fault tap, and is forwarded unchanged (the cost of the tap itself).
+const IDLE_C2S: &str = "c2s frame=4000000000 drop";
+const IDLE_S2C: &str = "s2c frame=4000000000 drop";
 
 /// TLS for the wss paths: a temporary wstap CA, a wss echo server with a
 /// certificate from it, and client settings that trust it.
@@ -536,6 +547,9 @@ fn print_targets(workloads: &[Workload], rows: &[Row]) {
                     mark(added < 100e-6)
                 );
             }
+        }
+        if let (Some(faults), Some(wstap)) = (get(name, WSTAP_FAULTS), wstap) {
+            println!("  {name:<36} idle fault taps/wstap: {:.2}x (measured, no target)", ratio(faults, wstap));
         }
         if let (Some(relay), Some(socat)) = (relay, socat) {
             println!("  {name:<36} (baselines: relay/socat {:.2}x)", ratio(relay, socat));

@@ -337,6 +337,10 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Most events a `recording_roundtrip` script may record and still be
+/// loaded back.
+pub const MAX_LOADED_EVENTS: u64 = 100_000;
+
 /// A recording written to disk (YAML and sidecars) loads back and rebuilds
 /// every read exactly; large reads exercise the sidecars.
 pub fn recording_roundtrip(data: &[u8]) {
@@ -353,6 +357,13 @@ pub fn recording_roundtrip(data: &[u8]) {
     let mut live = wstap::store::LiveRecording::create(&path, &header).expect("create");
     let fed = script.feed(live.builder());
     let recorded = live.close().expect("close");
+    if recorded.events > MAX_LOADED_EVENTS {
+        // Loading holds every event in memory (about 1 KiB each): a script
+        // of a few MiB of tiny frames would decode to millions of events
+        // and exhaust the fuzzer's memory limit, which is a known cost of
+        // the loader, not a finding. Large payloads still load (sidecars).
+        return;
+    }
     let rec = wstap::store::load(&path).unwrap_or_else(|e| panic!("a written recording does not load: {e}"));
     assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
     assert_eq!(rec.events.len() as u64, recorded.events);

@@ -21,6 +21,8 @@ pub struct Connection<'a> {
     pub response: Option<&'a [u8]>,
     /// Wire log and statistics.
     pub trace: WireTrace,
+    /// The client leg's TLS facts, when the case ran over `--tls`.
+    pub tls: Option<crate::session::TlsInfo>,
 }
 
 /// The full report of one case.
@@ -53,6 +55,7 @@ pub fn build(
     r.http_request = conn.request.map_or("?".into(), |b| String::from_utf8_lossy(b).into_owned());
     r.http_response = conn.response.map_or("?".into(), |b| String::from_utf8_lossy(b).into_owned());
     r.set_trace(conn.trace);
+    r.tls = conn.tls;
     r
 }
 

@@ -80,6 +80,7 @@ pub async fn unopened(mut io: WireIo, case: &Case, settings: &Settings, why: &st
         request: None,
         response: None,
         trace: std::mem::take(&mut io.trace),
+        tls: io.tls().cloned(),
     };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
 }
@@ -92,7 +93,14 @@ pub fn no_connection(case: &Case, settings: &Settings, why: &str) -> CaseRun {
     verdict.behavior = Behavior::Failed;
     verdict.result = why.to_owned();
     let started_micros = crate::session::time::unix_micros(std::time::SystemTime::now());
-    let conn = Connection { started_micros, duration_ms: 0, request: None, response: None, trace: Default::default() };
+    let conn = Connection {
+        started_micros,
+        duration_ms: 0,
+        request: None,
+        response: None,
+        trace: Default::default(),
+        tls: None,
+    };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording: None }
 }
 
@@ -427,6 +435,7 @@ impl Engine {
             request: Some(request),
             response: Some(response),
             trace: std::mem::take(&mut self.io.trace),
+            tls: self.io.tls().cloned(),
         };
         CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
     }

@@ -281,6 +281,11 @@ pub struct CaseReport {
     pub http_response: String,
     /// Compression statistics (12.x/13.x), else null.
     pub traffic_stats: Option<serde_json::Value>,
+    /// wstap's addition: the TLS facts of a case run over `--tls` (version,
+    /// cipher suite, SNI, ALPN, the certificate presented). Absent over
+    /// plain ws, so those reports keep exactly Autobahn's fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::session::TlsInfo>,
 }
 
 impl CaseReport {
@@ -327,6 +332,7 @@ impl CaseReport {
             http_request: "?".to_owned(),
             http_response: "?".to_owned(),
             traffic_stats: None,
+            tls: None,
         }
     }
 

@@ -108,6 +108,9 @@ fn push_handshake(out: &mut String, r: &CaseReport) {
     for raw in [&r.http_request, &r.http_response] {
         out.push_str(&format!("<pre class=\"http_dump\">{}</pre>\n", escape(&page::handshake_text(raw))));
     }
+    if let Some(tls) = page::tls_text(r) {
+        out.push_str(&format!("<h2>TLS</h2>\n<p>{}</p>\n", escape(&tls)));
+    }
 }
 
 fn push_closing_table(out: &mut String, r: &CaseReport) {

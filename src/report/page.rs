@@ -59,6 +59,18 @@ pub fn closing_summary(report: &CaseReport) -> String {
 
 /// A raw handshake block stripped like Python's `str.strip()`, with CRLF
 /// shown as plain line breaks.
+/// The TLS facts of a case run over `--tls`, one line (peer-chosen names
+/// such as the SNI escaped), or `None` over plain ws.
+pub fn tls_text(report: &CaseReport) -> Option<String> {
+    let t = report.tls.as_ref()?;
+    let mut parts = vec![t.version.clone().unwrap_or_else(|| "TLS".into())];
+    parts.extend(t.cipher_suite.clone());
+    parts.extend(t.sni.as_ref().map(|s| format!("SNI {}", crate::escape::line(s))));
+    parts.extend(t.alpn.as_ref().map(|a| format!("ALPN {}", crate::escape::line(a))));
+    parts.extend(t.server_cert.as_ref().map(|c| format!("certificate {} issued by {}", c.subject, c.issuer)));
+    Some(parts.join(", "))
+}
+
 pub fn handshake_text(raw: &str) -> String {
     raw.trim().replace("\r\n", "\n")
 }

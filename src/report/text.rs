@@ -71,6 +71,9 @@ fn push_case_sections(out: &mut String, r: &CaseReport) {
 fn push_handshake(out: &mut String, r: &CaseReport) {
     let body = format!("{}\n{}\n", page::handshake_text(&r.http_request), page::handshake_text(&r.http_response));
     push_section(out, "Opening Handshake", &body);
+    if let Some(tls) = page::tls_text(r) {
+        push_section(out, "TLS", &tls);
+    }
 }
 
 fn push_closing_table(out: &mut String, r: &CaseReport) {

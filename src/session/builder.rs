@@ -84,6 +84,7 @@ struct FrameAcc {
 
 struct MessageAcc {
     inline: Option<Vec<u8>>,
+    /// Fed only once `inline` is given up (see [`MessageAcc::add`]).
     hasher: Hasher,
     /// The message so far is one sidecar frame, whose own hasher stands in
     /// for `hasher` until the frame ends: each byte is hashed once.
@@ -458,14 +459,18 @@ impl<S: PayloadStore> Acc<S> {
 }
 
 impl MessageAcc {
+    /// Adds a piece. A message kept inline is never hashed (its bytes are
+    /// in the recording); one that grows past [`INLINE_MAX`] hashes what it
+    /// kept, once, and each later piece as it comes.
     fn add(&mut self, piece: &[u8]) {
-        self.hasher.update(piece);
-        if let Some(buf) = self.inline.as_mut() {
-            if buf.len() + piece.len() > INLINE_MAX {
+        match self.inline.as_mut() {
+            Some(buf) if buf.len() + piece.len() <= INLINE_MAX => buf.extend_from_slice(piece),
+            Some(buf) => {
+                self.hasher.update(buf);
+                self.hasher.update(piece);
                 self.inline = None;
-            } else {
-                buf.extend_from_slice(piece);
             }
+            None => self.hasher.update(piece),
         }
     }
 }

@@ -56,7 +56,8 @@ fn texts(rec: &Recording) -> Vec<String> {
     rec.events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Message(m) => m.payload.as_text(),
+            // node ws offers permessage-deflate: its text is the inflated data.
+            EventKind::Message(m) => m.inflated.as_ref().map_or(&m.payload, |i| &i.data).as_text(),
             _ => None,
         })
         .collect()
@@ -126,6 +127,46 @@ async fn python_clients_through_the_proxy_to_wss_and_ws_servers_are_recorded_by_
         assert!(reason.contains("--no-intercept local*"), "{reason}");
     }
     assert_eq!(legs(rec), [TlsLeg::Passthrough]);
+}
+
+/// node ws configured the way node users set a proxy: an
+/// `https-proxy-agent` (CONNECT, then TLS inside, intercepted with wstap's
+/// CA) for wss, an `http-proxy-agent` (absolute-URI GET) for ws.
+#[tokio::test]
+async fn node_ws_through_proxy_agents_to_wss_and_ws_servers_is_recorded_by_target() {
+    let test = "node_ws_through_proxy_agents_to_wss_and_ws_servers_is_recorded_by_target";
+    let needs = [crate::oracle::tools::node_ws_with_proxy_agents(), crate::oracle::tools::python_websockets()];
+    if !crate::oracle::tools::ready(test, &needs) {
+        return;
+    }
+    let ca = TestCa::new("wstap test CA");
+    let leaf = ca.leaf("localhost", &["localhost"], false);
+    let wss =
+        py_server_from("wss_echo_server.py", &json!({"cert": path_str(&leaf.cert), "key": path_str(&leaf.key)})).await;
+    let ws = py_server_from("pmd_echo_server.py", &json!({})).await;
+    let config = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (proxy, addr) = spawn_proxy(config.path(), out.path(), &["--upstream-ca", path_str(&ca.ca_file())]);
+    let wstap_ca = config.path().join("ca.pem");
+    let proxy_url = format!("http://{addr}");
+    let wss_url = format!("wss://localhost:{}/", wss.port);
+    let ws_url = format!("ws://localhost:{}/", ws.port);
+    node_ws_client(&wss_url, &["--proxy", &proxy_url, "--ca", path_str(&wstap_ca), "--text", "node via CONNECT"]).await;
+    wait_for_summaries(out.path(), 1).await;
+    node_ws_client(&ws_url, &["--proxy", &proxy_url, "--text", "node via GET"]).await;
+    wait_for_summaries(out.path(), 2).await;
+    stop(proxy);
+    let recs = recordings(out.path());
+    assert_eq!(recs.len(), 2);
+    for (rec, port, text, want_legs) in [
+        (&recs[0], wss.port, "node via CONNECT", vec![TlsLeg::Client, TlsLeg::Upstream]),
+        (&recs[1], ws.port, "node via GET", vec![]),
+    ] {
+        assert_eq!(rec.upstream.as_deref(), Some(format!("localhost:{port}").as_str()), "names the target");
+        assert_eq!(texts(rec), [text, text], "sent and echoed");
+        assert_eq!(legs(rec), want_legs, "{text}");
+        assert_eq!(rec.summary().violations, 0);
+    }
 }
 
 #[tokio::test]

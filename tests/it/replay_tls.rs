@@ -15,11 +15,14 @@ fn replay_tls_judges_a_python_wss_client_trusting_the_ca() {
     let config = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("observed");
+    let report = dir.path().join("report");
     let out = Command::new(wstap_bin())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["replay", "scenarios", "--cases", "7.1.1,7.3.1", "--tls"])
+        .args(["replay", "scenarios", "--cases", "7.1.1,7.3.1", "--tls", "--agent", "py"])
         .args(["--client", "python3 tests/python/echo_client.py {url}", "--record-dir"])
         .arg(&record)
+        .arg("--report")
+        .arg(&report)
         .env("WSTAP_CONFIG_DIR", config.path())
         // Python's default context trusts this file: the CA wstap creates at startup.
         .env("SSL_CERT_FILE", config.path().join("ca.pem"))
@@ -41,6 +44,19 @@ fn replay_tls_judges_a_python_wss_client_trusting_the_ca() {
         assert_eq!(tls.server_cert.unwrap().subject, "CN=127.0.0.1");
         assert!(rec.summary().upgraded, "decrypted and judged");
     }
+    // The reports note the TLS facts (wstap's addition to Autobahn's fields).
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
+    let file = index["py"]["7.1.1"]["reportfile"].as_str().unwrap();
+    let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join(file)).unwrap()).unwrap();
+    let tls = &case["tls"];
+    assert_eq!((tls["leg"].as_str(), tls["version"].as_str()), (Some("client"), Some("TLSv1.3")), "{tls}");
+    assert_eq!(tls["server_cert"]["issuer"].as_str(), Some("CN=wstap local CA,O=wstap"), "{tls}");
+    let text = std::fs::read_to_string(report.join(file.replace(".json", ".txt"))).unwrap();
+    assert!(text.contains("\nTLS\n\nTLSv1.3, TLS13_"), "{text}");
+    assert!(text.contains("certificate CN=127.0.0.1 issued by CN=wstap local CA,O=wstap"), "{text}");
+    let html = std::fs::read_to_string(report.join(file.replace(".json", ".html"))).unwrap();
+    assert!(html.contains("<h2>TLS</h2>"), "html notes TLS too");
 }
 
 #[tokio::test]

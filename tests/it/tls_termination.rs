@@ -37,17 +37,14 @@ fn wstap_ca_creates_the_ca_once_and_says_how_to_trust_it() {
     assert!(String::from_utf8(again.stdout).unwrap().contains(&pem));
 }
 
-#[tokio::test]
-async fn python_ssl_trusting_the_ca_talks_wss_through_record_tls() {
-    if !python_websockets("python_ssl_trusting_the_ca_talks_wss_through_record_tls") {
-        return;
-    }
-    let config = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
+/// `wstap record --tls` on a free port with its CA in `config`; returns it
+/// and the wss URL it says to connect to, with `localhost` for the host
+/// (the name its leaf certificate is made for when the client sends SNI).
+fn spawn_record_tls(config: &std::path::Path, out: &std::path::Path) -> (std::process::Child, String) {
     let mut child = Command::new(wstap_bin())
         .args(["record", "--tls", "--listen", "127.0.0.1:0", "--out"])
-        .arg(out.path())
-        .env("WSTAP_CONFIG_DIR", config.path())
+        .arg(out)
+        .env("WSTAP_CONFIG_DIR", config)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -56,7 +53,41 @@ async fn python_ssl_trusting_the_ca_talks_wss_through_record_tls() {
     let url = line.split("connect to ").nth(1).unwrap_or_else(|| panic!("{line}")).trim().to_string();
     assert!(url.starts_with("wss://127.0.0.1:"), "{url}");
     std::thread::spawn(move || lines.for_each(drop));
-    let url = url.replace("127.0.0.1", "localhost");
+    (child, url.replace("127.0.0.1", "localhost"))
+}
+
+/// Ends the recorder with SIGINT (exit 0) and checks what the client sent
+/// was recorded decrypted, with the client leg's TLS facts.
+fn stop_and_check(mut child: std::process::Child, out: &std::path::Path, sent: &str) {
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let rec = wstap::store::load(&yaml_files(out)[0]).unwrap();
+    let texts: Vec<String> = rec
+        .events_in(Direction::ClientToServer)
+        .filter_map(|e| match &e.kind {
+            EventKind::Message(m) => m.payload.as_text(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, [sent], "decrypted");
+    let info = rec.events.iter().find_map(|e| match &e.kind {
+        EventKind::Tls(t) => Some(t.clone()),
+        _ => None,
+    });
+    let info = info.expect("a tls event");
+    assert_eq!((info.leg, info.sni.as_deref()), (TlsLeg::Client, Some("localhost")));
+    let cert = info.server_cert.unwrap();
+    assert_eq!((cert.subject.as_str(), cert.issuer.as_str()), ("CN=localhost", "CN=wstap local CA,O=wstap"));
+}
+
+#[tokio::test]
+async fn python_ssl_trusting_the_ca_talks_wss_through_record_tls() {
+    if !python_websockets("python_ssl_trusting_the_ca_talks_wss_through_record_tls") {
+        return;
+    }
+    let config = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (child, url) = spawn_record_tls(config.path(), out.path());
     let cafile = config.path().join("ca.pem");
     let client = tokio::process::Command::new("python3")
         .arg(crate::deflate::script("wss_client.py"))
@@ -66,26 +97,24 @@ async fn python_ssl_trusting_the_ca_talks_wss_through_record_tls() {
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert!(done.status.success() && stdout.starts_with("OK"), "{stdout}{}", String::from_utf8_lossy(&done.stderr));
     wait_for_summaries(out.path(), 1).await;
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    stop_and_check(child, out.path(), "hello from python ssl");
+}
 
-    let rec = wstap::store::load(&yaml_files(out.path())[0]).unwrap();
-    let texts: Vec<String> = rec
-        .events_in(Direction::ClientToServer)
-        .filter_map(|e| match &e.kind {
-            EventKind::Message(m) => m.payload.as_text(),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(texts, ["hello from python ssl"], "decrypted");
-    let info = rec.events.iter().find_map(|e| match &e.kind {
-        EventKind::Tls(t) => Some(t.clone()),
-        _ => None,
-    });
-    let info = info.expect("a tls event");
-    assert_eq!((info.leg, info.sni.as_deref(), info.alpn.as_deref()), (TlsLeg::Client, Some("localhost"), None));
-    let cert = info.server_cert.unwrap();
-    assert_eq!((cert.subject.as_str(), cert.issuer.as_str()), ("CN=localhost", "CN=wstap local CA,O=wstap"));
+/// Node's TLS stack (OpenSSL) with ws and the `ca` option, trusting only
+/// wstap's CA.
+#[tokio::test]
+async fn node_ws_trusting_the_ca_talks_wss_through_record_tls() {
+    let test = "node_ws_trusting_the_ca_talks_wss_through_record_tls";
+    if !crate::oracle::tools::ready(test, &[crate::oracle::tools::node_ws_with_proxy_agents()]) {
+        return;
+    }
+    let config = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (child, url) = spawn_record_tls(config.path(), out.path());
+    let cafile = config.path().join("ca.pem");
+    node_ws_client(&url, &["--ca", path_str(&cafile), "--text", "hello from node ws"]).await;
+    wait_for_summaries(out.path(), 1).await;
+    stop_and_check(child, out.path(), "hello from node ws");
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use crate::util::within;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -101,4 +102,20 @@ pub fn python_websockets(test: &str) -> bool {
 
 pub fn path_str(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// Runs `tests/peers/node/wss_client.js` (node ws) against `url` with
+/// `args` (`--ca FILE`, `--proxy URL`) and asserts it printed `OK` and
+/// exited 0: it sends one text message, expects the echo, closes with 1000.
+pub async fn node_ws_client(url: &str, args: &[&str]) -> String {
+    let script = crate::oracle::tools::peers_dir().join("node/wss_client.js");
+    let run = tokio::process::Command::new("node").arg(script).arg(url).args(args).output();
+    let out = within("node ws client", run).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && stdout.starts_with("OK"),
+        "node ws client {url} {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }

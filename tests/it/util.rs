@@ -302,6 +302,8 @@ pub struct WstapChild {
     pub addr: SocketAddr,
     /// Every stderr line so far (the reader thread keeps appending).
     pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Says when the reader thread has read stderr to its end.
+    stderr_done: std::sync::mpsc::Receiver<()>,
 }
 
 impl WstapChild {
@@ -332,8 +334,12 @@ impl WstapChild {
         let addr = addr.and_then(|a| a.parse().ok()).unwrap_or_else(|| panic!("no address in {first:?}"));
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(vec![first]));
         let sink = stderr.clone();
-        std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l)));
-        WstapChild { child, addr, stderr }
+        let (done, stderr_done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            lines.map_while(Result::ok).for_each(|l| sink.lock().unwrap().push(l));
+            let _ = done.send(());
+        });
+        WstapChild { child, addr, stderr, stderr_done }
     }
 
     /// The process id.
@@ -359,6 +365,10 @@ impl WstapChild {
             }
         })
         .await;
+        // The exit can be seen before the reader thread has taken the last
+        // lines from the pipe: wait for its end of file (bounded, in case
+        // something else still holds the pipe open).
+        let _ = self.stderr_done.recv_timeout(STEP);
         let lines = self.stderr_lines();
         (status, lines)
     }

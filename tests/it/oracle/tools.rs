@@ -65,6 +65,19 @@ pub fn node_ws() -> Result<(), String> {
     }
 }
 
+/// node with ws and the HTTP(S) proxy agents installed in
+/// `tests/peers/node` (the TLS and forward-proxy tests' client), or why not.
+pub fn node_ws_with_proxy_agents() -> Result<(), String> {
+    node_ws()?;
+    let dir = peers_dir().join("node/node_modules");
+    for package in ["https-proxy-agent", "http-proxy-agent"] {
+        if !dir.join(package).join("package.json").is_file() {
+            return Err(format!("{package} is missing: run `npm ci` in {}", peers_dir().join("node").display()));
+        }
+    }
+    Ok(())
+}
+
 /// `tests/peers/`.
 pub fn peers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
