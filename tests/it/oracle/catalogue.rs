@@ -30,7 +30,7 @@ async fn against(test: &str, peer: Peer, selection: Selection, expected: usize) 
     if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {
         return;
     }
-    let comparison = fuzzingserver(peer, &selection, None, true).await.unwrap_or_else(|e| panic!("{e}"));
+    let comparison = fuzzingserver_rechecked(peer, &selection, true).await.unwrap_or_else(|e| panic!("{e}"));
     comparison.assert_equal(expected);
 }
 
