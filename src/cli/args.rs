@@ -247,6 +247,10 @@ pub struct ServeArgs {
     /// Where /updateReports writes the reports.
     #[arg(long, value_name = "DIR", default_value = "reports/clients")]
     pub report: PathBuf,
+    /// Autobahn's fuzzingserver.json: its url (listen address), outdir (--report),
+    /// cases and exclude-cases are used; other keys are named in a warning.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "exclude"])]
+    pub spec: Option<PathBuf>,
     /// Save what each case observed as a recording here.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,

@@ -98,7 +98,16 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
 }
 
 /// Runs `wstap serve` until /stopServer, SIGINT or SIGTERM.
-pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
+pub async fn serve(mut args: ServeArgs) -> Result<ExitCode> {
+    if let Some(file) = &args.spec {
+        let spec = super::spec::load(file).map_err(anyhow::Error::msg)?;
+        for warning in &spec.warnings {
+            eprintln!("wstap: warning: {}: {}", file.display(), crate::escape::line(warning));
+        }
+        args.listen = spec.listen.unwrap_or(args.listen);
+        args.report = spec.outdir.unwrap_or(args.report);
+        (args.cases, args.exclude) = (spec.cases, spec.exclude);
+    }
     let all = match args.scenarios.is_empty() {
         true => catalogue::shipped(),
         false => catalogue::load_paths(&args.scenarios, Default::default())?,
