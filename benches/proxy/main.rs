@@ -61,6 +61,7 @@ const PATHS: &[(&str, Via)] = &[
     (RELAY, Via::Child(Kind::Relay)),
     (WSTAP, Via::Child(Kind::Wstap(&[]))),
     (WSTAP_PCAP, Via::Child(Kind::Wstap(&["--pcap"]))),
+    (WSTAP_LIVE, Via::Child(Kind::Wstap(&["--live"]))),
     (WSTAP_FAULTS, Via::Child(Kind::Wstap(&["--fault", IDLE_C2S, "--fault", IDLE_S2C]))),
     ("direct wss", Via::DirectWss),
     ("wstap --tls, wss up", Via::WstapTls),
@@ -70,6 +71,8 @@ const SOCAT: &str = "socat -b 262144";
 const RELAY: &str = "relay 256 KiB";
 const WSTAP: &str = "wstap record";
 const WSTAP_PCAP: &str = "wstap record --pcap";
+/// The live view on, its lines into a pipe the benchmark drains.
+const WSTAP_LIVE: &str = "wstap record --live";
 const WSTAP_FAULTS: &str = "wstap, idle fault rules";
 
 /// Fault rules that never fire: every frame of both directions goes through
@@ -527,6 +530,10 @@ fn print_targets(workloads: &[Workload], rows: &[Row]) {
         if let (Some(wstap), Some(socat)) = (wstap, socat) {
             let r = ratio(wstap, socat);
             println!("  {name:<36} wstap/socat >= 1.0: {r:.2}x {}", mark(r >= 1.0));
+        }
+        if let (Some(live), Some(wstap)) = (get(name, WSTAP_LIVE), wstap) {
+            let r = ratio(live, wstap);
+            println!("  {name:<36} wstap --live/wstap (live view into a pipe): {r:.2}x (no target; 1.0 = free)");
         }
         if let (Some(pcap), Some(socat)) = (pcap, socat) {
             let r = ratio(pcap, socat);

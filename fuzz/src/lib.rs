@@ -189,8 +189,15 @@ pub struct Script {
     pub steps: Vec<Step>,
 }
 
-/// Most bytes a script's reads may add up to (repeats included).
+/// Most bytes a script's reads may add up to (repeats included), for the
+/// in-memory `session_rebuild`.
 pub const MAX_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Most bytes for `recording_roundtrip`, which writes and loads YAML: a few
+/// MiB of tiny frames are millions of events, and writing them under the
+/// fuzzer's instrumentation took 77 s for one 14 MB input (a timeout, not a
+/// finding). 256 KiB still holds frames large enough for the sidecars.
+pub const MAX_ROUNDTRIP_BYTES: usize = 256 * 1024;
 
 /// One step of a [`Script`].
 #[derive(Debug)]
@@ -221,7 +228,7 @@ impl Script {
     /// 3: a read repeated `repeat_unit` × the next byte times). A read's
     /// length is the next byte + 1, or with bit 4 the next two bytes
     /// (little-endian); its bytes follow.
-    pub fn parse(data: &[u8], repeat_unit: usize) -> Script {
+    pub fn parse(data: &[u8], repeat_unit: usize, max_total: usize) -> Script {
         let mut it = data.iter().copied();
         let mut script = Script { preamble: it.next().unwrap_or(0) % 3, steps: Vec::new() };
         let mut total = 0usize;
@@ -240,7 +247,7 @@ impl Script {
             };
             let bytes: Vec<u8> = it.by_ref().take(len).collect();
             total += bytes.len() * times;
-            if total > MAX_SCRIPT_BYTES {
+            if total > max_total {
                 break;
             }
             if !bytes.is_empty() && times > 0 {
@@ -306,7 +313,7 @@ fn sent(fed: &[(Direction, Vec<u8>)], dir: Direction) -> Vec<Vec<u8>> {
 /// from them gives back every read exactly. The memory store's bytes are
 /// written out as the sidecar files its references name.
 pub fn session_rebuild(data: &[u8]) {
-    let script = Script::parse(data, 1);
+    let script = Script::parse(data, 1, MAX_SCRIPT_BYTES);
     let mut builder = SessionBuilder::new(MemoryStore::default());
     let fed = script.feed(&mut builder);
     let events = builder.drain();
@@ -344,7 +351,7 @@ pub const MAX_LOADED_EVENTS: u64 = 100_000;
 /// A recording written to disk (YAML and sidecars) loads back and rebuilds
 /// every read exactly; large reads exercise the sidecars.
 pub fn recording_roundtrip(data: &[u8]) {
-    let script = Script::parse(data, 4096);
+    let script = Script::parse(data, 4096, MAX_ROUNDTRIP_BYTES);
     let dir = scratch("roundtrip");
     let path = dir.join("r.yaml");
     let header = Recording {

@@ -247,6 +247,10 @@ pub struct ServeArgs {
     /// Where /updateReports writes the reports.
     #[arg(long, value_name = "DIR", default_value = "reports/clients")]
     pub report: PathBuf,
+    /// Autobahn's fuzzingserver.json: its url (listen address), outdir (--report),
+    /// cases and exclude-cases are used; other keys are named in a warning.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "exclude"])]
+    pub spec: Option<PathBuf>,
     /// Save what each case observed as a recording here.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
@@ -371,6 +375,10 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
     pub format: ShowFormat,
+    /// Only the wire-log entries this selects, in `--live-filter`'s language: `dir=c2s` (the sender, whatever
+    /// the perspective), `op=close`, `kind=frame|octets|note|tcp`, `text~WORD`; and, or, not.
+    #[arg(long, value_name = "EXPR", value_parser = crate::live::filter::Filter::parse)]
+    pub filter: Option<crate::live::filter::Filter>,
 }
 
 /// Options of `wstap demo`.

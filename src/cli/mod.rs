@@ -5,6 +5,7 @@ pub mod args;
 pub mod check;
 pub mod duration;
 pub mod log;
+pub mod spec;
 
 use crate::echo::EchoServer;
 use crate::net::{Listen, Target};

@@ -2,13 +2,12 @@
 
 use super::args::{ReplayArgs, ServeArgs};
 use super::check;
-use crate::replay::output::{EXIT_INTERRUPTED, exit_status, progress_line, summary_table, write_junit, write_reports};
+use crate::replay::output::{EXIT_INTERRUPTED, Progress, exit_status, summary_table, write_junit, write_reports};
 use crate::replay::runner::{RunConfig, Stopped, run_until};
 use crate::replay::{Settings, catalogue};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `wstap replay`.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
@@ -70,12 +69,14 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     }
     config.tls = tls_for(&args.tls, &config.host.to_string())?;
     let total = cases.len();
-    let done = AtomicUsize::new(0);
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Progress::new(total)));
+    let shown = progress.clone();
     let outcome = run_until(cases, &config, super::shutdown_signal(), move |run| {
-        let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-        eprintln!("{}", progress_line(n, total, run));
+        let text = shown.lock().unwrap_or_else(|e| e.into_inner()).case_done(run);
+        eprint!("{text}");
     })
     .await;
+    eprint!("{}", progress.lock().unwrap_or_else(|e| e.into_inner()).finish());
     if let Some(Stopped::ClientCannotRun(why)) = &outcome.stopped {
         let client = args.client.as_deref().unwrap_or_default();
         bail!("the client command cannot run ({why}); no case was judged: --client {}", crate::escape::quoted(client));
@@ -97,7 +98,16 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
 }
 
 /// Runs `wstap serve` until /stopServer, SIGINT or SIGTERM.
-pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
+pub async fn serve(mut args: ServeArgs) -> Result<ExitCode> {
+    if let Some(file) = &args.spec {
+        let spec = super::spec::load(file).map_err(anyhow::Error::msg)?;
+        for warning in &spec.warnings {
+            eprintln!("wstap: warning: {}: {}", file.display(), crate::escape::line(warning));
+        }
+        args.listen = spec.listen.unwrap_or(args.listen);
+        args.report = spec.outdir.unwrap_or(args.report);
+        (args.cases, args.exclude) = (spec.cases, spec.exclude);
+    }
     let all = match args.scenarios.is_empty() {
         true => catalogue::shipped(),
         false => catalogue::load_paths(&args.scenarios, Default::default())?,
@@ -116,6 +126,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
         eprintln!("wstap:   case={number} -> {}", crate::escape::line(&id));
     }
     let ended = server.run(super::shutdown_signal()).await;
+    let passed = ended.results.iter().filter(|r| crate::replay::passed(r)).count();
+    let failed = ended.results.len() - passed;
+    eprintln!("wstap: {} case run(s): {passed} passed, {failed} failed", ended.results.len());
     if !ended.interrupted {
         return Ok(ExitCode::SUCCESS);
     }

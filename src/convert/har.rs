@@ -8,11 +8,17 @@
 //! last frame, `data` the text, or base64 for binary. What HAR has no field
 //! for is added under `_` keys:
 //! - per message: `_frames` (fragment count, when more than one),
-//!   `_compressed` (permessage-deflate; `data` is then the compressed
-//!   payload, base64), `_encoding: "base64"` for text that is not UTF-8;
+//!   `_compressed` (permessage-deflate: `data` is the **inflated** message,
+//!   as Chrome exports it, and `_wireData` the compressed payload as sent,
+//!   base64; `_inflated: false` when wstap could not inflate it, `data`
+//!   then being the compressed bytes), `_encoding: "base64"` whenever
+//!   `data` is base64 (binary, or text that is not UTF-8);
 //! - per entry: `_webSocketControlFrames` (pings, pongs, closes with
 //!   `_closeCode` / `_closeReason`), `_webSocketClose` (each side's close
-//!   code and reason, and who closed first) and `_tcpEnd`.
+//!   code and reason, and who closed first) and `_tcpEnd`;
+//! - HAR's optional fields that libraries read are filled: `connection`
+//!   (the server's port, as a string), `log.browser` (the client's
+//!   `User-Agent`, or `unknown`) beside `log.creator`.
 
 use std::path::Path;
 
@@ -20,7 +26,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::{ConvertError, Converted};
-use crate::session::{Data, Direction, Frame, Recording, Side, time};
+use crate::session::{Data, Direction, EventKind, Frame, Recording, Side, time};
 use crate::wire::{Head, OpCode};
 
 /// Writes the recording at `input` as HAR to `output`.
@@ -52,6 +58,7 @@ pub fn har(rec: &Recording) -> Result<Value, String> {
         "timings": { "send": 0, "wait": 0, "receive": 0 },
         "serverIPAddress": rec.server.rsplit_once(':').map_or(rec.server.as_str(), |(ip, _)| ip)
             .trim_matches(['[', ']']),
+        "connection": rec.server.rsplit_once(':').map_or("", |(_, port)| port),
         "_resourceType": "websocket",
         "_webSocketMessages": messages,
         "_webSocketControlFrames": control,
@@ -68,9 +75,11 @@ pub fn har(rec: &Recording) -> Result<Value, String> {
     if !rec.notes.is_empty() {
         entry["_notes"] = json!(rec.notes);
     }
+    let agent = Head::parse_request(request.as_bytes()).ok().and_then(|h| h.header("user-agent"));
     Ok(json!({ "log": {
         "version": "1.2",
         "creator": { "name": "wstap", "version": env!("CARGO_PKG_VERSION") },
+        "browser": { "name": agent.unwrap_or_else(|| "unknown".to_owned()), "version": "" },
         "pages": [],
         "entries": [entry],
     }}))
@@ -161,6 +170,19 @@ struct Pending {
 
 /// `_webSocketMessages` and the control frames, in recorded order.
 fn messages(rec: &Recording, started: u64) -> Result<(Vec<Value>, Vec<Value>), String> {
+    // The inflated payloads of compressed messages, per direction, in order.
+    let mut inflated: [std::collections::VecDeque<Option<Vec<u8>>>; 2] = Default::default();
+    for event in &rec.events {
+        if let EventKind::Message(m) = &event.kind
+            && m.compressed
+        {
+            let bytes = match &m.inflated {
+                Some(i) if !i.cut => Some(rec.data_bytes(&i.data).map_err(|e| format!("inflated message: {e}"))?),
+                _ => None,
+            };
+            inflated[event.dir.index()].push_back(bytes);
+        }
+    }
     let mut pending: [Option<Pending>; 2] = [None, None];
     let (mut messages, mut control) = (Vec::new(), Vec::new());
     for (event, frame) in rec.frames() {
@@ -181,7 +203,9 @@ fn messages(rec: &Recording, started: u64) -> Result<(Vec<Value>, Vec<Value>), S
         msg.bytes.extend_from_slice(&payload);
         msg.frames += 1;
         if frame.fin {
-            messages.push(message_json(kind, t, slot.take().expect("set above")));
+            let msg = slot.take().expect("set above");
+            let shown = if msg.compressed { inflated[event.dir.index()].pop_front().flatten() } else { None };
+            messages.push(message_json(kind, t, msg, shown));
         }
     }
     Ok((messages, control))
@@ -191,18 +215,17 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn message_json(kind: &str, t: f64, msg: Pending) -> Value {
+/// One message; `inflated` is the inflated payload of a compressed one.
+fn message_json(kind: &str, t: f64, msg: Pending, inflated: Option<Vec<u8>>) -> Value {
     let mut v = json!({ "type": kind, "time": t, "opcode": msg.opcode });
-    let text = (msg.opcode == OpCode::TEXT.value() && !msg.compressed)
-        .then(|| String::from_utf8(msg.bytes.clone()).ok())
-        .flatten();
+    let readable = !msg.compressed || inflated.is_some();
+    let shown = inflated.as_deref().unwrap_or(&msg.bytes);
+    let text = (msg.opcode == OpCode::TEXT.value() && readable).then(|| std::str::from_utf8(shown).ok()).flatten();
     match text {
         Some(s) => v["data"] = json!(s),
         None => {
-            v["data"] = json!(b64(&msg.bytes));
-            if msg.opcode == OpCode::TEXT.value() {
-                v["_encoding"] = json!("base64");
-            }
+            v["data"] = json!(b64(shown));
+            v["_encoding"] = json!("base64");
         }
     }
     if msg.frames > 1 {
@@ -210,6 +233,10 @@ fn message_json(kind: &str, t: f64, msg: Pending) -> Value {
     }
     if msg.compressed {
         v["_compressed"] = json!(true);
+        v["_wireData"] = json!(b64(&msg.bytes));
+        if inflated.is_none() {
+            v["_inflated"] = json!(false);
+        }
     }
     v
 }

@@ -429,3 +429,60 @@ fn the_close_timer_sends_an_empty_close_while_open() {
     assert_eq!((obs.local_close_code, verdict.behavior), (None, Behavior::Failed));
     assert_eq!(verdict.behavior_close, CloseBehavior::Ok);
 }
+
+/// 9.1.1: a text echo of the right length turns the wire log back on
+/// (quietly) and closes 1000; the case is OK with Autobahn's text.
+#[test]
+fn an_echo_of_the_right_type_and_length_passes_category_9() {
+    let mut run = Run::new("9.1.1");
+    run.at(50, Occurrence::Received(Event::text(vec![b'x'; 65536])));
+    let close = Reaction::SendClose(LocalClose { code: Some(1000), reason: None });
+    assert_eq!(run.reactions, [Reaction::Wirelog { on: true, logged: false }, close]);
+    run.close_from_client(60, &[0x03, 0xe8]);
+    let (obs, verdict, _) = run.end(70);
+    assert!(obs.received.is_empty(), "echo checks record no events");
+    assert_eq!((verdict.behavior, verdict.result.as_str()), (Behavior::Ok, "Received text message of length 65536."));
+}
+
+/// 9.1.1: a wrong echo fails with its length in the text; no echo at all
+/// leaves the waiting text once the close timer has closed.
+#[test]
+fn a_wrong_or_missing_echo_fails_category_9_with_autobahns_texts() {
+    let mut run = Run::new("9.1.1");
+    run.at(50, Occurrence::Received(Event::text(vec![b'x'; 10])));
+    let (_, verdict, _) = run.end(70);
+    let want = "Expected text message with payload of length 65536, but got 10.";
+    assert_eq!((verdict.behavior, verdict.result.as_str()), (Behavior::Failed, want));
+    let mut run = Run::new("9.1.1");
+    run.at(50, Occurrence::Received(Event::binary(vec![0; 65536])));
+    let (_, verdict, _) = run.end(70);
+    assert_eq!(verdict.result, "Expected text message with payload, but got binary.");
+    let (_, verdict, _) = Run::new("9.1.1").end(10_500);
+    assert_eq!(
+        (verdict.behavior, verdict.result.as_str()),
+        (Behavior::Failed, "Did not receive message within 10 seconds.")
+    );
+}
+
+/// 9.8.1: each right echo before the 1000th asks for the frame again; the
+/// 1000th switches the wire log on with a `WLM` entry and closes.
+#[test]
+fn round_trips_repeat_until_the_count_then_close() {
+    let mut run = Run::new("9.8.1");
+    for i in 0..999 {
+        run.at(i, Occurrence::Received(Event::binary(Vec::new())));
+    }
+    assert!(run.reactions.iter().all(|r| *r == Reaction::SendAgain) && run.reactions.len() == 999);
+    run.at(1000, Occurrence::Received(Event::binary(Vec::new())));
+    assert_eq!(run.reactions[999], Reaction::Wirelog { on: true, logged: true });
+    let (_, verdict, _) = run.end(1010);
+    assert_eq!(
+        (verdict.behavior, verdict.result.as_str()),
+        (Behavior::Ok, "Ok, received all echo'ed messages in time.")
+    );
+    let mut run = Run::new("9.8.1");
+    run.at(5, Occurrence::Received(Event::text(Vec::new())));
+    let (_, verdict, _) = run.end(10);
+    let want = "Echo'ed message type or length differs from what I sent (got binary = False, payload length = 0).";
+    assert_eq!((verdict.behavior, verdict.result.as_str()), (Behavior::Failed, want));
+}

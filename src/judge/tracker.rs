@@ -101,6 +101,15 @@ pub enum Reaction {
         /// Abortive (Twisted `abortConnection`) rather than graceful.
         abort: bool,
     },
+    /// Send the plan's last frame again (an echo check's next round trip).
+    SendAgain,
+    /// Switch the wire log's traffic entries on or off.
+    Wirelog {
+        /// On or off.
+        on: bool,
+        /// With a `WLM` entry (when it changes).
+        logged: bool,
+    },
 }
 
 /// A timer of the scenario's that fired on a live connection: the wire
@@ -137,6 +146,8 @@ pub struct Tracker {
     deadlines: Vec<(Duration, Timer)>,
     /// What the fuzzer replies to a close the client sent first.
     reply: LocalClose,
+    /// Category 9's echo check and the right echoes so far.
+    echo: Option<(crate::scenario::EchoCheck, usize)>,
 }
 
 impl Tracker {
@@ -154,6 +165,7 @@ impl Tracker {
             fired: Vec::new(),
             deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
             reply: LocalClose { code: Some(REPLY_CODE), reason: None },
+            echo: expect.echo.clone().map(|check| (check, 0)),
         }
     }
 
@@ -335,6 +347,9 @@ impl Tracker {
 
     fn received_event(&mut self, at: Duration, event: Event) -> Vec<Reaction> {
         let live = matches!(self.state, State::Open | State::Closing);
+        if let (Some(_), Event::Message { data, binary }) = (&self.echo, &event) {
+            return if live && !self.obs.failed_by_me { self.echoed(at, *binary, data.len()) } else { Vec::new() };
+        }
         if live && (event.is_pong() || !self.obs.failed_by_me) {
             self.obs.received.push(event);
         }
@@ -342,6 +357,27 @@ impl Tracker {
             Some(code) => self.close_first(at, LocalClose { code: Some(code), reason: None }),
             None => Vec::new(),
         }
+    }
+
+    /// Category 9: one echo judged by type and length (see
+    /// [`crate::scenario::EchoCheck`]); messages are not recorded.
+    fn echoed(&mut self, at: Duration, binary: bool, len: usize) -> Vec<Reaction> {
+        let Some((check, right)) = self.echo.as_mut() else { return Vec::new() };
+        let (ok, text) = match check.wrong(binary, len) {
+            Some(text) => (false, text),
+            None => {
+                *right += 1;
+                if *right < check.count {
+                    return vec![Reaction::SendAgain];
+                }
+                (true, check.ok.clone())
+            }
+        };
+        let logged = check.wirelog == crate::scenario::WirelogSwitch::Logged;
+        self.obs.echo = Some((ok, text));
+        let mut out = vec![Reaction::Wirelog { on: true, logged }];
+        out.extend(self.close_first(at, LocalClose { code: Some(REPLY_CODE), reason: None }));
+        out
     }
 
     /// §2.2: close once the received events equal every declared list.

@@ -131,6 +131,9 @@ pub struct Observation {
     pub remote_close_code: Option<u16>,
     /// Reason of the client's close, when present and UTF-8.
     pub remote_close_reason: Option<String>,
+    /// An echo check's outcome so far: (OK, result text); `None` while
+    /// no echo has decided it.
+    pub echo: Option<(bool, String)>,
 }
 
 impl Default for Observation {
@@ -152,6 +155,7 @@ impl Default for Observation {
             local_close_reason: None,
             remote_close_code: None,
             remote_close_reason: None,
+            echo: None,
         }
     }
 }
@@ -172,12 +176,19 @@ pub struct Verdict {
 /// Judges one case.
 pub fn judge(expect: &Expect, obs: &Observation) -> Verdict {
     let (behavior, result) = match matching_outcome(&expect.events, &obs.received) {
-        Some(Outcome::Ok) => (Behavior::Ok, EVENTS_MATCH),
-        Some(Outcome::NonStrict) => (Behavior::NonStrict, EVENTS_MATCH),
-        None => (Behavior::Failed, EVENTS_DIFFER),
+        Some(Outcome::Ok) => (Behavior::Ok, EVENTS_MATCH.to_owned()),
+        Some(Outcome::NonStrict) => (Behavior::NonStrict, EVENTS_MATCH.to_owned()),
+        None => (Behavior::Failed, EVENTS_DIFFER.to_owned()),
+    };
+    // An echo check (category 9) decides behavior and result instead.
+    let (behavior, result) = match (&expect.echo, &obs.echo) {
+        (Some(_), Some((true, text))) => (Behavior::Ok, text.clone()),
+        (Some(_), Some((false, text))) => (Behavior::Failed, text.clone()),
+        (Some(check), None) => (Behavior::Failed, check.waiting.clone()),
+        (None, _) => (behavior, result),
     };
     let (behavior_close, result_close) = judge_close(&expect.close, obs);
-    let mut verdict = Verdict { behavior, behavior_close, result: result.into(), result_close };
+    let mut verdict = Verdict { behavior, behavior_close, result, result_close };
     if expect.closed_by_wrong_endpoint_is_fatal && obs.closed_by_me != expect.close.closed_by_me {
         verdict.behavior = Behavior::Failed;
     }

@@ -174,6 +174,8 @@ struct Engine {
     steps: Vec<Step>,
     cursor: usize,
     resume_at: Option<Duration>,
+    /// The last frame the plan sent (an echo check sends it again).
+    last_send: Option<Send>,
     /// The tag of a `continue_later` being waited for (logged as `CTE`).
     continuing: Option<Option<String>>,
     opened_at: Duration,
@@ -201,6 +203,7 @@ impl Engine {
             cursor: 0,
             resume_at: None,
             continuing: None,
+            last_send: None,
             opened_at: Duration::ZERO,
         }
     }
@@ -271,7 +274,11 @@ impl Engine {
                 self.resume_at = None;
             }
             Step::Wait(w) => return w.is_met(self.tracker.received(), self.tracker.client_closed()),
-            Step::Send(send) => self.send(&send).await,
+            Step::Send(send) => {
+                self.send(&send).await;
+                self.last_send = Some(send);
+            }
+            Step::Wirelog { on, logged } => self.wirelog(on, logged),
             Step::Raw(writes) => self.write_all(&writes).await,
             Step::Close { close, send } => {
                 let reactions = self.apply(Occurrence::Close(close));
@@ -322,6 +329,16 @@ impl Engine {
         reactions
     }
 
+    /// Switches the wire log: `logged` writes a `WLM` entry when it changes
+    /// (Autobahn's `enableWirelog`), otherwise it is silent.
+    fn wirelog(&mut self, on: bool, logged: bool) {
+        if logged && self.io.trace.logging != on {
+            self.io.trace.set_logging(on);
+        } else {
+            self.io.trace.logging = on;
+        }
+    }
+
     /// Logs `KLE`/`TIE` for the scenario timers that fired on a live
     /// connection, before their reactions are carried out.
     fn note_fired(&mut self) {
@@ -343,6 +360,12 @@ impl Engine {
                 },
                 Reaction::Pong(payload) => self.send(&Send::plain(OpCode::PONG, payload)).await,
                 Reaction::Drop { .. } => self.io.drop_tcp().await,
+                Reaction::SendAgain => {
+                    if let Some(send) = self.last_send.clone() {
+                        self.send(&send).await;
+                    }
+                }
+                Reaction::Wirelog { on, logged } => self.wirelog(on, logged),
             }
         }
     }

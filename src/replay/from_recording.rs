@@ -136,6 +136,7 @@ pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Re
             wrong_code_fails: true,
             closed_by_wrong_endpoint_is_fatal: false,
             informational: None,
+            echo: None,
         },
         actions: walk.actions,
         report: Default::default(),

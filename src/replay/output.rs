@@ -28,6 +28,65 @@ pub fn progress_line(done: usize, total: usize, run: &CaseRun) -> String {
     format!("[{done}/{total}] {} {b} / {c} ({} ms)", escape::line(&r.id), r.duration)
 }
 
+/// [`progress_line`] with the verdicts coloured (for a terminal).
+pub fn progress_line_colored(done: usize, total: usize, run: &CaseRun, color: bool) -> String {
+    let r = &run.report;
+    let (b, c) = (r.behavior.as_str(), r.behavior_close.as_str());
+    let paint = |v: &str| crate::term::paint(color, crate::term::verdict_color(v), v);
+    format!("[{done}/{total}] {} {} / {} ({} ms)", escape::line(&r.id), paint(b), paint(c), r.duration)
+}
+
+/// Progress on stderr: one line per finished case and, when stderr is a
+/// terminal and the run has more than one case, a bar under the lines,
+/// erased before each new line and at the end (so a log of the terminal
+/// keeps only the lines). Into a pipe, only the lines, without colour.
+#[derive(Debug)]
+pub struct Progress {
+    total: usize,
+    done: usize,
+    failed: usize,
+    bar: bool,
+    color: bool,
+}
+
+/// Erases the terminal line the cursor is on.
+const ERASE_LINE: &str = "\r\x1b[2K";
+/// Width of the bar in cells.
+const BAR_WIDTH: usize = 30;
+
+impl Progress {
+    /// Progress of `total` cases onto stderr as it is (terminal or not).
+    pub fn new(total: usize) -> Progress {
+        let terminal = crate::term::Stream::Stderr.is_terminal();
+        Progress::with(total, terminal && total > 1, crate::term::color_for(crate::term::Stream::Stderr))
+    }
+
+    /// Progress with the bar and colour decided by the caller.
+    pub fn with(total: usize, bar: bool, color: bool) -> Progress {
+        Progress { total, done: 0, failed: 0, bar, color }
+    }
+
+    /// What to write to stderr once `run` ended: its line, then the bar.
+    pub fn case_done(&mut self, run: &CaseRun) -> String {
+        self.done += 1;
+        self.failed += usize::from(!run.passed());
+        let line = progress_line_colored(self.done, self.total, run, self.color);
+        if !self.bar {
+            return format!("{line}\n");
+        }
+        let filled = BAR_WIDTH * self.done / self.total.max(1);
+        let failed = if self.failed > 0 { format!(", {} failed", self.failed) } else { String::new() };
+        let bar =
+            format!("[{}{}] {}/{}{failed}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled), self.done, self.total);
+        format!("{ERASE_LINE}{line}\n{bar}")
+    }
+
+    /// What to write to stderr at the end (erases the bar).
+    pub fn finish(&self) -> &'static str {
+        if self.bar && self.done > 0 { ERASE_LINE } else { "" }
+    }
+}
+
 /// The summary table, one row per case, then a totals line. Cases in
 /// `not_run` get a `NOT RUN` row after the others. Every cell is escaped
 /// for the terminal (result texts quote what the client sent).

@@ -60,6 +60,8 @@ struct State {
     /// Cases being run now.
     running: watch::Sender<usize>,
     stop: watch::Sender<bool>,
+    /// Colour the per-case lines (stderr is a terminal, no `NO_COLOR`).
+    color: bool,
 }
 
 /// Counts a case as running while it lives.
@@ -138,6 +140,7 @@ impl Server {
             changed: watch::channel(0).0,
             running: watch::channel(0).0,
             stop: watch::channel(false).0,
+            color: crate::term::color_for(crate::term::Stream::Stderr),
         };
         Ok(Server { listener, state: Arc::new(state), tls: None })
     }
@@ -255,6 +258,9 @@ async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) 
         io.start_recording(&path);
     }
     let run = run_with_request(io, request, case, &settings).await;
+    let total = state.cases.len();
+    let line = super::output::progress_line_colored(case.number as usize, total, &run, state.color);
+    eprintln!("wstap: {} {line}", crate::escape::line(&settings.agent));
     let key = (settings.agent.clone(), case.number);
     state.results.lock().unwrap_or_else(|e| e.into_inner()).insert(key, run.report);
     state.changed.send_modify(|n| *n += 1);

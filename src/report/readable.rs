@@ -23,13 +23,16 @@ use crate::escape;
 use crate::term::{self, paint};
 
 /// What to include and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReadableOptions {
     /// Include the verdict and the case description/expectation/outcome
     /// sections (off for recordings that are not a case).
     pub case_sections: bool,
     /// Add ANSI colour (only for a terminal; see [`crate::term`]).
     pub color: bool,
+    /// Only the wire-log entries this selects (`show --filter`, the
+    /// expression of [`crate::live::filter`]); `None` for all.
+    pub filter: Option<crate::live::filter::Filter>,
 }
 
 /// The report as aligned, optionally coloured text (no trailing newline).
@@ -62,7 +65,7 @@ pub fn render_readable(r: &CaseReport, o: &ReadableOptions) -> String {
     if !r.create_wirelog {
         out.push(page::WIRELOG_DISABLED.to_owned());
     }
-    out.extend(wire_log(r, c));
+    out.extend(wire_log(r, c, o.filter.as_ref()));
     out.join("\n")
 }
 
@@ -152,10 +155,39 @@ fn aligned(rows: &[Vec<String>], right: &[bool]) -> Vec<String> {
         .collect()
 }
 
-/// Wire-log lines, coloured by sender when asked.
-fn wire_log(r: &CaseReport, c: bool) -> Vec<String> {
+/// What `show --filter` sees of wire-log entry `i` (`len` is the final
+/// "TCP DROPPED" line): direction (the sender's, whatever the
+/// perspective), opcode for frames, kind `frame`, `octets`, `note`
+/// (timers, faults) or `tcp`.
+fn entry_subject(r: &CaseReport, i: usize) -> (Option<crate::session::Direction>, Option<u8>, &'static str, &str) {
+    use crate::report::WireLogEntry as E;
+    use crate::session::Direction;
+    let rx = if r.is_server { Direction::ClientToServer } else { Direction::ServerToClient };
+    let tx = if r.is_server { Direction::ServerToClient } else { Direction::ClientToServer };
+    match r.wirelog.get(i) {
+        Some(E::RxFrame { opcode, text, .. }) => (Some(rx), Some(*opcode), "frame", text),
+        Some(E::TxFrame(f)) => (Some(tx), Some(f.opcode), "frame", &f.text),
+        Some(E::RxOctets { .. }) => (Some(rx), None, "octets", ""),
+        Some(E::TxOctets { .. }) => (Some(tx), None, "octets", ""),
+        Some(_) => (None, None, "note", ""),
+        None => (None, None, "tcp", ""),
+    }
+}
+
+/// Wire-log lines (those `filter` selects), coloured by sender when asked.
+fn wire_log(r: &CaseReport, c: bool, filter: Option<&crate::live::filter::Filter>) -> Vec<String> {
+    let mut entry = 0;
     page::wirelog_lines_styled(r, WireStyle::Readable)
         .into_iter()
+        .filter(|line| {
+            // A numbered line starts an entry; continuation lines follow it.
+            if let Some(n) = line.text.get(..3).and_then(|d| d.parse::<usize>().ok()) {
+                entry = n;
+            }
+            let Some(f) = filter else { return true };
+            let (dir, opcode, kind, text) = entry_subject(r, entry);
+            f.matches(&crate::live::filter::Subject { conn: 1, dir, opcode, kind, text })
+        })
         .map(|line| {
             let text = escape::block(&line.text).into_owned();
             let rx = line.class.starts_with("wirelog_rx");
@@ -218,12 +250,24 @@ mod tests {
 
     #[test]
     fn colour_marks_senders_and_clean_close() {
-        let text = render_readable(&report(), &ReadableOptions { case_sections: false, color: true });
+        let text = render_readable(&report(), &ReadableOptions { color: true, ..Default::default() });
         assert!(text.contains(&format!("{}000 RX FRAME", term::MAGENTA)), "client frames magenta: {text}");
         assert!(text.contains(&format!("  {}True{}  ", term::GREEN, term::RESET)), "{text}");
         let mut client_view = report();
         client_view.is_server = false;
-        let text = render_readable(&client_view, &ReadableOptions { case_sections: false, color: true });
+        let text = render_readable(&client_view, &ReadableOptions { color: true, ..Default::default() });
         assert!(text.contains(&format!("{}000 RX FRAME", term::BLUE)), "server frames blue: {text}");
+    }
+
+    #[test]
+    fn the_filter_keeps_the_entries_it_selects_with_their_continuations() {
+        let filter = crate::live::filter::Filter::parse("op=binary").ok();
+        let text = render_readable(&report(), &ReadableOptions { filter, ..Default::default() });
+        let log = &text[text.find("Wire Log").unwrap()..];
+        assert!(!log.contains("000 RX FRAME") && !log.contains("TCP DROPPED"), "{log}");
+        assert!(log.contains("001 RX FRAME : OPCODE=2") && log.contains("               0x01022009"), "{log}");
+        let filter = crate::live::filter::Filter::parse("dir=client kind=frame").ok();
+        let text = render_readable(&report(), &ReadableOptions { filter, ..Default::default() });
+        assert_eq!(text.matches(" RX FRAME ").count(), 2, "both frames came from the client: {text}");
     }
 }

@@ -108,6 +108,7 @@ pub fn observation(s: &Summary, me: Side) -> Observation {
         local_close_reason: mine.and_then(reason_bytes),
         remote_close_code: theirs.and_then(|c| c.code),
         remote_close_reason: theirs.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone())),
+        echo: None,
     }
 }
 

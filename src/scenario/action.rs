@@ -40,6 +40,9 @@ pub enum Action {
     /// not yet closed, close it with an empty close through the normal API
     /// (Autobahn's `closeAfter`; `TI` when armed, `TIE` when it fires).
     CloseAfter(f64),
+    /// Switch the wire log's traffic entries off or on (categories 9, 12,
+    /// 13 skip their bulk traffic); statistics are kept either way.
+    Wirelog(WirelogSpec),
     /// Record a marker event (`["timeout", tag]`) in the received events,
     /// as 6.4.x does when its wait ends with the connection still open.
     Timeout(String),
@@ -94,6 +97,18 @@ fn seconds(what: &str, secs: f64) -> Result<(), String> {
     } else {
         Err(format!("expected {what} to be a positive number of seconds, got {secs}"))
     }
+}
+
+/// A wire-log switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WirelogSpec {
+    /// Log traffic from here on.
+    pub on: bool,
+    /// `quiet` (no `WLM` entry, Autobahn's `createWirelog = ...`) or
+    /// `logged` (a `WLM` entry when it changes, `enableWirelog`).
+    #[serde(default)]
+    pub how: crate::scenario::expect::WirelogSwitch,
 }
 
 /// A message sent the way Autobahn's `sendMessage` sends it.

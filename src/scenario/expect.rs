@@ -89,6 +89,72 @@ pub struct Expect {
     /// Force both verdicts to `INFORMATIONAL`.
     #[serde(default)]
     pub informational: Option<Informational>,
+    /// Judge the client's echoes by type and length instead of by events
+    /// (category 9); messages are then not recorded as events.
+    #[serde(default)]
+    pub echo: Option<EchoCheck>,
+}
+
+/// Category 9's judging: the case starts `FAILED` with the `waiting` text;
+/// each message the client sends is checked for type and length. A wrong
+/// one fails the case; a right one is counted, and until `count` right
+/// ones have come back the server sends its last frame again; then the case
+/// is `OK`. A wrong message or the last right one switches the wire log
+/// back on and makes the server close (1000, through the normal API).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EchoCheck {
+    /// `text` or `binary`: the type every echo must have.
+    pub opcode: crate::scenario::action::Opcode,
+    /// The length every echo must have.
+    pub len: usize,
+    /// Round trips before the case is done; default 1.
+    #[serde(default = "one")]
+    pub count: usize,
+    /// Result text until the case is done.
+    pub waiting: String,
+    /// Result text when done.
+    pub ok: String,
+    /// Result text for an echo of the wrong type; `{binary}` is the
+    /// echo's type as Python prints it (`True`/`False`), `{len}` its length.
+    pub wrong_type: String,
+    /// Result text for an echo of the wrong length (same placeholders).
+    pub wrong_len: String,
+    /// How the wire log comes back on: `quiet` (Autobahn's plain
+    /// `createWirelog = True`, no `WLM` entry) or `logged` (`WLM`).
+    #[serde(default)]
+    pub wirelog: WirelogSwitch,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl EchoCheck {
+    /// The result text for an echo, or `None` if it is right.
+    pub fn wrong(&self, binary: bool, len: usize) -> Option<String> {
+        let want_binary = self.opcode.0 == crate::wire::OpCode::BINARY;
+        let template = if binary != want_binary {
+            &self.wrong_type
+        } else if len != self.len {
+            &self.wrong_len
+        } else {
+            return None;
+        };
+        let python_bool = if binary { "True" } else { "False" };
+        Some(template.replace("{binary}", python_bool).replace("{len}", &len.to_string()))
+    }
+}
+
+/// How a wire-log switch is made: Autobahn has two ways.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WirelogSwitch {
+    /// `createWirelog = ...`: nothing logged.
+    #[default]
+    Quiet,
+    /// `enableWirelog(...)`: a `WLM` entry when it changes.
+    Logged,
 }
 
 /// The event lists that count as `OK` or `NON-STRICT`, checked in that

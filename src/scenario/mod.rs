@@ -28,7 +28,7 @@ use serde::Deserialize;
 pub use action::{
     Action, CloseSpec, CloseVia, ContinueSpec, FrameSpec, MessageSpec, RawSpec, RecordedMessage, WaitFor,
 };
-pub use expect::{Event, Expect, ExpectedClose, ExpectedEvents, Informational, Outcome};
+pub use expect::{EchoCheck, Event, Expect, ExpectedClose, ExpectedEvents, Informational, Outcome, WirelogSwitch};
 pub use payload::Payload;
 pub use plan::{Compress, LocalClose, Send, Step, TxFrameLog, Write};
 

@@ -48,6 +48,13 @@ pub enum Step {
     CloseAfter(f64),
     /// Record a marker event.
     Timeout(String),
+    /// Switch the wire log (`WLM` when `logged` and it changes).
+    Wirelog {
+        /// On or off.
+        on: bool,
+        /// Logged (`enableWirelog`) rather than quiet.
+        logged: bool,
+    },
     /// Skip the rest of the plan unless the connection is OPEN.
     IfOpen,
     /// Run the following steps later, if still not closed (`CT`, `CTE`).
@@ -252,6 +259,7 @@ fn compile_one(action: &Action, as_recorded: bool) -> Vec<Step> {
         Action::KillAfter(secs) => Step::KillAfter(*secs),
         Action::CloseAfter(secs) => Step::CloseAfter(*secs),
         Action::Timeout(tag) => Step::Timeout(tag.clone()),
+        Action::Wirelog(w) => Step::Wirelog { on: w.on, logged: w.how == super::expect::WirelogSwitch::Logged },
         Action::IfOpen => Step::IfOpen,
         Action::Message(message) => {
             let sends = message.frames().into_iter().map(|(opcode, fin, payload)| {

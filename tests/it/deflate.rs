@@ -358,6 +358,34 @@ async fn decompression_bomb_is_capped_with_bounded_memory() {
     assert_eq!(rec.data_bytes(&m[1].payload).unwrap(), still_here, "the wire bytes are recorded");
 }
 
+/// HAR of a compressed python websockets session, read by an independent
+/// reader (haralyzer): the inflated text, the wire form under `_wireData`.
+#[tokio::test]
+async fn har_of_a_compressed_session_holds_the_inflated_text() {
+    let test = "har_of_a_compressed_session_holds_the_inflated_text";
+    if !have_websockets(test) || !have(Tool::PythonHaralyzer, test) {
+        return;
+    }
+    let texts = ["hello compressed world", "the same words again and again and again"];
+    let spec: Value = texts.iter().map(|t| json!({"text": t})).collect();
+    let (rec, path, _dir) = record_python(&json!({}), &spec, None).await;
+    assert!(upgrade_extensions(&rec).starts_with("permessage-deflate"));
+    let har = path.with_extension("har");
+    let out = std::process::Command::new(wstap_bin()).arg("convert").arg(&path).arg(&har).output().unwrap();
+    assert!(out.status.success(), "convert: {}", String::from_utf8_lossy(&out.stderr));
+    let read = std::process::Command::new("python3").arg(script("read_har.py")).arg(&har).output().unwrap();
+    assert!(read.status.success(), "haralyzer: {}", String::from_utf8_lossy(&read.stderr));
+    let v: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert!(v["browser"]["name"].as_str().is_some_and(|b| b.contains("websockets")), "the client's User-Agent: {v}");
+    assert!(v["port"].as_i64().is_some_and(|p| p > 0), "{v}");
+    let data: Vec<&str> = v["messages"].as_array().unwrap().iter().map(|m| m["data"].as_str().unwrap()).collect();
+    let want: Vec<&str> = texts.iter().flat_map(|t| [*t, *t]).collect();
+    assert_eq!(data, want, "the inflated text of every message, as Chrome exports it: {v}");
+    let all_wire =
+        v["messages"].as_array().unwrap().iter().all(|m| m["_compressed"] == true && m["_wireData"].is_string());
+    assert!(all_wire, "the wire form kept: {v}");
+}
+
 /// tshark's `websocket.payload.text` values for `file`, in frame order.
 fn tshark_texts(file: &std::path::Path, decompress: bool) -> Vec<String> {
     let pref = format!("websocket.decompress:{}", if decompress { "TRUE" } else { "FALSE" });

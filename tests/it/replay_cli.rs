@@ -266,6 +266,30 @@ fn an_independent_python_client_passes_category_7_but_7_1_5() {
     assert_eq!(unique.len(), lines.len(), "no sentence twice: {text}");
 }
 
+/// One line per case as it ends; on a terminal a progress bar under them,
+/// erased at the end; into a pipe, only the lines and no colour.
+#[test]
+fn progress_is_a_line_per_case_and_a_bar_only_on_a_terminal() {
+    if !crate::deflate::have_websockets("progress_is_a_line_per_case_and_a_bar_only_on_a_terminal") {
+        return;
+    }
+    let args = ["--cases", "7.1.1,7.1.2,7.1.3", "--client", "python3 tests/python/echo_client.py {url}"];
+    let mut cmd = replay_cmd(&args);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("NO_COLOR");
+    let (status, text) = crate::pty::run(&mut cmd);
+    assert!(status.success(), "{text}");
+    assert!(text.contains("\r\u{1b}[2K[1/3] 7.1.1 \u{1b}[32mOK\u{1b}[0m / \u{1b}[32mOK\u{1b}[0m"), "{text:?}");
+    assert!(text.contains(&format!("[{}{}] 1/3", "#".repeat(10), "-".repeat(20))), "the bar: {text:?}");
+    assert!(text.contains(&format!("[{}] 3/3\r\u{1b}[2K", "#".repeat(30))), "erased at the end: {text:?}");
+    let out = replay_cmd(&args).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains('\u{1b}') && !stderr.contains('#'), "{stderr}");
+    for (i, id) in ["7.1.1", "7.1.2", "7.1.3"].iter().enumerate() {
+        assert!(stderr.contains(&format!("[{}/3] {id} OK / OK (", i + 1)), "{stderr}");
+    }
+}
+
 #[test]
 fn the_client_command_can_take_the_url_from_the_environment() {
     if !crate::deflate::have_websockets("the_client_command_can_take_the_url_from_the_environment") {

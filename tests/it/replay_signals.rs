@@ -279,8 +279,9 @@ fn a_case_list_does_not_swallow_the_path() {
     assert!(stderr.contains("7.3.3: no such file or directory") && stderr.contains("--cases 7.1.1,7.3.3"), "{stderr}");
 }
 
-/// Starts `wstap serve` on port 0 writing into `report`; returns it and its address.
-fn spawn_serve(report: &Path) -> (Child, String) {
+/// Starts `wstap serve` on port 0 writing into `report`; returns it, its
+/// address and its stderr lines (collected as they come).
+fn spawn_serve(report: &Path) -> (Child, String, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(wstap_bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--cases", "7.1.1,7.1.2", "--report"])
         .arg(report)
@@ -290,15 +291,16 @@ fn spawn_serve(report: &Path) -> (Child, String) {
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let line = lines.next().unwrap().unwrap();
     let addr = line.split("ws://").nth(1).unwrap_or_else(|| panic!("{line}")).trim_end_matches('/').to_owned();
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| drop(tx.send(l))));
+    (child, addr, rx)
 }
 
 #[tokio::test]
 async fn serve_writes_the_reports_of_what_ran_on_sigint() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r");
-    let (mut child, addr) = spawn_serve(&report);
+    let (mut child, addr, stderr) = spawn_serve(&report);
     within("case", crate::replay::tungstenite_client(format!("ws://{addr}/runCase?case=1&agent=drv"), loopback()))
         .await;
     // A driver in the middle of case 2 when ^C comes.
@@ -310,6 +312,9 @@ async fn serve_writes_the_reports_of_what_ran_on_sigint() {
         serde_json::from_str(&std::fs::read_to_string(report.join("index.json")).unwrap()).unwrap();
     let ids: Vec<&String> = index["drv"].as_object().unwrap().keys().collect();
     assert_eq!(ids, ["7.1.1"], "{index}");
+    let said: Vec<String> = stderr.iter().collect();
+    assert!(said.iter().any(|l| l.starts_with("wstap: drv [1/2] 7.1.1 OK / OK (")), "a line per case: {said:?}");
+    assert!(said.iter().any(|l| l == "wstap: 1 case run(s): 1 passed, 0 failed"), "the summary: {said:?}");
 }
 
 #[test]

@@ -55,6 +55,17 @@ async fn show_renders_both_perspectives_and_json() {
     assert!(!rx.is_empty() && rx.iter().all(|l| l.contains("MASKED=False")), "{rx:?}");
     assert!(client_view.contains("isServerFalse"));
 
+    // --filter keeps the wire-log entries it selects.
+    let (code, closes, err) = wstap(&["show", "--filter", "op=close"], &[&rec]);
+    assert_eq!(code, 0, "{err}");
+    let log = &closes[closes.find("Wire Log").unwrap()..];
+    let framed: Vec<&str> = log.lines().filter(|l| l.contains(" FRAME : ")).collect();
+    assert_eq!(framed.len(), 2, "the two close frames only: {log}");
+    assert!(framed.iter().all(|l| l.contains("OPCODE=8")), "{log}");
+    assert!(!log.contains("OCTETS"), "{log}");
+    let (code, _, err) = wstap(&["show", "--filter", "op=nope"], &[&rec]);
+    assert!(code == 2 && err.contains("op is"), "{err}");
+
     // The default: aligned columns, and one mask spelling in both perspectives.
     let (code, server_view, _) = wstap(&["show"], &[&rec]);
     assert_eq!(code, 0);

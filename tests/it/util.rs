@@ -197,6 +197,8 @@ pub enum Tool {
     Node,
     /// Python `junitparser`, an independent reader of JUnit XML.
     PythonJunitparser,
+    /// Python `haralyzer`, an independent reader of HAR.
+    PythonHaralyzer,
 }
 
 impl Tool {
@@ -208,6 +210,7 @@ impl Tool {
             Tool::PythonWebsockets => &["python3", "-c", "import websockets"],
             Tool::Node => &["node", "--version"],
             Tool::PythonJunitparser => &["python3", "-c", "import junitparser"],
+            Tool::PythonHaralyzer => &["python3", "-c", "import haralyzer"],
         }
     }
 
@@ -218,6 +221,7 @@ impl Tool {
             Tool::PythonWebsockets => "python3 -m pip install 'websockets==17.4'",
             Tool::Node => "apt-get install nodejs npm",
             Tool::PythonJunitparser => "python3 -m pip install 'junitparser==5.0.3'",
+            Tool::PythonHaralyzer => "python3 -m pip install 'haralyzer==2.4.0'",
         }
     }
 }

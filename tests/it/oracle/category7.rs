@@ -21,7 +21,7 @@ async fn category_7_against(test: &str, peer: Peer) {
         return;
     }
     let selection = Selection::new(&["7.*"], &[]);
-    let comparison = fuzzingserver(peer, &selection, None, true).await.unwrap_or_else(|e| panic!("{e}"));
+    let comparison = fuzzingserver_rechecked(peer, &selection, true).await.unwrap_or_else(|e| panic!("{e}"));
     comparison.assert_equal_except(CATEGORY_7, &KNOWN);
 }
 

@@ -102,12 +102,15 @@ pub struct Comparison {
     pub right: Run,
     /// What differs after normalisation.
     pub diffs: Vec<compare::Difference>,
+    /// What each re-run of differing cases found
+    /// ([`fuzzingserver_rechecked`]).
+    pub rechecked: Vec<String>,
 }
 
 impl Comparison {
     fn new(names: (&'static str, &'static str), left: Run, right: Run) -> Comparison {
         let diffs = compare::compare(&left.reports, &right.reports);
-        Comparison { names, left, right, diffs }
+        Comparison { names, left, right, diffs, rechecked: Vec::new() }
     }
 
     /// The difference report and both wall times.
@@ -135,7 +138,8 @@ impl Comparison {
     /// (`(case ID, field, why)`) must differ: a known difference that went
     /// away fails too, so the list never outlives its reason.
     pub fn assert_equal_except(&self, expected: usize, known: &[(&str, &str, &str)]) {
-        let report = self.report();
+        let mut report = self.report();
+        self.rechecked.iter().for_each(|r| report.push_str(r));
         eprint!("{report}");
         assert_eq!(self.left.reports.len(), expected, "{} results\n{report}", self.names.0);
         assert_eq!(self.right.reports.len(), expected, "{} results\n{report}", self.names.1);
@@ -216,6 +220,45 @@ pub async fn fuzzingserver(
         (l, ours.await?)
     };
     Ok(Comparison::new(("autobahn", "wstap"), left, right))
+}
+
+/// Most differing cases [`fuzzingserver_rechecked`] runs again: more than
+/// this is not a timing race but a real difference, and fails at once.
+const MAX_RECHECKED: usize = 5;
+
+/// [`fuzzingserver`], then each case that differs is run again on both
+/// sides (twice at most), and only a case that differs every time fails.
+///
+/// Why: the real suite's timers race the client under load. Seen in CI on
+/// 6.5.4 with tokio-tungstenite at a load of 10 on 2 cores: the client's
+/// close reply reached wstap within the 0.5 s kill timer but reached the
+/// real Autobahn after it (`KLE` in its wire log, UNCLEAN), while every
+/// other run of the same case, on both sides, closes cleanly. A difference
+/// in what wstap does repeats on every run and still fails; each re-run is
+/// printed with the report.
+pub async fn fuzzingserver_rechecked(
+    peer: Peer,
+    selection: &Selection,
+    concurrent: bool,
+) -> Result<Comparison, String> {
+    let mut comparison = fuzzingserver(peer, selection, None, concurrent).await?;
+    for _ in 0..2 {
+        let cases: std::collections::BTreeSet<String> = comparison.diffs.iter().map(|d| d.case.clone()).collect();
+        if cases.is_empty() || cases.len() > MAX_RECHECKED {
+            break;
+        }
+        let ids: Vec<&str> = cases.iter().map(String::as_str).collect();
+        let again = fuzzingserver(peer, &Selection::new(&ids, &[]), None, concurrent).await?;
+        comparison.rechecked.push(format!(
+            "re-ran {} on both sides: {} field(s) still differ\n{}",
+            ids.join(", "),
+            again.diffs.len(),
+            again.report()
+        ));
+        comparison.diffs.retain(|d| !cases.contains(&d.case));
+        comparison.diffs.extend(again.diffs);
+    }
+    Ok(comparison)
 }
 
 /// Who plays the client side in fuzzingclient mode.

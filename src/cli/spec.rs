@@ -1,0 +1,120 @@
+//! Autobahn's `fuzzingserver.json`, as libraries keep it, for `wstap serve
+//! --spec`.
+//!
+//! Read: `url` (the listen address: `ws://HOST:PORT`), `outdir` (the report
+//! directory), `cases` and `exclude-cases` (Autobahn's patterns; numbering
+//! as in Autobahn). Every other key is named in a warning and ignored:
+//! `exclude-agent-cases` and `options` (e.g. `failByDrop`) are Autobahn's
+//! but not carried out by wstap yet; `webport` and the rest have no meaning
+//! here. Errors name the file and what was expected.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// What a spec file sets.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Spec {
+    /// From `url`.
+    pub listen: Option<SocketAddr>,
+    /// From `outdir`.
+    pub outdir: Option<PathBuf>,
+    /// From `cases`; empty means all.
+    pub cases: Vec<String>,
+    /// From `exclude-cases`.
+    pub exclude: Vec<String>,
+    /// One line per key that is ignored, saying why.
+    pub warnings: Vec<String>,
+}
+
+/// Keys Autobahn reads that wstap does not carry out yet.
+const NOT_YET: [&str; 4] = ["exclude-agent-cases", "options", "protocols", "key"];
+
+/// Reads and checks a spec file.
+pub fn load(path: &Path) -> Result<Spec, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses a spec's JSON text.
+pub fn parse(text: &str) -> Result<Spec, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(map) = value else { return Err("expected a JSON object".into()) };
+    let mut spec = Spec::default();
+    for (key, value) in &map {
+        match key.as_str() {
+            "url" => spec.listen = Some(listen_of(value)?),
+            "outdir" => {
+                let dir = value.as_str().ok_or("expected outdir to be a string")?;
+                spec.outdir = Some(PathBuf::from(dir));
+            }
+            "cases" => spec.cases = patterns(key, value)?,
+            "exclude-cases" => spec.exclude = patterns(key, value)?,
+            "exclude-agent-cases" if value.as_object().is_some_and(|m| m.is_empty()) => {}
+            k if NOT_YET.contains(&k) || k == "cert" => {
+                spec.warnings.push(format!("{k:?} is not carried out by wstap serve yet; ignored"))
+            }
+            k => spec.warnings.push(format!("unknown key {k:?}; ignored")),
+        }
+    }
+    if spec.cases == ["*"] {
+        spec.cases.clear();
+    }
+    Ok(spec)
+}
+
+fn patterns(key: &str, value: &Value) -> Result<Vec<String>, String> {
+    let expected = || format!("expected {key} to be a list of case patterns (strings)");
+    let list = value.as_array().ok_or_else(expected)?;
+    list.iter().map(|p| p.as_str().map(str::to_owned).ok_or_else(expected)).collect()
+}
+
+/// `ws://HOST:PORT[/]` as the address to listen on.
+fn listen_of(value: &Value) -> Result<SocketAddr, String> {
+    let url = value.as_str().ok_or("expected url to be a string like ws://127.0.0.1:9001")?;
+    let rest = url
+        .strip_prefix("ws://")
+        .ok_or_else(|| format!("expected url to start with ws:// (wss:// is `serve --tls`), got {url:?}"))?;
+    let host_port = rest.trim_end_matches('/');
+    let with_port = if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:80")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| format!("url {url:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("url {url:?}: no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_library_spec_reads_and_names_what_it_ignores() {
+        let text = r#"{"url": "ws://127.0.0.1:9001", "outdir": "./reports/clients",
+            "cases": ["*"], "exclude-cases": ["9.*", "12.*"], "exclude-agent-cases": {},
+            "options": {"failByDrop": false}, "webport": 8080}"#;
+        let spec = parse(text).unwrap();
+        assert_eq!(spec.listen, Some("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(spec.outdir, Some(PathBuf::from("./reports/clients")));
+        assert!(spec.cases.is_empty(), "[\"*\"] is all");
+        assert_eq!(spec.exclude, ["9.*", "12.*"]);
+        assert_eq!(spec.warnings.len(), 2, "{:?}", spec.warnings);
+        assert!(spec.warnings.iter().any(|w| w.contains("\"options\" is not carried out")));
+        assert!(spec.warnings.iter().any(|w| w.contains("unknown key \"webport\"")));
+    }
+
+    #[test]
+    fn bad_specs_say_what_was_expected() {
+        assert!(parse("[]").unwrap_err().contains("JSON object"));
+        assert!(parse(r#"{"cases": "7.*"}"#).unwrap_err().contains("list of case patterns"));
+        assert!(parse(r#"{"url": "http://x:1"}"#).unwrap_err().contains("ws://"));
+        assert!(parse("{").unwrap_err().starts_with("not JSON"));
+        let agents = parse(r#"{"exclude-agent-cases": {"a": ["7.*"]}}"#).unwrap();
+        assert!(agents.warnings[0].contains("exclude-agent-cases"));
+    }
+}
