@@ -73,19 +73,39 @@ fn legs(rec: &Recording) -> Vec<TlsLeg> {
         .collect()
 }
 
+/// A wss and a ws python echo server on localhost (the wss one with a leaf
+/// from a test CA), and `record --proxy` trusting that CA upstream.
+struct Setup {
+    ca: TestCa,
+    _leaf: Leaf,
+    wss: crate::deflate::PyServer,
+    ws: crate::deflate::PyServer,
+    config: tempfile::TempDir,
+    out: tempfile::TempDir,
+    proxy: Child,
+    addr: String,
+}
+
+impl Setup {
+    async fn start() -> Setup {
+        let ca = TestCa::new("wstap test CA");
+        let leaf = ca.leaf("localhost", &["localhost"], false);
+        let tls = json!({"cert": path_str(&leaf.cert), "key": path_str(&leaf.key)});
+        let wss = py_server_from("wss_echo_server.py", &tls).await;
+        let ws = py_server_from("pmd_echo_server.py", &json!({})).await;
+        let config = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let (proxy, addr) = spawn_proxy(config.path(), out.path(), &["--upstream-ca", path_str(&ca.ca_file())]);
+        Setup { ca, _leaf: leaf, wss, ws, config, out, proxy, addr }
+    }
+}
+
 #[tokio::test]
 async fn python_clients_through_the_proxy_to_wss_and_ws_servers_are_recorded_by_target() {
     if !python_websockets("python_clients_through_the_proxy_to_wss_and_ws_servers_are_recorded_by_target") {
         return;
     }
-    let ca = TestCa::new("wstap test CA");
-    let leaf = ca.leaf("localhost", &["localhost"], false);
-    let wss =
-        py_server_from("wss_echo_server.py", &json!({"cert": path_str(&leaf.cert), "key": path_str(&leaf.key)})).await;
-    let ws = py_server_from("pmd_echo_server.py", &json!({})).await;
-    let config = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let (proxy, addr) = spawn_proxy(config.path(), out.path(), &["--upstream-ca", path_str(&ca.ca_file())]);
+    let Setup { ca, wss, ws, config, out, proxy, addr, _leaf } = Setup::start().await;
     // The client trusts wstap's CA (created by the proxy on start) for the intercepted tunnel.
     let wstap_ca = config.path().join("ca.pem");
     let wss_url = format!("wss://localhost:{}/", wss.port);
@@ -139,14 +159,7 @@ async fn node_ws_through_proxy_agents_to_wss_and_ws_servers_is_recorded_by_targe
     if !crate::oracle::tools::ready(test, &needs) {
         return;
     }
-    let ca = TestCa::new("wstap test CA");
-    let leaf = ca.leaf("localhost", &["localhost"], false);
-    let wss =
-        py_server_from("wss_echo_server.py", &json!({"cert": path_str(&leaf.cert), "key": path_str(&leaf.key)})).await;
-    let ws = py_server_from("pmd_echo_server.py", &json!({})).await;
-    let config = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let (proxy, addr) = spawn_proxy(config.path(), out.path(), &["--upstream-ca", path_str(&ca.ca_file())]);
+    let Setup { ca: _ca, wss, ws, config, out, proxy, addr, _leaf } = Setup::start().await;
     let wstap_ca = config.path().join("ca.pem");
     let proxy_url = format!("http://{addr}");
     let wss_url = format!("wss://localhost:{}/", wss.port);
