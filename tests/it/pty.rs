@@ -95,6 +95,17 @@ impl PtyChild {
     }
 }
 
+/// A test that fails (panics) before [`PtyChild::wait`] must not leave its
+/// child running (a `wstap record` would outlive the test run): kill it.
+impl Drop for PtyChild {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Runs `cmd` to its end on a pty and returns its status and output.
 pub fn run(cmd: &mut Command) -> (std::process::ExitStatus, String) {
     PtyChild::spawn(cmd, true).wait()
