@@ -230,14 +230,9 @@ fn count(w: &Word, v: &str) -> Res<u64> {
 }
 
 fn opcode(w: &Word, v: &str) -> Res<OpCode> {
-    let op = match v {
-        "continuation" => 0,
-        "text" => 1,
-        "binary" => 2,
-        "close" => 8,
-        "ping" => 9,
-        "pong" => 10,
-        n => match n.parse::<u8>() {
+    let op = match OpCode::from_name(v) {
+        Some(op) => op.value(),
+        None => match v.parse::<u8>() {
             Ok(n) if n < 16 => n,
             _ => return Err((w.column, "first= takes text, binary, continuation, close, ping, pong or 0-15".into())),
         },

@@ -219,13 +219,11 @@ impl Parser {
 }
 
 fn opcodes(name: &str) -> Option<Vec<u8>> {
+    if let Some(op) = crate::wire::OpCode::from_name(name) {
+        return Some(vec![op.value()]);
+    }
     Some(match name {
-        "cont" | "continuation" => vec![0],
-        "text" => vec![1],
-        "binary" => vec![2],
-        "close" => vec![8],
-        "ping" => vec![9],
-        "pong" => vec![10],
+        "cont" => vec![0],
         "data" => vec![0, 1, 2],
         "control" => vec![8, 9, 10],
         n => vec![n.parse().ok().filter(|o: &u8| *o < 16)?],

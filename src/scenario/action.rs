@@ -371,14 +371,9 @@ impl TryFrom<OpcodeText> for Opcode {
     fn try_from(text: OpcodeText) -> Result<Opcode, String> {
         let value = match text {
             OpcodeText::Number(n) if n <= 15 => n as u8,
-            OpcodeText::Name(name) => match name.as_str() {
-                "continuation" => 0,
-                "text" => 1,
-                "binary" => 2,
-                "close" => 8,
-                "ping" => 9,
-                "pong" => 10,
-                _ => return Err(opcode_expected(&name)),
+            OpcodeText::Name(name) => match crate::wire::OpCode::from_name(&name) {
+                Some(op) => op.value(),
+                None => return Err(opcode_expected(&name)),
             },
             OpcodeText::Number(n) => return Err(opcode_expected(&n.to_string())),
         };

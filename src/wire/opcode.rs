@@ -62,6 +62,15 @@ impl OpCode {
             n => format!("reserved-{n}"),
         }
     }
+
+    /// The opcode a [`name`](Self::name) names (`text`, `close`, …); `None`
+    /// for anything else. The scenario format, fault rules and the live
+    /// filter all spell opcodes this way.
+    pub fn from_name(name: &str) -> Option<OpCode> {
+        [Self::CONTINUATION, Self::TEXT, Self::BINARY, Self::CLOSE, Self::PING, Self::PONG]
+            .into_iter()
+            .find(|op| op.name() == name)
+    }
 }
 
 impl fmt::Display for OpCode {
@@ -73,6 +82,16 @@ impl fmt::Display for OpCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_name_inverts_name_for_named_opcodes_only() {
+        for v in 0..16u8 {
+            let op = OpCode::new(v);
+            let back = OpCode::from_name(&op.name());
+            assert_eq!(back, [0, 1, 2, 8, 9, 10].contains(&v).then_some(op), "{v}");
+        }
+        assert_eq!(OpCode::from_name("TEXT"), None);
+    }
 
     #[test]
     fn classification_covers_all_sixteen() {
