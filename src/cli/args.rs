@@ -212,7 +212,16 @@ pub struct ReplayArgs {
     /// Save what each case observed as a recording here (default: DIR/recordings with --report).
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
-    /// How recordings are paced: react to the client, or keep the recorded delays.
+    /// Play each recording's client side to this server (ws://HOST:PORT[/PATH] or wss://...) and judge the
+    /// server against what the recorded server did. PATHs must be recordings; without a /PATH the recorded
+    /// request target is sent.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["client", "listen", "tls", "rules", "file"])]
+    pub against: Option<String>,
+    /// With --against: send the recorded masking keys instead of new ones (a byte-exact client stream).
+    #[arg(long, requires = "against")]
+    pub keep_masks: bool,
+    /// How recordings are paced: react to the peer under test (the client, or with --against the server),
+    /// or keep the recorded delays.
     #[arg(long, value_enum, default_value_t = Timing::Reactive)]
     pub timing: Timing,
     /// How long to wait for the client to connect before the case fails: 30, 500ms, 2.5s (a bare number is

@@ -7,12 +7,13 @@
 //! server as the peer under test.
 //!
 //! Client-side rules:
-//! - Masks: every frame the recorded client masked is sent with a new key
-//!   (the payload masked under it), unless `--keep-masks` keeps the
-//!   recorded keys; a frame recorded unmasked is sent unmasked, as raw
-//!   bytes. Header fields, length form and payload are as recorded either
-//!   way. A new key per run is what RFC 6455 §5.3 asks of a client; the
-//!   recorded ones are there for byte-exact reproductions.
+//! - Masks: the recorded client's frames are planned without their keys,
+//!   and the engine's client role masks each with a new random key as it
+//!   writes it (what RFC 6455 §5.3 asks of a client), unless
+//!   `--keep-masks` keeps the recorded keys for a byte-exact client
+//!   stream. Header fields, length form and payload are as recorded either
+//!   way. The close and the pongs the engine sends by itself always get
+//!   new keys.
 //! - The request is the recorded one ([`RecordedRequest`]): its method,
 //!   target and version, and every header in recorded order with its
 //!   recorded value (so the extension offer, subprotocols, cookies and
@@ -27,13 +28,13 @@
 //! - When the server closed first, the recorded client's reply (code and
 //!   reason) is the reply sent to the new server's close.
 //!
-//! Everything here is pure: masks and keys come from the caller
-//! ([`MaskSource`]), so a derivation is reproducible in tests.
+//! Everything here is pure: the derivation reads a recording and returns
+//! data; the engine's client role carries it out.
 
 use std::path::{Path, PathBuf};
 
 use super::from_recording::{Timing, negotiated_deflate, recorded_response};
-use super::walk::{MaskSource, Played, walk};
+use super::walk::{Played, walk};
 use crate::net::Target;
 use crate::scenario::{LocalClose, Scenario, ScenarioError};
 use crate::session::{Direction, EventKind, Recording};
@@ -107,30 +108,22 @@ impl RecordedRequest {
     }
 }
 
-/// A new `Sec-WebSocket-Key`: 16 bytes from `masks`, in base64.
-pub fn fresh_key(masks: MaskSource<'_>) -> String {
-    let nonce: Vec<u8> = (0..4).flat_map(|_| masks()).collect();
-    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, nonce)
-}
-
-/// Loads a recording file for `--against`, with fresh masks from `masks`
-/// (unless `opts.keep_masks`).
-pub fn load(path: &Path, opts: Options, masks: MaskSource<'_>) -> Result<AgainstCase, ScenarioError> {
+/// Loads a recording file for `--against`.
+pub fn load(path: &Path, opts: Options) -> Result<AgainstCase, ScenarioError> {
     let error = |line, message| ScenarioError { file: path.to_path_buf(), position: line, message };
     let rec = crate::store::load(path).map_err(|e| error(e.line.map(|l| (l, 1)), e.message))?;
     let id = path.file_stem().map_or("recording".into(), |s| s.to_string_lossy().into_owned());
-    let mut case = derive(&rec, &id, opts, masks).map_err(|m| error(None, m))?;
+    let mut case = derive(&rec, &id, opts).map_err(|m| error(None, m))?;
     case.origin = path.to_path_buf();
     Ok(case)
 }
 
 /// Derives the client's side of `rec` as a case against a server.
-pub fn derive(rec: &Recording, id: &str, opts: Options, masks: MaskSource<'_>) -> Result<AgainstCase, String> {
+pub fn derive(rec: &Recording, id: &str, opts: Options) -> Result<AgainstCase, String> {
     let request = recorded_request(rec)?;
     let (headers, opened_at) = recorded_response(rec)?;
     let recorded_deflate = negotiated_deflate(&headers);
-    let masks = (!opts.keep_masks).then_some(masks);
-    let played = Played { dir: Direction::ClientToServer, masks, timing: opts.timing };
+    let played = Played { dir: Direction::ClientToServer, new_masks: !opts.keep_masks, timing: opts.timing };
     let walked = walk(rec, opened_at, recorded_deflate.is_some(), played)?;
     let scenario = Scenario {
         id: id.to_owned(),

@@ -57,7 +57,7 @@ pub fn load(path: &Path, timing: Timing) -> Result<Case, ScenarioError> {
 pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Response, Fixture), String> {
     let (headers, opened_at) = recorded_response(rec)?;
     let deflate = negotiated_deflate(&headers).is_some();
-    let played = Played { dir: Direction::ServerToClient, masks: None, timing };
+    let played = Played { dir: Direction::ServerToClient, new_masks: false, timing };
     let walked = walk(rec, opened_at, deflate, played)?;
     let scenario = Scenario {
         id: id.to_owned(),

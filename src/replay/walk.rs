@@ -7,9 +7,11 @@
 //!
 //! - Played frames are sent in recorded order with their recorded header
 //!   fields, length form and payload. Their masks are the recorded ones,
-//!   or, when the caller asks for fresh masks (the client side by default),
-//!   a new key per masked frame, with the payload masked under it. A
-//!   played frame that was recorded unmasked stays unmasked, as raw bytes.
+//!   unless the caller asks for new masks (the client side by default):
+//!   then a masked frame is planned without a key, and the engine's client
+//!   role masks it with a new random key as it writes it (a frame the
+//!   recording has unmasked gets one too: the client role masks every
+//!   frame it writes).
 //! - Pacing: with [`Timing::Reactive`] each played frame waits until the
 //!   peer has sent as many messages and pongs as it had before that frame
 //!   in the recording; with [`Timing::Recorded`] the recorded gaps between
@@ -42,16 +44,14 @@ use crate::scenario::{
 use crate::session::{Direction, EventKind, Frame, Message, Recording};
 use crate::wire::{ClosePayload, LenForm, OpCode};
 
-/// A source of masking keys for played frames.
-pub type MaskSource<'a> = &'a mut dyn FnMut() -> [u8; 4];
-
 /// What to play and how.
-pub struct Played<'a> {
+#[derive(Clone, Copy, Debug)]
+pub struct Played {
     /// The direction of the played side's bytes.
     pub dir: Direction,
-    /// Fresh masks for the played side's masked frames; `None` keeps the
-    /// recorded ones.
-    pub masks: Option<MaskSource<'a>>,
+    /// Plan masked frames without their recorded keys, for the engine to
+    /// mask with new ones; false keeps the recorded keys.
+    pub new_masks: bool,
     /// How played frames are paced.
     pub timing: Timing,
 }
@@ -70,9 +70,9 @@ pub struct Walked {
 
 /// Walks `rec`: `opened_at` is when the 101 was sent (µs), `deflate` whether
 /// it negotiated permessage-deflate.
-pub fn walk(rec: &Recording, opened_at: u64, deflate: bool, played: Played<'_>) -> Result<Walked, String> {
+pub fn walk(rec: &Recording, opened_at: u64, deflate: bool, played: Played) -> Result<Walked, String> {
     let timing = played.timing;
-    let mut walk = Walk { played: played.dir, masks: played.masks, last_played_at: opened_at, deflate, ..Walk::new() };
+    let mut walk = Walk::new(played, opened_at, deflate);
     for event in &rec.events {
         match &event.kind {
             EventKind::Frame(frame) => {
@@ -107,9 +107,9 @@ pub fn walk(rec: &Recording, opened_at: u64, deflate: bool, played: Played<'_>) 
 }
 
 /// What the walk over the recording collects.
-struct Walk<'a> {
+struct Walk {
     played: Direction,
-    masks: Option<MaskSource<'a>>,
+    new_masks: bool,
     actions: Vec<Action>,
     expected: Vec<Event>,
     peer_events: usize,
@@ -132,11 +132,11 @@ struct Walk<'a> {
     last_played_at: u64,
 }
 
-impl<'a> Walk<'a> {
-    fn new() -> Walk<'a> {
+impl Walk {
+    fn new(played: Played, opened_at: u64, deflate: bool) -> Walk {
         Walk {
-            played: Direction::ServerToClient,
-            masks: None,
+            played: played.dir,
+            new_masks: played.new_masks,
             actions: Vec::new(),
             expected: Vec::new(),
             peer_events: 0,
@@ -145,12 +145,12 @@ impl<'a> Walk<'a> {
             message: Vec::new(),
             message_binary: false,
             message_compressed: false,
-            deflate: false,
+            deflate,
             group: None,
             first_close: None,
             peer_code: None,
             close_reply: None,
-            last_played_at: 0,
+            last_played_at: opened_at,
         }
     }
 
@@ -214,9 +214,7 @@ impl<'a> Walk<'a> {
             self.push(Action::Close(CloseSpec { code: close.code, reason, via: CloseVia::Raw }), false);
         } else {
             let own = self.group.is_some() && !op.is_control();
-            let fresh = self.masks.as_mut().map(|next| next());
-            let masker = self.played == Direction::ClientToServer;
-            let action = frame_action(frame, payload, fresh, masker);
+            let action = frame_action(frame, payload, self.new_masks);
             if let (true, Some(group), Action::Frame(spec)) = (own, self.group.as_mut(), &action) {
                 group.mask = group.mask.or(spec.mask);
             }
@@ -302,19 +300,15 @@ struct Group {
     mask: Option<MaskKey>,
 }
 
-/// A recorded frame as an action that sends it again byte for byte, under
-/// the `fresh` mask instead of the recorded one if given. A frame recorded
-/// unmasked stays unmasked: for a `masker` (the client side, whose engine
-/// masks what it sends) it becomes raw bytes.
-fn frame_action(frame: &Frame, payload: Vec<u8>, fresh: Option<[u8; 4]>, masker: bool) -> Action {
+/// A recorded frame as an action that sends it again byte for byte, its
+/// key left out if `new_masks` (the engine then masks it with a new one).
+fn frame_action(frame: &Frame, payload: Vec<u8>, new_masks: bool) -> Action {
     let header = frame.header().ok().map(|mut h| {
-        h.mask = h.mask.and(fresh).or(h.mask);
+        h.mask = h.mask.filter(|_| !new_masks);
         h
     });
-    let unmasked_from_a_masker = masker && header.is_some_and(|h| h.mask.is_none());
-    if let (true, Some(header)) = (frame.cut || unmasked_from_a_masker, header) {
-        // Cut short in the recording (the header, then the bytes that came),
-        // or unmasked where the engine would mask: exact bytes.
+    if let (true, Some(header)) = (frame.cut, header) {
+        // Cut short in the recording: the header, then the bytes that came.
         let mut bytes = Vec::new();
         header.emit(&mut bytes);
         let mut payload = payload;
