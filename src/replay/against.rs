@@ -23,7 +23,7 @@
 //!   recorded one; a URL without (`ws://host:port`) sends the recorded one.
 //! - permessage-deflate: the recorded client's compressed messages are
 //!   sent as recorded when the new server agrees to exactly the recorded
-//!   parameters ([`AgainstCase::recorded_deflate`]), else recompressed
+//!   parameters ([`Fixture::deflate`], [`as_recorded`]), else recompressed
 //!   under the new agreement (uncompressed if the server declines).
 //! - When the server closed first, the recorded client's reply (code and
 //!   reason) is the reply sent to the new server's close.
@@ -31,12 +31,13 @@
 //! Everything here is pure: the derivation reads a recording and returns
 //! data; the engine's client role carries it out.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::from_recording::{Timing, negotiated_deflate, recorded_response};
 use super::walk::{Played, walk};
+use super::{Case, Fixture, Response};
 use crate::net::Target;
-use crate::scenario::{LocalClose, Scenario, ScenarioError};
+use crate::scenario::{Scenario, ScenarioError};
 use crate::session::{Direction, EventKind, Recording};
 use crate::wire::DeflateParams;
 
@@ -49,29 +50,11 @@ pub struct Options {
     pub keep_masks: bool,
 }
 
-/// A recording's client side, ready to play to a server.
-#[derive(Clone, Debug)]
-pub struct AgainstCase {
-    /// What the client sends and what the server is expected to do.
-    pub scenario: Scenario,
-    /// The recorded upgrade request.
-    pub request: RecordedRequest,
-    /// The permessage-deflate parameters the recorded server agreed to.
-    pub recorded_deflate: Option<DeflateParams>,
-    /// The recorded client's reply to the server's close, if the server
-    /// closed first.
-    pub close_reply: Option<LocalClose>,
-    /// The recording file.
-    pub origin: PathBuf,
-}
-
-impl AgainstCase {
-    /// True if the recorded compressed messages may be sent byte for byte
-    /// under the agreement the new server made (`agreed`): it is the
-    /// recorded one.
-    pub fn as_recorded(&self, agreed: Option<DeflateParams>) -> bool {
-        agreed == self.recorded_deflate
-    }
+/// True if the recorded client's compressed messages may be sent byte for
+/// byte under the agreement the new server made (`agreed`): it is the one
+/// the recorded server made (`fixture.deflate`).
+pub fn as_recorded(fixture: &Fixture, agreed: Option<DeflateParams>) -> bool {
+    agreed == fixture.deflate
 }
 
 /// The recorded client's upgrade request.
@@ -88,13 +71,11 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
-    /// The request head to send: `target` instead of the recorded one if
-    /// given, `Host: host`, `Sec-WebSocket-Key: key`, every other header as
-    /// recorded and in recorded order. A recording without a `Host` header
-    /// gets none (the server judges that).
-    pub fn head(&self, target: Option<&str>, host: &str, key: &str) -> Vec<u8> {
-        let target = target.unwrap_or(&self.target);
-        let mut out = format!("{} {target} {}\r\n", self.method, self.version);
+    /// The request head to send: `Host: host`, `Sec-WebSocket-Key: key`,
+    /// every other header as recorded and in recorded order. A recording
+    /// without a `Host` header gets none (the server judges that).
+    pub fn head(&self, host: &str, key: &str) -> Vec<u8> {
+        let mut out = format!("{} {} {}\r\n", self.method, self.target, self.version);
         for (name, value) in &self.headers {
             let value = match name.to_ascii_lowercase().as_str() {
                 "host" => host,
@@ -108,18 +89,20 @@ impl RecordedRequest {
     }
 }
 
-/// Loads a recording file for `--against`.
-pub fn load(path: &Path, opts: Options) -> Result<AgainstCase, ScenarioError> {
+/// Loads a recording file for `--against` as a case (unnumbered).
+pub fn load(path: &Path, opts: Options) -> Result<Case, ScenarioError> {
     let error = |line, message| ScenarioError { file: path.to_path_buf(), position: line, message };
     let rec = crate::store::load(path).map_err(|e| error(e.line.map(|l| (l, 1)), e.message))?;
     let id = path.file_stem().map_or("recording".into(), |s| s.to_string_lossy().into_owned());
-    let mut case = derive(&rec, &id, opts).map_err(|m| error(None, m))?;
-    case.origin = path.to_path_buf();
-    Ok(case)
+    let (scenario, fixture) = derive(&rec, &id, opts).map_err(|m| error(None, m))?;
+    let origin = path.to_path_buf();
+    Ok(Case { scenario, number: 0, response: Response::Autobahn, origin, fixture })
 }
 
-/// Derives the client's side of `rec` as a case against a server.
-pub fn derive(rec: &Recording, id: &str, opts: Options) -> Result<AgainstCase, String> {
+/// Derives the client's side of `rec`: the scenario (what the client sends,
+/// what the server is expected to do) and the fixture (the recorded
+/// request, the recorded agreement, the client's close reply).
+pub fn derive(rec: &Recording, id: &str, opts: Options) -> Result<(Scenario, Fixture), String> {
     let request = recorded_request(rec)?;
     let (headers, opened_at) = recorded_response(rec)?;
     let recorded_deflate = negotiated_deflate(&headers);
@@ -134,8 +117,13 @@ pub fn derive(rec: &Recording, id: &str, opts: Options) -> Result<AgainstCase, S
         actions: walked.actions,
         report: Default::default(),
     };
-    let close_reply = walked.close_reply;
-    Ok(AgainstCase { scenario, request, recorded_deflate, close_reply, origin: PathBuf::new() })
+    let fixture = Fixture {
+        request_target: None,
+        close_reply: walked.close_reply,
+        request: Some(request),
+        deflate: recorded_deflate,
+    };
+    Ok((scenario, fixture))
 }
 
 /// The recorded client's request head.

@@ -68,7 +68,8 @@ pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Re
         actions: walked.actions,
         report: Default::default(),
     };
-    let fixture = Fixture { request_target: request_target(rec), close_reply: walked.close_reply };
+    let fixture =
+        Fixture { request_target: request_target(rec), close_reply: walked.close_reply, ..Fixture::default() };
     Ok((scenario, Response::Recorded(headers), fixture))
 }
 

@@ -87,9 +87,17 @@ pub struct Fixture {
     /// The recorded request target (`/chat?room=1`): the client is given
     /// this URL path instead of `/runCase?case=N&agent=A`.
     pub request_target: Option<String>,
-    /// The recorded server's reply to a close the client sent first,
-    /// sent instead of Autobahn's plain 1000.
+    /// The played side's recorded reply to a close the peer sent first,
+    /// sent instead of Autobahn's plain 1000 (the server's reply to the
+    /// client, or with `--against` the client's reply to the server).
     pub close_reply: Option<LocalClose>,
+    /// The recorded upgrade request, sent with a new key and `Host` when
+    /// the case plays the client side (`replay --against`).
+    pub request: Option<against::RecordedRequest>,
+    /// The permessage-deflate parameters the recorded server agreed to
+    /// (`replay --against`): the recorded client's compressed messages are
+    /// sent as recorded only under the same agreement.
+    pub deflate: Option<crate::wire::DeflateParams>,
 }
 
 /// Settings shared by every case of a run.

@@ -3,7 +3,7 @@
 use super::*;
 use crate::scenario::action::{Form, Opcode};
 use crate::scenario::payload::MaskKey;
-use crate::scenario::{Action, Event, FrameSpec, Step, WaitFor};
+use crate::scenario::{Action, Event, FrameSpec, LocalClose, Step, WaitFor};
 use crate::session::{MemoryStore, SessionBuilder, TcpEnd};
 use crate::wire::{Deflater, FrameHeader, LenForm, OpCode};
 
@@ -62,8 +62,13 @@ impl Session {
     }
 }
 
-fn derive_with(rec: &Recording, opts: Options) -> AgainstCase {
-    derive(rec, "1", opts).unwrap()
+fn derive_with(rec: &Recording, opts: Options) -> Case {
+    let (scenario, fixture) = derive(rec, "1", opts).unwrap();
+    Case { scenario, number: 1, response: Response::Autobahn, origin: "rec.yaml".into(), fixture }
+}
+
+fn request(case: &Case) -> &RecordedRequest {
+    case.fixture.request.as_ref().expect("the recorded request")
 }
 
 /// The echo session most recordings are: hello, its echo, close 1000.
@@ -101,7 +106,7 @@ fn the_client_is_played_and_the_server_expected() {
     assert!(expect.close.closed_by_me, "the recorded client closed first");
     assert_eq!(expect.close.codes, [1000]);
     assert!(expect.wrong_code_fails);
-    assert_eq!(case.close_reply, None);
+    assert_eq!(case.fixture.close_reply, None);
 }
 
 #[test]
@@ -140,7 +145,7 @@ fn when_the_server_closes_first_the_clients_reply_is_kept() {
     let case = derive_with(&rec, Options::default());
     assert!(!case.scenario.expect.close.closed_by_me);
     assert_eq!(case.scenario.expect.close.codes, [4001], "the server's code is the expectation");
-    assert_eq!(case.close_reply, Some(LocalClose { code: Some(1001), reason: Some(b"ok".to_vec()) }));
+    assert_eq!(case.fixture.close_reply, Some(LocalClose { code: Some(1001), reason: Some(b"ok".to_vec()) }));
     assert!(!case.scenario.actions.iter().any(|a| matches!(a, Action::Close(_))), "the reply is not played");
 }
 
@@ -192,15 +197,17 @@ fn recorded_timing_keeps_the_gaps_between_client_frames() {
 #[test]
 fn the_request_is_the_recorded_one_with_a_new_key_and_host() {
     let case = derive_with(&echo_session(), Options::default());
-    assert_eq!(case.request.target, "/chat?room=1");
-    let head = String::from_utf8(case.request.head(None, "localhost:8080", "bmV3a2V5bmV3a2V5bmV3aw==")).unwrap();
+    assert_eq!(request(&case).target, "/chat?room=1");
+    let head = String::from_utf8(request(&case).head("localhost:8080", "bmV3a2V5bmV3a2V5bmV3aw==")).unwrap();
     assert_eq!(
         head,
         "GET /chat?room=1 HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
 Sec-WebSocket-Key: bmV3a2V5bmV3a2V5bmV3aw==\r\nSec-WebSocket-Version: 13\r\n\
 Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nUser-Agent: recorded/1.0\r\n\r\n"
     );
-    let other = String::from_utf8(case.request.head(Some("/v2"), "h", "k")).unwrap();
+    let mut other = request(&case).clone();
+    other.target = "/v2".into();
+    let other = String::from_utf8(other.head("h", "k")).unwrap();
     assert!(other.starts_with("GET /v2 HTTP/1.1\r\nHost: h\r\n"), "{other}");
 }
 
@@ -213,8 +220,8 @@ fn compressed_client_messages_are_recompressible_and_server_ones_expected_inflat
     let server = FrameHeader { rsv: 4, ..FrameHeader::new(OpCode::TEXT, echoed.len() as u64) };
     let rec = Session::new(RESPONSE_PMD).frame(C2S, client, &compressed).frame(S2C, server, &echoed).done();
     let case = derive_with(&rec, Options::default());
-    assert_eq!(case.recorded_deflate, Some(DeflateParams::default()));
-    assert!(case.as_recorded(Some(DeflateParams::default())) && !case.as_recorded(None));
+    assert_eq!(case.fixture.deflate, Some(DeflateParams::default()));
+    assert!(as_recorded(&case.fixture, Some(DeflateParams::default())) && !as_recorded(&case.fixture, None));
     assert_eq!(case.scenario.expect.events.ok, Some(vec![Event::text("squeeze me")]));
     let Action::Recorded(message) = &case.scenario.actions[1] else { panic!("{:?}", case.scenario.actions) };
     let as_recorded = frame(&message.as_recorded[0]);
