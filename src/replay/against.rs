@@ -39,7 +39,9 @@ use super::{Case, Fixture, Response};
 use crate::net::Target;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::session::{Direction, EventKind, Recording};
-use crate::wire::DeflateParams;
+use crate::wire::deflate::negotiate::PERMESSAGE_DEFLATE;
+use crate::wire::handshake::parse_extensions;
+use crate::wire::{DeflateParams, Extension, Head};
 
 /// How a recording is played against a server.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -149,6 +151,57 @@ pub fn recorded_request(rec: &Recording) -> Result<RecordedRequest, String> {
         .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
         .collect();
     Ok(RecordedRequest { method: method.into(), target: target.into(), version: version.into(), headers })
+}
+
+impl RecordedRequest {
+    /// Every value of header `name` (case-insensitive), joined by `, `.
+    fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> =
+            self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// Checks what the server's 101 accepted against what this request
+    /// offered (RFC 6455 §4.1, RFC 7692 §7.1): an extension or subprotocol
+    /// that was not offered, more than one extension, or a
+    /// permessage-deflate answer the offers do not allow fails the
+    /// handshake, with the reason. Returns the agreed permessage-deflate
+    /// parameters.
+    pub fn check_answer(&self, response: &Head) -> Result<Option<DeflateParams>, String> {
+        if let Some(chosen) = response.header("sec-websocket-protocol").filter(|p| !p.is_empty()) {
+            let offered = self.header("sec-websocket-protocol").unwrap_or_default();
+            if !offered.split(',').any(|p| p.trim() == chosen) {
+                return Err(format!("subprotocol selected by server ({chosen}) not in the offer ({offered:?})"));
+            }
+        }
+        let Some(accepted) = response.header("sec-websocket-extensions") else { return Ok(None) };
+        let offers = parse_extensions(&self.header("sec-websocket-extensions").unwrap_or_default());
+        let answers = parse_extensions(&accepted);
+        let [answer] = &answers[..] else {
+            return Err(format!("server accepted {} extensions ({accepted:?}); the offer allows one", answers.len()));
+        };
+        let offered: Vec<_> = offers.iter().filter(|o| o.name.eq_ignore_ascii_case(&answer.name)).collect();
+        if offered.is_empty() || !answer.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE) {
+            return Err(format!("server wants to use extension '{}' we did not request", answer.name));
+        }
+        let params =
+            DeflateParams::from_extension(answer).map_err(|e| format!("bad permessage-deflate answer: {e}"))?;
+        let allowed = |offer: &&Extension| {
+            let client_bits_ok =
+                answer.param("client_max_window_bits").is_none() || offer.param("client_max_window_bits").is_some();
+            let server_bits_ok = match offer.param("server_max_window_bits").flatten().and_then(|v| v.parse().ok()) {
+                Some(limit) => {
+                    answer.param("server_max_window_bits").is_some() && params.server_max_window_bits <= limit
+                }
+                None => true,
+            };
+            client_bits_ok && server_bits_ok
+        };
+        match offered.iter().any(allowed) {
+            true => Ok(Some(params)),
+            false => Err(format!("the permessage-deflate answer {accepted:?} does not fit any offer")),
+        }
+    }
 }
 
 /// A `--against` URL: where to connect, and the request target it names.

@@ -261,3 +261,37 @@ fn urls_name_the_server_and_maybe_the_target() {
         assert!(AgainstUrl::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn the_servers_answer_must_fit_the_recorded_offer() {
+    let case = derive_with(&echo_session(), Options::default());
+    let offer = request(&case);
+    let answer = |extra: &str| {
+        let text = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n{extra}\r\n");
+        offer.check_answer(&crate::wire::Head::parse_response(text.as_bytes()).unwrap())
+    };
+    assert_eq!(answer(""), Ok(None));
+    let pmd = answer("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12\r\n").unwrap();
+    assert_eq!(pmd.map(|p| p.client_max_window_bits), Some(12));
+    let err = answer("Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n").unwrap_err();
+    assert!(err.contains("'x-webkit-deflate-frame' we did not request"), "{err}");
+    let err = answer("Sec-WebSocket-Extensions: permessage-deflate; bogus\r\n").unwrap_err();
+    assert!(err.contains("unknown parameter bogus"), "{err}");
+    let err = answer("Sec-WebSocket-Protocol: chat\r\n").unwrap_err();
+    assert!(err.contains("subprotocol selected by server (chat)"), "{err}");
+    // An offer without client_max_window_bits does not allow it in the answer.
+    let mut strict = offer.clone();
+    for (name, value) in &mut strict.headers {
+        if name.eq_ignore_ascii_case("sec-websocket-extensions") {
+            *value = "permessage-deflate; server_max_window_bits=10".into();
+        }
+    }
+    let check = |extra: &str| {
+        let text = format!("HTTP/1.1 101 Switching Protocols\r\n{extra}\r\n");
+        strict.check_answer(&crate::wire::Head::parse_response(text.as_bytes()).unwrap())
+    };
+    assert!(check("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12\r\n").is_err());
+    assert!(check("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12\r\n").is_err());
+    assert!(check("Sec-WebSocket-Extensions: permessage-deflate\r\n").is_err(), "the limit must be answered");
+    assert!(check("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n").is_ok());
+}
