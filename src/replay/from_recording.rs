@@ -22,8 +22,9 @@
 //!   request line it sends is the recorded one.
 //! - Expected events (`OK`) are the recorded client's messages and pongs;
 //!   the allowed close code is the recorded client's (no code is always
-//!   allowed); a clean close is required if the recording had one. A wrong
-//!   code fails the case.
+//!   allowed; 1000 and 1001 too when the recording does not show how the
+//!   client ended, [`expected_codes`]); a clean close is required if the
+//!   recording had one. A wrong code fails the case.
 //! - A kill timer of [`KILL_SLACK`] (plus the recording's length when the
 //!   timing is recorded) is armed first, so a client that stalls still ends
 //!   its case.
@@ -129,7 +130,7 @@ pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Re
             events: ExpectedEvents { ok: Some(walk.expected), non_strict: None },
             close: ExpectedClose {
                 closed_by_me: walk.first_close == Some(Direction::ServerToClient),
-                codes: walk.client_code.into_iter().collect(),
+                codes: expected_codes(rec, walk.client_code),
                 require_clean: rec.summary().clean,
             },
             auto_close: false,
@@ -143,6 +144,23 @@ pub fn derive(rec: &Recording, id: &str, timing: Timing) -> Result<(Scenario, Re
     };
     let fixture = Fixture { request_target: request_target(rec), close_reply: walk.close_reply };
     Ok((scenario, Response::Recorded(headers), fixture))
+}
+
+/// The close codes the new client may send: the recorded client's. A
+/// recording that does not say how the client ended (no close frame and
+/// no TCP end from it: a HAR import, a session cut by stopping `record`)
+/// allows a normal close (1000, 1001), since no recorded behaviour forbids
+/// one; otherwise no code is the only one allowed, as recorded.
+fn expected_codes(rec: &Recording, recorded: Option<u16>) -> Vec<u16> {
+    let client_ended = rec.events_in(Direction::ClientToServer).any(|e| {
+        matches!(e.kind, EventKind::Fin | EventKind::Rst { .. })
+            || matches!(&e.kind, EventKind::Frame(f) if f.opcode() == OpCode::CLOSE)
+    });
+    match recorded {
+        Some(code) => vec![code],
+        None if client_ended => Vec::new(),
+        None => vec![1000, 1001],
+    }
 }
 
 /// The recorded request's target (`/chat?x=1`), if the head has one that
