@@ -16,9 +16,11 @@
 
 pub mod action;
 pub mod expect;
+pub mod grid;
 pub mod payload;
 pub mod plan;
 pub mod select;
+pub mod series;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,11 @@ impl Scenario {
 
     fn check(&self) -> Result<(), (String, String)> {
         check_id(&self.id).map_err(|m| ("id".to_string(), m))?;
+        for (i, rule) in self.handshake.deflate_accept.iter().flatten().enumerate() {
+            if rule.client_max_window_bits.is_some_and(|b| !(8..=15).contains(&b)) {
+                return Err((format!("handshake.deflate_accept[{i}]"), "expected client_max_window_bits 8-15".into()));
+            }
+        }
         for (i, action) in self.actions.iter().enumerate() {
             action.check().map_err(|m| (format!("actions[{i}]"), m))?;
         }
@@ -123,7 +130,13 @@ pub struct Handshake {
     /// Extra response headers, in order.
     #[serde(default)]
     pub headers: Vec<Header>,
+    /// Autobahn's per-case permessage-deflate accept function, as rules
+    /// tried in order (12.x/13.x); `None` leaves it to `extensions`.
+    #[serde(default)]
+    pub deflate_accept: Option<Vec<AcceptRule>>,
 }
+
+pub use crate::wire::deflate::negotiate::AcceptRule;
 
 /// One HTTP header.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -145,6 +158,10 @@ pub struct ReportHints {
     /// Show `localCloseReason` as hex (7.5.1).
     #[serde(default)]
     pub local_close_reason_hex: bool,
+    /// Show the compression ratios in the index
+    /// (`reportCompressionRatio`, 12.x/13.x).
+    #[serde(default)]
+    pub compression_ratio: bool,
 }
 
 /// A scenario that could not be loaded.
@@ -192,14 +209,16 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     Scenario::parse(&text, path)
 }
 
-/// Loads every `*.yaml` file in `dir`, sorted by case ID numerically.
+/// Loads every `*.yaml` file in `dir` (a grid file gives one case per
+/// row), sorted by case ID numerically.
 pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     let entries = std::fs::read_dir(dir).map_err(|e| ScenarioError::io(dir, &e))?;
     let mut scenarios = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| ScenarioError::io(dir, &e))?.path();
         if path.extension().is_some_and(|ext| ext == "yaml") {
-            scenarios.push(load(&path)?);
+            let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::io(&path, &e))?;
+            scenarios.extend(grid::parse_file(&text, &path)?);
         }
     }
     scenarios.sort_by_key(|s| select::case_key(&s.id));
