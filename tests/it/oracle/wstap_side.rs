@@ -5,9 +5,8 @@
 //!   prints once it listens.
 //! * Fuzzingclient mode: [`ClientSide`] is the command that plays the
 //!   client side against the servers under test and writes its reports into
-//!   a directory. `wstap fuzz` (issue 12) does not exist yet; when it does,
-//!   [`ClientSide::wstap_fuzz`] is its command line, and it is the only
-//!   thing that needs to change.
+//!   a directory: `wstap fuzz URL... --agent A... --report DIR` with the
+//!   selection ([`ClientSide::wstap_fuzz`]).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -87,8 +86,8 @@ pub struct ClientSide {
 
 impl ClientSide {
     /// `wstap fuzz URL... --agent A --report DIR [--cases ...] [--exclude ...]`
-    /// as issue 12 specifies it (one agent per server), if this build has
-    /// the command; None until then.
+    /// (one agent per server), if this build has the command (it has: the
+    /// tests that use it fail rather than skip when it is missing).
     pub fn wstap_fuzz() -> Option<ClientSide> {
         let help = std::process::Command::new(crate::util::wstap_bin())
             .args(["fuzz", "--help"])
