@@ -8,8 +8,8 @@ use crate::replay::as_client::Upgrade;
 use crate::replay::fuzz::{FuzzConfig, Server, run_servers};
 use crate::replay::output::{EXIT_INTERRUPTED, Progress, exit_status, junit_xml_suites, summary_table, write_reports};
 use crate::replay::{Case, CaseRun, Settings, catalogue};
+use crate::scenario::select::CaseList;
 use anyhow::{Context, Result, bail};
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -118,20 +118,23 @@ fn suite_name(outcome: &crate::replay::fuzz::ServerOutcome) -> String {
 /// The selected cases with Autobahn's global numbers (the fuzzingclient
 /// reports a case's index in the whole catalogue).
 fn select(args: &FuzzArgs) -> Result<Vec<Case>> {
-    let all = || -> Result<Vec<Case>> {
-        Ok(match args.scenarios.is_empty() {
-            true => catalogue::shipped(),
-            false => catalogue::load_paths(&args.scenarios, Default::default())?,
-        })
+    let all = match args.scenarios.is_empty() {
+        true => catalogue::shipped(),
+        false => catalogue::load_paths(&args.scenarios, Default::default())?,
     };
-    let picked = catalogue::select(all()?, &args.cases, &args.exclude).map_err(anyhow::Error::msg)?;
-    let picked: HashSet<String> = picked.into_iter().map(|c| c.scenario.id).collect();
-    let numbered = catalogue::select(all()?, &[], &[]).map_err(anyhow::Error::msg)?;
-    let cases: Vec<Case> = numbered.into_iter().filter(|c| picked.contains(&c.scenario.id)).collect();
+    let ids: Vec<String> = all.iter().map(|c| c.scenario.id.clone()).collect();
+    let wanted = if args.cases.is_empty() { vec!["*".to_owned()] } else { args.cases.clone() };
+    let picked = CaseList::select(ids.iter().map(String::as_str), &strs(&wanted), &strs(&args.exclude));
+    let numbered = catalogue::select(all, &[], &[]).map_err(anyhow::Error::msg)?;
+    let cases: Vec<Case> = numbered.into_iter().filter(|c| picked.number_of(&c.scenario.id).is_some()).collect();
     if cases.is_empty() {
         bail!("no case selected (check --cases and --exclude)");
     }
     Ok(cases)
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 fn prepared(dir: PathBuf, what: &str) -> Result<PathBuf> {

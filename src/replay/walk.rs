@@ -23,8 +23,9 @@
 //!   to the new peer's close ([`Walked::close_reply`]).
 //! - Expected events (`OK`) are the peer's messages and pongs (compressed
 //!   ones inflated); the allowed close code is the peer's (no code is
-//!   always allowed); a clean close is required if the recording had one;
-//!   a wrong code fails the case.
+//!   always allowed; 1000 and 1001 too when the recording does not show
+//!   how the peer ended, [`expected_codes`]); a clean close is required if
+//!   the recording had one; a wrong code fails the case.
 //! - A kill timer of [`KILL_SLACK`] (plus the recording's length when the
 //!   timing is recorded) is armed first, so a stalled peer still ends.
 //! - Compressed played messages become [`RecordedMessage`]s: sent byte for
@@ -94,7 +95,7 @@ pub fn walk(rec: &Recording, opened_at: u64, deflate: bool, played: Played<'_>) 
         events: ExpectedEvents { ok: Some(walk.expected), non_strict: None },
         close: ExpectedClose {
             closed_by_me: walk.first_close == Some(walk.played),
-            codes: walk.peer_code.into_iter().collect(),
+            codes: expected_codes(rec, walk.played.reverse(), walk.peer_code),
             require_clean: rec.summary().clean,
         },
         auto_close: false,
@@ -104,6 +105,23 @@ pub fn walk(rec: &Recording, opened_at: u64, deflate: bool, played: Played<'_>) 
         echo: None,
     };
     Ok(Walked { actions: walk.actions, expect, close_reply: walk.close_reply })
+}
+
+/// The close codes the new peer may send: the recorded peer's. A
+/// recording that does not say how the peer ended (no close frame and no
+/// TCP end from it: a HAR import, a connection still open when `record`
+/// was stopped) allows a normal close (1000, 1001), since no recorded
+/// behaviour forbids one; otherwise no code is the only one allowed.
+fn expected_codes(rec: &Recording, peer: Direction, recorded: Option<u16>) -> Vec<u16> {
+    let ended = rec.events_in(peer).any(|e| {
+        matches!(e.kind, EventKind::Fin | EventKind::Rst { .. })
+            || matches!(&e.kind, EventKind::Frame(f) if f.opcode() == OpCode::CLOSE)
+    });
+    match recorded {
+        Some(code) => vec![code],
+        None if ended => Vec::new(),
+        None => vec![1000, 1001],
+    }
 }
 
 /// What the walk over the recording collects.
