@@ -39,6 +39,8 @@ mod text;
 pub mod wirelog;
 
 #[cfg(test)]
+mod streaming_tests;
+#[cfg(test)]
 mod tests;
 
 pub use autobahn::{AgentStems, Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};
