@@ -435,47 +435,68 @@ impl Default for WireTrace {
 impl WireTrace {
     /// Record a TCP read.
     pub fn rx_octets(&mut self, data: &[u8]) {
-        self.rx_octets_of(&Preview::of(data));
+        self.rx_octets.add(data.len() as u64);
+        if self.logging {
+            self.log(WireLogEntry::rx_octets(data));
+        }
     }
 
     /// [`rx_octets`](Self::rx_octets) of bytes known by their preview.
     pub fn rx_octets_of(&mut self, p: &Preview) {
         self.rx_octets.add(p.len);
-        self.log(WireLogEntry::rx_octets_of(p));
+        if self.logging {
+            self.log(WireLogEntry::rx_octets_of(p));
+        }
     }
 
     /// Record a socket write.
     pub fn tx_octets(&mut self, data: &[u8], sync: bool) {
-        self.tx_octets_of(&Preview::of(data), sync);
+        self.tx_octets.add(data.len() as u64);
+        if self.logging {
+            self.log(WireLogEntry::tx_octets(data, sync));
+        }
     }
 
     /// [`tx_octets`](Self::tx_octets) of bytes known by their preview.
     pub fn tx_octets_of(&mut self, p: &Preview, sync: bool) {
         self.tx_octets.add(p.len);
-        self.log(WireLogEntry::tx_octets_of(p, sync));
+        if self.logging {
+            self.log(WireLogEntry::tx_octets_of(p, sync));
+        }
     }
 
     /// Record a complete received frame (payload unmasked).
     pub fn rx_frame(&mut self, payload: &[u8], opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) {
-        self.rx_frame_of(&Preview::of(payload), opcode, fin, rsv, mask);
+        self.rx_frames.add(u64::from(opcode));
+        if self.logging {
+            self.log(WireLogEntry::rx_frame(payload, opcode, fin, rsv, mask));
+        }
     }
 
     /// [`rx_frame`](Self::rx_frame) of a payload known by its preview.
     pub fn rx_frame_of(&mut self, payload: &Preview, opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) {
         self.rx_frames.add(u64::from(opcode));
-        self.log(WireLogEntry::rx_frame_of(payload, opcode, fin, rsv, mask));
+        // Traffic entries are dropped while logging is off: not built either.
+        if self.logging {
+            self.log(WireLogEntry::rx_frame_of(payload, opcode, fin, rsv, mask));
+        }
     }
 
     /// Record a frame the fuzzer sent (log it before its octets).
     pub fn tx_frame(&mut self, spec: &TxFrameSpec<'_>) {
         self.tx_frames.add(u64::from(spec.opcode));
-        self.log(WireLogEntry::tx_frame(spec));
+        if self.logging {
+            self.log(WireLogEntry::tx_frame(spec));
+        }
     }
 
     /// [`tx_frame`](Self::tx_frame) of a payload known by its preview
     /// (`spec.payload` is ignored).
     pub fn tx_frame_of(&mut self, spec: &TxFrameSpec<'_>, payload: &Preview) {
         self.tx_frames.add(u64::from(spec.opcode));
+        if !self.logging {
+            return;
+        }
         let mut entry = WireLogEntry::tx_frame(&TxFrameSpec { payload: &[], ..*spec });
         if let WireLogEntry::TxFrame(e) = &mut entry {
             e.len = payload.len as usize;
