@@ -129,19 +129,29 @@ pub fn exit_status(runs: &[CaseRun]) -> u8 {
 /// The JUnit XML: one test suite per agent, one test case per case; the
 /// cases in `not_run` are `<skipped>`.
 pub fn junit_xml(agent: &str, runs: &[CaseRun], not_run: &[Case]) -> String {
-    let mut suite = TestSuite::new(format!("wstap replay ({agent})"));
-    for run in runs {
-        suite.add_test_case(test_case(&run.report));
-    }
-    for case in not_run {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message("not run: the replay was interrupted");
-        let mut test = TestCase::new(format!("{} {}", case.scenario.id, case.scenario.description), status);
-        test.set_classname(classname(&case.scenario.id));
-        suite.add_test_case(test);
-    }
+    junit_xml_suites(&[(format!("wstap replay ({agent})"), runs, not_run)])
+}
+
+/// One suite of a JUnit file: its name, the cases that ran, those not run.
+pub type JunitSuite<'a> = (String, &'a [CaseRun], &'a [Case]);
+
+/// The JUnit XML with these suites (`wstap fuzz`: one per server).
+pub fn junit_xml_suites(suites: &[JunitSuite<'_>]) -> String {
     let mut report = Report::new("wstap");
-    report.add_test_suite(suite);
+    for (name, runs, not_run) in suites {
+        let mut suite = TestSuite::new(name.clone());
+        for run in *runs {
+            suite.add_test_case(test_case(&run.report));
+        }
+        for case in *not_run {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message("not run: the run was interrupted");
+            let mut test = TestCase::new(format!("{} {}", case.scenario.id, case.scenario.description), status);
+            test.set_classname(classname(&case.scenario.id));
+            suite.add_test_case(test);
+        }
+        report.add_test_suite(suite);
+    }
     report.to_string().unwrap_or_default()
 }
 
