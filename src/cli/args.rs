@@ -212,9 +212,10 @@ pub struct ReplayArgs {
     /// random port per case, so a manual or browser client keeps one URL. Cases run one at a time.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["client", "jobs"])]
     pub listen: Option<SocketAddr>,
-    /// The client's name in reports (Autobahn's `agent`).
-    #[arg(long, value_name = "NAME", default_value = "client")]
-    pub agent: String,
+    /// The name in reports (Autobahn's `agent`) of the peer under test: default `client`, or `server`
+    /// with --against.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     /// Write Autobahn-compatible reports into this directory.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
@@ -227,11 +228,17 @@ pub struct ReplayArgs {
     /// Play each recording's client side to this server (ws://HOST:PORT[/PATH] or wss://...) and judge the
     /// server against what the recorded server did. PATHs must be recordings; without a /PATH the recorded
     /// request target is sent.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["client", "listen", "tls", "rules", "file"])]
+    #[arg(long, value_name = "URL", conflicts_with_all = ["client", "listen", "tls", "rules", "file", "connect_timeout"])]
     pub against: Option<String>,
     /// With --against: send the recorded masking keys instead of new ones (a byte-exact client stream).
     #[arg(long, requires = "against")]
     pub keep_masks: bool,
+    /// With a wss:// --against: extra trusted root certificates (PEM) for the server.
+    #[arg(long, value_name = "FILE", requires = "against")]
+    pub ca: Vec<PathBuf>,
+    /// With a wss:// --against: do not verify the server's certificate (loudly).
+    #[arg(long, requires = "against")]
+    pub insecure: bool,
     /// How recordings are paced: react to the peer under test (the client, or with --against the server),
     /// or keep the recorded delays.
     #[arg(long, value_enum, default_value_t = Timing::Reactive)]

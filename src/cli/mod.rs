@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+mod against;
 mod convert;
 mod diff;
 pub(crate) mod faults;

@@ -11,6 +11,10 @@ use std::process::ExitCode;
 
 /// Runs `wstap replay`.
 pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+    if let Some(url) = &args.against {
+        return super::against::run(&args, url).await;
+    }
+    let agent = args.agent.clone().unwrap_or_else(|| "client".to_owned());
     let faults = match super::faults::plan(&args.faults)? {
         super::faults::Faults::Help => {
             super::faults::print_help();
@@ -50,7 +54,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         (None, Some(report)) => Some(prepare(&report.join("recordings"), "--report (its recordings/)")?),
         (None, None) => None,
     };
-    let mut settings = Settings::new(args.agent.clone());
+    let mut settings = Settings::new(agent.clone());
     settings.record_dir = record_dir;
     settings.faults = faults;
     let mut config = RunConfig::new(settings);
@@ -88,7 +92,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         eprintln!("wstap: reports in {}", dir.display());
     }
     if let Some(file) = &args.junit {
-        write_junit(file, &args.agent, runs, not_run).with_context(|| format!("writing {}", file.display()))?;
+        write_junit(file, &agent, runs, not_run).with_context(|| format!("writing {}", file.display()))?;
     }
     if outcome.stopped == Some(Stopped::Interrupted) {
         eprintln!("wstap: interrupted; {} of {total} cases not run", not_run.len());

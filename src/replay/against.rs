@@ -33,10 +33,10 @@
 
 use std::path::Path;
 
+use super::as_client::Upgrade;
 use super::from_recording::{Timing, negotiated_deflate, recorded_response};
 use super::walk::{Played, walk};
 use super::{Case, Fixture, Response};
-use crate::net::Target;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::session::{Direction, EventKind, Recording};
 use crate::wire::deflate::negotiate::PERMESSAGE_DEFLATE;
@@ -207,30 +207,21 @@ impl RecordedRequest {
 /// A `--against` URL: where to connect, and the request target it names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgainstUrl {
-    /// Host, port and TLS.
-    pub target: Target,
+    /// Host, port, TLS, and the target `wstap fuzz` would ask for.
+    pub upgrade: Upgrade,
     /// The path and query, if the URL has one (`/chat?x=1`); `None` sends
     /// the recorded target.
     pub path: Option<String>,
 }
 
 impl AgainstUrl {
-    /// Parses `ws://HOST[:PORT][/PATH[?QUERY]]` or `wss://…`; a fragment is
-    /// dropped, as a browser drops it.
+    /// Parses `ws://HOST[:PORT][/PATH[?QUERY]]` or `wss://…`, as `wstap
+    /// fuzz` does ([`Upgrade::for_url`]).
     pub fn parse(text: &str) -> Result<AgainstUrl, String> {
-        let lower = text.trim().to_ascii_lowercase();
-        if !(lower.starts_with("ws://") || lower.starts_with("wss://")) {
-            return Err(format!("{text:?} is not a ws:// or wss:// URL (expected ws://HOST:PORT/PATH)"));
-        }
-        let target = Target::parse(text)?;
+        let upgrade = Upgrade::for_url(text)?;
         let rest = text.trim().split_once("://").map_or("", |(_, r)| r);
-        let path = rest.find(['/', '?']).map(|at| &rest[at..]);
-        let path = path.map(|p| p.split('#').next().unwrap_or_default());
-        let path = path.map(|p| if p.starts_with('?') { format!("/{p}") } else { p.to_owned() });
-        if let Some(bad) = path.as_ref().and_then(|p| p.chars().find(|c| !c.is_ascii_graphic())) {
-            return Err(format!("{text:?}: {bad:?} cannot go into a request line (percent-encode it)"));
-        }
-        Ok(AgainstUrl { target, path })
+        let path = rest.contains(['/', '?']).then(|| upgrade.resource.clone());
+        Ok(AgainstUrl { upgrade, path })
     }
 }
 

@@ -15,11 +15,14 @@
 //!
 //! What happens, in Autobahn's order (autobahn-python 0.10.9's client):
 //! 1. the upgrade request is written (`TO`): Autobahn's header set and
-//!    order, `User-Agent: wstap/<version>`, a new random key;
+//!    order, `User-Agent: wstap/<version>`, a new random key; or, for a
+//!    case from a recording (`replay --against`, [`super::against`]), the
+//!    recorded request with a new key and the target's `Host`;
 //! 2. the response is read (`RO`), bounded by the 5 s opening-handshake
 //!    timer from connect, and checked as Autobahn checks it (101, `Upgrade`,
 //!    `Connection`, `Sec-WebSocket-Accept`, no extension or subprotocol
-//!    that was not offered: wstap offers none);
+//!    that was not offered: wstap offers none, a recorded request offers
+//!    what it recorded, and an accepted permessage-deflate is used);
 //! 3. OPEN: the scenario's steps run as on-open, every frame masked, then
 //!    the bytes that came with the response are decoded;
 //! 4. the engine runs to the end with the tracker's client rules.
@@ -33,13 +36,14 @@
 //! judges the events of such a case, so a case expecting no events would
 //! pass there; wstap does not pass a server that never opened).
 
+use super::against::RecordedRequest;
 use super::engine::{Engine, no_connection, record_path, unopened_with};
 use super::wire_io::{Response, WireIo};
 use super::{Case, CaseRun, Settings};
 use crate::judge::tracker::OPEN_HANDSHAKE_TIMEOUT;
 use crate::judge::{Occurrence, Role, Tracker};
 use crate::net::target::Target;
-use crate::wire::accept_key;
+use crate::wire::{DeflateParams, accept_key};
 
 /// The `User-Agent` of the upgrade request (Autobahn sends
 /// `AutobahnTestSuite/<version>-0.10.9`).
@@ -151,7 +155,12 @@ pub async fn connect_and_run(
 pub async fn run_case_as_client(mut io: WireIo, case: &Case, settings: &Settings, upgrade: &Upgrade) -> CaseRun {
     io.set_faults(settings.faults.for_connection(u64::from(case.number)));
     let key = new_key();
-    let request = upgrade.request(&key);
+    // A recording's client (`replay --against`) sends its recorded request.
+    let recorded = case.fixture.request.as_ref();
+    let request = match recorded {
+        Some(recorded) => recorded.head(&upgrade.target.host_header(), &key),
+        None => upgrade.request(&key),
+    };
     let mut tracker = Tracker::new(&case.scenario.expect, settings.policy).with_role(Role::Client);
     io.write(&request, false).await;
     let response = match io.read_response().await {
@@ -170,13 +179,17 @@ pub async fn run_case_as_client(mut io: WireIo, case: &Case, settings: &Settings
         }
     };
     let settings = &named(settings, Some(&response), &mut io, case);
-    if let Err(why) = check_response(&response, &key) {
-        tracker.apply(io.now(), Occurrence::HandshakeFailed(why.clone()));
-        let mut run = unopened_with(io, tracker, case, settings, &why, Some(&request)).await;
-        run.report.http_response = String::from_utf8_lossy(&response.raw).into_owned();
-        return run;
-    }
-    let mut engine = Engine::new(io, case, settings.policy, None, true);
+    let deflate = match check_response(&response, &key, recorded) {
+        Ok(deflate) => deflate,
+        Err(why) => {
+            tracker.apply(io.now(), Occurrence::HandshakeFailed(why.clone()));
+            let mut run = unopened_with(io, tracker, case, settings, &why, Some(&request)).await;
+            run.report.http_response = String::from_utf8_lossy(&response.raw).into_owned();
+            return run;
+        }
+    };
+    let as_recorded = super::against::as_recorded(&case.fixture, deflate);
+    let mut engine = Engine::new(io, case, settings.policy, deflate, as_recorded);
     engine.on_open().await;
     engine.run(response.rest.clone()).await;
     engine.finish(case, settings, &request, &response.raw).await
@@ -196,8 +209,16 @@ fn named(settings: &Settings, response: Option<&Response>, io: &mut WireIo, case
     settings
 }
 
-/// Autobahn's checks of the 101 response, in its order, with its texts.
-pub fn check_response(response: &Response, key: &str) -> Result<(), String> {
+/// Autobahn's checks of the 101 response, in its order, with its texts;
+/// the permessage-deflate parameters agreed, if any. Without `offered`
+/// wstap offered nothing, so any extension or subprotocol fails; with a
+/// recorded request's offer ([`RecordedRequest::check_answer`]) the
+/// server may accept what it offered.
+pub fn check_response(
+    response: &Response,
+    key: &str,
+    offered: Option<&RecordedRequest>,
+) -> Result<Option<DeflateParams>, String> {
     let head = &response.head;
     if head.status != 101 {
         return Err(format!("WebSocket connection upgrade failed ({})", head.status));
@@ -223,6 +244,9 @@ pub fn check_response(response: &Response, key: &str) -> Result<(), String> {
     if got != expected {
         return Err(format!("HTTP Sec-WebSocket-Accept bogus value : expected {expected} / got {got}"));
     }
+    if let Some(offer) = offered {
+        return offer.check_answer(head);
+    }
     if let Some(ext) = head.header("sec-websocket-extensions") {
         let name = ext.split([';', ',']).next().unwrap_or_default().trim().to_owned();
         return Err(format!(
@@ -233,7 +257,7 @@ pub fn check_response(response: &Response, key: &str) -> Result<(), String> {
         Some(p) => {
             Err(format!("subprotocol selected by server ({p}) not in subprotocol list requested by client ([])"))
         }
-        None => Ok(()),
+        None => Ok(None),
     }
 }
 
@@ -273,18 +297,25 @@ mod tests {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                   Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-        assert_eq!(check_response(&response(ok), key), Ok(()));
+        assert_eq!(check_response(&response(ok), key, None), Ok(None));
         let refused = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-        assert_eq!(check_response(&response(refused), key).unwrap_err(), "WebSocket connection upgrade failed (404)");
+        assert_eq!(
+            check_response(&response(refused), key, None).unwrap_err(),
+            "WebSocket connection upgrade failed (404)"
+        );
         let bogus = ok.replace("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", "AAAA");
         assert!(
-            check_response(&response(&bogus), key).unwrap_err().starts_with("HTTP Sec-WebSocket-Accept bogus value")
+            check_response(&response(&bogus), key, None)
+                .unwrap_err()
+                .starts_with("HTTP Sec-WebSocket-Accept bogus value")
         );
         let no_upgrade = ok.replace("Connection: Upgrade", "Connection: close");
-        assert!(check_response(&response(&no_upgrade), key).unwrap_err().contains("does not include 'upgrade'"));
+        assert!(check_response(&response(&no_upgrade), key, None).unwrap_err().contains("does not include 'upgrade'"));
         let ext = ok.replace("\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n");
-        assert!(check_response(&response(&ext), key).unwrap_err().contains("extension 'permessage-deflate'"));
+        assert!(check_response(&response(&ext), key, None).unwrap_err().contains("extension 'permessage-deflate'"));
         let proto = ok.replace("\r\n\r\n", "\r\nSec-WebSocket-Protocol: chat\r\n\r\n");
-        assert!(check_response(&response(&proto), key).unwrap_err().contains("subprotocol selected by server (chat)"));
+        assert!(
+            check_response(&response(&proto), key, None).unwrap_err().contains("subprotocol selected by server (chat)")
+        );
     }
 }

@@ -81,7 +81,7 @@ pub fn is_recording(text: &str) -> bool {
 }
 
 /// Every `*.yaml` file under `dir`, subdirectories included, sorted.
-fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
     let mut files = Vec::new();
     collect_yaml(dir, &mut files)?;
     files.sort();

@@ -6,6 +6,7 @@
 
 mod util;
 
+mod against;
 mod cli;
 mod deflate;
 mod deflate_replay;

@@ -253,11 +253,12 @@ fn a_recording_without_a_request_or_a_101_is_refused_with_the_reason() {
 #[test]
 fn urls_name_the_server_and_maybe_the_target() {
     let url = AgainstUrl::parse("ws://127.0.0.1:9001").unwrap();
-    assert_eq!((url.target.authority(), url.path), ("127.0.0.1:9001".into(), None));
-    let url = AgainstUrl::parse("wss://Example.com/chat?x=1#top").unwrap();
-    assert_eq!((url.target.port, url.target.tls, url.path.as_deref()), (443, true, Some("/chat?x=1")));
+    assert_eq!((url.upgrade.target.authority(), url.path), ("127.0.0.1:9001".into(), None));
+    let url = AgainstUrl::parse("wss://Example.com/chat?x=1").unwrap();
+    assert_eq!((url.upgrade.target.port, url.upgrade.target.tls, url.path.as_deref()), (443, true, Some("/chat?x=1")));
+    assert_eq!(AgainstUrl::parse("ws://h:1/").unwrap().path.as_deref(), Some("/"));
     assert_eq!(AgainstUrl::parse("ws://h:1?q").unwrap().path.as_deref(), Some("/?q"));
-    for bad in ["127.0.0.1:9001", "http://h/", "ws://h:1/a b", "ws://h:99999/"] {
+    for bad in ["127.0.0.1:9001", "http://h/", "ws://h:1/a b", "ws://h:99999/", "ws://h:1/#top"] {
         assert!(AgainstUrl::parse(bad).is_err(), "{bad}");
     }
 }
