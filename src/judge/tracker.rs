@@ -77,7 +77,9 @@ pub enum Occurrence {
     Marker(String),
     /// A ping arrived from the client.
     Ping(Vec<u8>),
-    /// A close frame arrived from the client, with its raw payload.
+    /// A close frame arrived from the client, with its raw payload. A
+    /// one-byte payload is not judged here: report it first as a
+    /// [`Occurrence::Violation`], when its header arrives, as Autobahn does.
     ClientClose(Vec<u8>),
     /// The client broke a rule in some other frame (unmasked, RSV, bad
     /// UTF-8 text, ...): the server fails the connection.
@@ -190,6 +192,11 @@ impl Tracker {
     /// [`crate::scenario::WaitFor::Close`]).
     pub fn client_closed(&self) -> bool {
         self.client_closed
+    }
+
+    /// True once the fuzzer failed the connection (`failedByMe`).
+    pub fn failed_by_me(&self) -> bool {
+        self.obs.failed_by_me
     }
 
     /// True once the kill timer fired while the connection was not yet
@@ -400,7 +407,9 @@ impl Tracker {
         let parsed = ClosePayload::parse(payload);
         self.obs.remote_close_code = parsed.code;
         self.obs.remote_close_reason = parsed.reason_text().filter(|_| payload.len() > 2).map(str::to_owned);
-        let mut out = match ClosePayload::problem(payload, self.policy) {
+        // A one-byte payload was reported by the caller at the frame's header, as Autobahn does.
+        let problem = ClosePayload::problem(payload, self.policy).filter(|p| *p != CloseProblem::OneByte);
+        let mut out = match problem {
             Some(problem) => self.fail(at, problem_code(problem), &problem_text(problem)),
             None => Vec::new(),
         };

@@ -399,8 +399,16 @@ impl Engine {
     }
 
     async fn on_bytes(&mut self, bytes: &[u8]) {
+        if self.tracker.failed_by_me() {
+            self.inbound.set_failed();
+        }
+        // A violation inside a frame's payload: that frame's end is still logged.
+        let mut finish_frame = false;
         for item in self.inbound.push(bytes) {
             if self.done() {
+                if let (true, Item::Frame { header, payload }) = (finish_frame, &item) {
+                    self.io.trace.rx_frame(payload, header.opcode.value(), header.fin, header.rsv, header.mask);
+                }
                 return;
             }
             let occurrence = match item {
@@ -415,7 +423,10 @@ impl Engine {
                     }
                 }
                 Item::Message { data, binary } => Some(Occurrence::Received(Event::Message { data, binary })),
-                Item::Violation { code, reason } => Some(Occurrence::Violation { code, reason }),
+                Item::Violation { code, reason, in_payload } => {
+                    finish_frame = in_payload;
+                    Some(Occurrence::Violation { code, reason })
+                }
             };
             if let Some(occurrence) = occurrence {
                 let reactions = self.apply(occurrence);

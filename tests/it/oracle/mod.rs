@@ -35,6 +35,7 @@ mod catalogue;
 mod category7;
 mod corpus;
 mod manual;
+mod raw_client;
 
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
