@@ -62,6 +62,8 @@ pub enum Command {
     /// REC.yaml OUT.pcap|OUT.pcapng: the recording as a capture Wireshark
     /// decodes. REC.yaml OUT.har: a HAR log with Chrome's _webSocketMessages.
     /// CAPTURE.pcap|.pcapng OUT_DIR: one recording per WebSocket connection.
+    /// SESSION.har OUT_DIR: one recording per WebSocket entry (Chrome, mitmproxy,
+    /// wstap), message level: masks, frames and reads synthesised.
     Convert(ConvertArgs),
     /// Print a shell completion script: `source <(wstap completions bash)`,
     /// `wstap completions zsh > ~/.zfunc/_wstap`, or
@@ -123,10 +125,10 @@ pub struct TlsArgs {
 /// Options of `wstap convert`.
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
-    /// A recording (.yaml) or a capture (.pcap, .pcapng).
+    /// A recording (.yaml), a capture (.pcap, .pcapng) or a HAR file (.har).
     #[arg(value_name = "IN")]
     pub input: PathBuf,
-    /// A .pcap, .pcapng or .har file (from a recording) or a directory (from a capture).
+    /// A .pcap, .pcapng or .har file (from a recording) or a directory (from a capture or a HAR).
     #[arg(value_name = "OUT")]
     pub output: PathBuf,
 }

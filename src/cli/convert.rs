@@ -1,4 +1,4 @@
-//! `wstap convert`: recordings to pcap/pcapng/HAR, captures to recordings.
+//! `wstap convert`: recordings to pcap/pcapng/HAR, captures and HAR to recordings.
 
 use super::args::ConvertArgs;
 use anyhow::Result;
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 pub fn run(args: &ConvertArgs) -> Result<ExitCode> {
     if !args.input.exists() {
         anyhow::bail!(
-            "IN {}: no such file (expected a recording .yaml or a capture .pcap/.pcapng)",
+            "IN {}: no such file (expected a recording .yaml, a capture .pcap/.pcapng or a HAR file .har)",
             args.input.display()
         );
     }
@@ -17,7 +17,7 @@ pub fn run(args: &ConvertArgs) -> Result<ExitCode> {
         "pcap" | "pcapng" | "har" => super::check::writable_file(&args.output, "OUT")?,
         "" if args.output.exists() && !args.output.is_dir() => {
             anyhow::bail!(
-                "OUT {}: exists and is not a directory (a capture converts into a directory)",
+                "OUT {}: exists and is not a directory (a capture or a HAR converts into a directory)",
                 args.output.display()
             )
         }

@@ -1,4 +1,4 @@
-//! `wstap convert`: recordings to captures and HAR, captures to recordings.
+//! `wstap convert`: recordings to captures and HAR, captures and HAR to recordings.
 //!
 //! Every conversion goes through the shared models: a recording is loaded
 //! with [`crate::store::load()`], a capture read with [`crate::pcap::read()`],
@@ -8,16 +8,20 @@
 //!
 //! - [`export`]: a recording as a [`crate::pcap::Conversation`];
 //! - [`import`]: each WebSocket connection of a capture as a recording;
-//! - [`har`]: a recording as a HAR log in Chrome DevTools' WebSocket shape.
+//! - [`har`]: a recording as a HAR log in Chrome DevTools' WebSocket shape;
+//! - [`har_import`]: each WebSocket entry of a HAR as a recording (message
+//!   level: what HAR does not hold is synthesised, and the notes say so).
 //!
 //! What is converted is chosen by file extension: `.yaml`/`.yml` in, then
-//! `.pcap`, `.pcapng` or `.har` out; or `.pcap`/`.pcapng`/`.cap` in and a
-//! directory out. Bad input is an error naming the file and what was
+//! `.pcap`, `.pcapng` or `.har` out; or `.pcap`/`.pcapng`/`.cap`/`.har` in
+//! and a directory out. Bad input is an error naming the file and what was
 //! expected; nothing here panics on input.
 
 pub mod export;
 pub mod har;
+pub mod har_import;
 pub mod import;
+mod json_at;
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +33,7 @@ pub enum ConvertError {
     /// The input/output pair is not one `convert` knows.
     #[error(
         "cannot convert {input} to {output}: expected REC.yaml to OUT.pcap, OUT.pcapng or OUT.har, \
-         or CAPTURE.pcap/.pcapng to an output directory"
+         or CAPTURE.pcap/.pcapng or SESSION.har to an output directory"
     )]
     Unsupported {
         /// The input path.
@@ -92,6 +96,7 @@ pub fn convert(input: &Path, output: &Path) -> Result<Converted, ConvertError> {
         ("yaml" | "yml", "pcap" | "pcapng") => recording_to_capture(input, output),
         ("yaml" | "yml", "har") => har::convert(input, output),
         ("pcap" | "pcapng" | "cap", "") => import::convert(input, output),
+        ("har", "") => har_import::convert(input, output),
         _ => Err(unsupported()),
     }
 }

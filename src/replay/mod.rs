@@ -25,6 +25,7 @@
 //! - The engine never sleeps except until a timer or a scenario delay: a
 //!   client that closes promptly finishes its case promptly.
 
+pub mod against;
 pub mod case_report;
 pub mod catalogue;
 pub mod client;
@@ -34,6 +35,7 @@ pub mod inbound;
 pub mod output;
 pub mod runner;
 pub mod serve;
+pub mod walk;
 pub mod wire_io;
 
 use std::path::PathBuf;

@@ -74,7 +74,7 @@ async fn py_client(url: &str, settings: &Value, messages: &Value) {
 
 /// Messages that exercise inflation: small, large (sidecar), repeated
 /// (context takeover), binary, unicode and fragmented.
-fn sample_messages() -> (Value, Vec<Vec<u8>>) {
+pub(crate) fn sample_messages() -> (Value, Vec<Vec<u8>>) {
     // 20 000 pseudo-random letters: compress by about half alone, but a
     // second copy within the 32 KiB window is almost free.
     let mut x = 12345u32;

@@ -12,6 +12,7 @@ mod deflate_replay;
 mod faults;
 mod forward_proxy;
 mod fuzz_regressions;
+mod har_import;
 mod hostile_files;
 mod hostile_net;
 mod live;
