@@ -77,6 +77,10 @@ pub enum Occurrence {
     Marker(String),
     /// A ping arrived from the client.
     Ping(Vec<u8>),
+    /// The case needs something the client did not agree to (12.x/13.x
+    /// without permessage-deflate): UNIMPLEMENTED, and the server closes
+    /// through the API with this code.
+    Unimplemented(u16),
     /// A close frame arrived from the client, with its raw payload. A
     /// one-byte payload is not judged here: report it first as a
     /// [`Occurrence::Violation`], when its header arrives, as Autobahn does.
@@ -103,8 +107,12 @@ pub enum Reaction {
         /// Abortive (Twisted `abortConnection`) rather than graceful.
         abort: bool,
     },
-    /// Send the plan's last frame again (an echo check's next round trip).
+    /// Send the plan's last frame again, or a series' next message (an
+    /// echo check's next round trip).
     SendAgain,
+    /// Keep the connection's traffic statistics as they are now: they are
+    /// the report's `trafficStats` (an echo check with `traffic_stats`).
+    SnapshotTraffic,
     /// Switch the wire log's traffic entries on or off.
     Wirelog {
         /// On or off.
@@ -150,6 +158,8 @@ pub struct Tracker {
     reply: LocalClose,
     /// Category 9's echo check and the right echoes so far.
     echo: Option<(crate::scenario::EchoCheck, usize)>,
+    /// SHA-1 of the message a series sent last (12.x/13.x echo checks).
+    sent: Option<[u8; 20]>,
 }
 
 impl Tracker {
@@ -168,7 +178,16 @@ impl Tracker {
             deadlines: vec![(OPEN_HANDSHAKE_TIMEOUT, Timer::OpenHandshake)],
             reply: LocalClose { code: Some(REPLY_CODE), reason: None },
             echo: expect.echo.clone().map(|check| (check, 0)),
+            sent: None,
         }
+    }
+
+    /// The server sent `message` as the next round of a series: the next
+    /// echo's content is compared with it (see
+    /// [`crate::scenario::EchoCheck::wrong_content`]).
+    pub fn sent_message(&mut self, message: &[u8]) {
+        use sha1::Digest as _;
+        self.sent = Some(sha1::Sha1::digest(message).into());
     }
 
     /// Replies to a close the client sends first with `reply` instead of
@@ -241,6 +260,10 @@ impl Tracker {
                 Vec::new()
             }
             Occurrence::Ping(payload) => self.ping(payload),
+            Occurrence::Unimplemented(code) => {
+                self.obs.unimplemented = true;
+                self.close_first(at, LocalClose { code: Some(code), reason: None })
+            }
             Occurrence::ClientClose(payload) => self.client_close(at, &payload),
             Occurrence::Violation { code, reason } => self.fail(at, code, &reason),
         });
@@ -355,7 +378,7 @@ impl Tracker {
     fn received_event(&mut self, at: Duration, event: Event) -> Vec<Reaction> {
         let live = matches!(self.state, State::Open | State::Closing);
         if let (Some(_), Event::Message { data, binary }) = (&self.echo, &event) {
-            return if live && !self.obs.failed_by_me { self.echoed(at, *binary, data.len()) } else { Vec::new() };
+            return if live && !self.obs.failed_by_me { self.echoed(at, *binary, data) } else { Vec::new() };
         }
         if live && (event.is_pong() || !self.obs.failed_by_me) {
             self.obs.received.push(event);
@@ -368,9 +391,9 @@ impl Tracker {
 
     /// Category 9: one echo judged by type and length (see
     /// [`crate::scenario::EchoCheck`]); messages are not recorded.
-    fn echoed(&mut self, at: Duration, binary: bool, len: usize) -> Vec<Reaction> {
+    fn echoed(&mut self, at: Duration, binary: bool, data: &[u8]) -> Vec<Reaction> {
         let Some((check, right)) = self.echo.as_mut() else { return Vec::new() };
-        let (ok, text) = match check.wrong(binary, len) {
+        let (ok, text) = match check.wrong(binary, data, self.sent.as_ref()) {
             Some(text) => (false, text),
             None => {
                 *right += 1;
@@ -381,8 +404,10 @@ impl Tracker {
             }
         };
         let logged = check.wirelog == crate::scenario::WirelogSwitch::Logged;
+        let snapshot = ok && check.traffic_stats;
         self.obs.echo = Some((ok, text));
-        let mut out = vec![Reaction::Wirelog { on: true, logged }];
+        let mut out = if snapshot { vec![Reaction::SnapshotTraffic] } else { Vec::new() };
+        out.push(Reaction::Wirelog { on: true, logged });
         out.extend(self.close_first(at, LocalClose { code: Some(REPLY_CODE), reason: None }));
         out
     }

@@ -134,6 +134,8 @@ pub struct Observation {
     /// An echo check's outcome so far: (OK, result text); `None` while
     /// no echo has decided it.
     pub echo: Option<(bool, String)>,
+    /// The case found it could not run (no permessage-deflate agreed).
+    pub unimplemented: bool,
 }
 
 impl Default for Observation {
@@ -156,6 +158,7 @@ impl Default for Observation {
             remote_close_code: None,
             remote_close_reason: None,
             echo: None,
+            unimplemented: false,
         }
     }
 }
@@ -187,6 +190,9 @@ pub fn judge(expect: &Expect, obs: &Observation) -> Verdict {
         (Some(check), None) => (Behavior::Failed, check.waiting.clone()),
         (None, _) => (behavior, result),
     };
+    // Autobahn sets UNIMPLEMENTED and keeps the initial result text.
+    let (behavior, result) =
+        if obs.unimplemented { (Behavior::Unimplemented, EVENTS_DIFFER.to_owned()) } else { (behavior, result) };
     let (behavior_close, result_close) = judge_close(&expect.close, obs);
     let mut verdict = Verdict { behavior, behavior_close, result, result_close };
     if expect.closed_by_wrong_endpoint_is_fatal && obs.closed_by_me != expect.close.closed_by_me {

@@ -23,6 +23,8 @@ pub struct Connection<'a> {
     pub trace: WireTrace,
     /// The client leg's TLS facts, when the case ran over `--tls`.
     pub tls: Option<crate::session::TlsInfo>,
+    /// The traffic statistics an echo check kept (`trafficStats`).
+    pub traffic: Option<report::TrafficStats>,
 }
 
 /// The full report of one case.
@@ -42,6 +44,8 @@ pub fn build(
     r.started = time::rfc3339_millis(conn.started_micros);
     r.duration = conn.duration_ms;
     r.report_time = scenario.report.time;
+    r.report_compression_ratio = scenario.report.compression_ratio;
+    r.traffic_stats = conn.traffic.map(|t| t.to_json());
     r.expected = expected(case);
     r.expected_close = report::ExpectedClose {
         close_code: scenario.expect.close.codes.clone(),

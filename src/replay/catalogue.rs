@@ -15,18 +15,24 @@ use std::path::{Path, PathBuf};
 use super::from_recording::{self, Timing};
 use super::{Case, Response};
 use crate::scenario::select::CaseList;
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{ScenarioError, grid};
 
 include!(concat!(env!("OUT_DIR"), "/shipped.rs"));
 
-/// The shipped scenarios, parsed.
+/// The shipped scenarios, parsed (a grid file gives one case per row).
 pub fn shipped() -> Vec<Case> {
     SHIPPED
         .iter()
-        .map(|(path, text)| {
+        .flat_map(|(path, text)| {
             let origin = PathBuf::from(format!("scenarios/{path}"));
-            let scenario = Scenario::parse(text, &origin).expect("shipped scenarios parse (checked by tests)");
-            Case { scenario, number: 0, response: Response::Autobahn, origin, fixture: Default::default() }
+            let scenarios = grid::parse_file(text, &origin).expect("shipped scenarios parse (checked by tests)");
+            scenarios.into_iter().map(move |scenario| Case {
+                scenario,
+                number: 0,
+                response: Response::Autobahn,
+                origin: origin.clone(),
+                fixture: Default::default(),
+            })
         })
         .collect()
 }
@@ -37,33 +43,36 @@ pub fn load_paths(paths: &[PathBuf], timing: Timing) -> Result<Vec<Case>, Scenar
     for path in paths {
         if path.is_dir() {
             for file in yaml_files(path)? {
-                cases.push(load_file(&file, timing)?);
+                cases.extend(load_file(&file, timing)?);
             }
         } else {
-            cases.push(load_file(path, timing)?);
+            cases.extend(load_file(path, timing)?);
         }
     }
     Ok(cases)
 }
 
-/// Loads one scenario or recording file.
-pub fn load_file(path: &Path, timing: Timing) -> Result<Case, ScenarioError> {
+/// Loads one scenario, grid or recording file: its cases.
+pub fn load_file(path: &Path, timing: Timing) -> Result<Vec<Case>, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: path.to_path_buf(),
         position: None,
         message: e.to_string(),
     })?;
     if is_recording(&text) {
-        return from_recording::load(path, timing);
+        return from_recording::load(path, timing).map(|case| vec![case]);
     }
-    let scenario = Scenario::parse(&text, path)?;
-    Ok(Case {
-        scenario,
-        number: 0,
-        response: Response::Autobahn,
-        origin: path.to_path_buf(),
-        fixture: Default::default(),
-    })
+    let scenarios = grid::parse_file(&text, path)?;
+    Ok(scenarios
+        .into_iter()
+        .map(|scenario| Case {
+            scenario,
+            number: 0,
+            response: Response::Autobahn,
+            origin: path.to_path_buf(),
+            fixture: Default::default(),
+        })
+        .collect())
 }
 
 /// True for a `wstap record` recording (rather than a scenario).
@@ -142,7 +151,8 @@ mod tests {
     fn shipped_texts_equal_the_scenarios_directory() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
         let on_disk = load_paths(&[dir], Timing::Reactive).unwrap();
-        assert_eq!(on_disk.len(), SHIPPED.len());
+        assert_eq!(on_disk.len(), shipped().len());
+        assert!(on_disk.len() > SHIPPED.len(), "grid files give several cases each");
         for (case, shipped) in select(on_disk, &[], &[]).unwrap().iter().zip(select(shipped(), &[], &[]).unwrap()) {
             assert_eq!(case.scenario, shipped.scenario);
         }

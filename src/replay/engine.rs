@@ -24,7 +24,8 @@ use super::inbound::{Inbound, Item};
 use super::wire_io::{Request, WireIo};
 use super::{Case, CaseRun, Response, Settings};
 use crate::judge::{Behavior, Fired, Occurrence, Reaction, State, Tracker, judge};
-use crate::report::{TxFrameSpec, WireLogEntry};
+use crate::report::{TrafficStats, TxFrameSpec, WireLogEntry};
+use crate::scenario::series::SeriesSpec;
 use crate::scenario::{Event, Handshake, Send, Step, Write};
 use crate::wire::deflate::negotiate::{self, Agreement};
 use crate::wire::handshake::parse_extensions;
@@ -54,7 +55,7 @@ pub async fn run_with_request(mut io: WireIo, request: Request, case: &Case, set
     let (deflate, as_recorded) = agree_deflate(&request, case);
     let mut engine = Engine::new(io, case, settings.policy, deflate.as_ref().map(|a| a.params), as_recorded);
     let response = response_101(&request, &case.response, &case.scenario.handshake, deflate.as_ref());
-    engine.open(&response).await;
+    engine.open(&request.raw, &response).await;
     engine.run(request.rest.clone()).await;
     engine.finish(case, settings, &request.raw, &response).await
 }
@@ -81,6 +82,7 @@ pub async fn unopened(mut io: WireIo, case: &Case, settings: &Settings, why: &st
         response: None,
         trace: std::mem::take(&mut io.trace),
         tls: io.tls().cloned(),
+        traffic: None,
     };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
 }
@@ -100,6 +102,7 @@ pub fn no_connection(case: &Case, settings: &Settings, why: &str) -> CaseRun {
         response: None,
         trace: Default::default(),
         tls: None,
+        traffic: None,
     };
     CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording: None }
 }
@@ -109,6 +112,10 @@ pub fn no_connection(case: &Case, settings: &Settings, why: &str) -> CaseRun {
 /// whether recorded compressed messages may be sent as recorded (the
 /// agreement is exactly the recorded one, or there is nothing recorded).
 pub fn agree_deflate(request: &Request, case: &Case) -> (Option<Agreement>, bool) {
+    let offers = request.head.header(EXTENSIONS).map(|v| parse_extensions(&v)).unwrap_or_default();
+    if let (Response::Autobahn, Some(rules)) = (&case.response, &case.scenario.handshake.deflate_accept) {
+        return (negotiate::accept_by_rules(&offers, rules), true);
+    }
     let wanted = match &case.response {
         Response::Autobahn => case.scenario.handshake.extensions.iter().find_map(|e| negotiate::wanted(e)),
         Response::Recorded(headers) => headers
@@ -116,7 +123,6 @@ pub fn agree_deflate(request: &Request, case: &Case) -> (Option<Agreement>, bool
             .filter(|(name, _)| name.eq_ignore_ascii_case(EXTENSIONS))
             .find_map(|(_, value)| negotiate::wanted(value)),
     };
-    let offers = request.head.header(EXTENSIONS).map(|v| parse_extensions(&v)).unwrap_or_default();
     let agreement = wanted.as_ref().and_then(|w| negotiate::negotiate(&offers, w));
     let as_recorded = agreement.as_ref().map(|a| a.params) == wanted;
     (agreement, as_recorded)
@@ -139,6 +145,9 @@ pub fn response_101(request: &Request, response: &Response, hs: &Handshake, defl
             }
             for ext in hs.extensions.iter().filter_map(|e| negotiate::rewrite(e, deflate)) {
                 out += &format!("Sec-WebSocket-Extensions: {ext}\r\n");
+            }
+            if let Some(agreed) = deflate.filter(|_| hs.deflate_accept.is_some()) {
+                out += &format!("Sec-WebSocket-Extensions: {}\r\n", agreed.element);
             }
             for h in &hs.headers {
                 out += &format!("{}: {}\r\n", h.name, h.value);
@@ -181,6 +190,12 @@ struct Engine {
     opened_at: Duration,
     /// Compresses `compress: true` messages, once permessage-deflate is agreed.
     deflater: Option<Deflater>,
+    /// The running `series` and the number of its next message.
+    series: Option<(SeriesSpec, usize)>,
+    /// Traffic counted since the 101 (`trafficStats`).
+    traffic: TrafficStats,
+    /// The statistics an echo check kept ([`Reaction::SnapshotTraffic`]).
+    kept_traffic: Option<TrafficStats>,
 }
 
 impl Engine {
@@ -205,10 +220,15 @@ impl Engine {
             continuing: None,
             last_send: None,
             opened_at: Duration::ZERO,
+            series: None,
+            traffic: TrafficStats::default(),
+            kept_traffic: None,
         }
     }
 
-    async fn open(&mut self, response: &[u8]) {
+    async fn open(&mut self, request: &[u8], response: &[u8]) {
+        self.traffic.preopen_incoming_wire = request.len() as u64;
+        self.traffic.preopen_outgoing_wire = response.len() as u64;
         if self.io.write(response, false).await {
             self.opened_at = self.io.now();
             let reactions = self.apply(Occurrence::Opened);
@@ -302,6 +322,16 @@ impl Engine {
             }
             Step::IfOpen if self.tracker.state() != State::Open => self.cursor = self.steps.len(),
             Step::IfOpen => {}
+            Step::Series(spec) => {
+                self.series = Some((spec, 0));
+                self.send_round().await;
+            }
+            Step::RequireDeflate(code) if self.deflater.is_none() => {
+                let reactions = self.apply(Occurrence::Unimplemented(code));
+                self.carry(reactions, None).await;
+                self.cursor = self.steps.len();
+            }
+            Step::RequireDeflate(_) => {}
         }
         true
     }
@@ -360,13 +390,36 @@ impl Engine {
                 },
                 Reaction::Pong(payload) => self.send(&Send::plain(OpCode::PONG, payload)).await,
                 Reaction::Drop { .. } => self.io.drop_tcp().await,
+                Reaction::SendAgain if self.series.is_some() => self.send_round().await,
                 Reaction::SendAgain => {
                     if let Some(send) = self.last_send.clone() {
                         self.send(&send).await;
                     }
                 }
+                Reaction::SnapshotTraffic => self.kept_traffic = Some(self.traffic),
                 Reaction::Wirelog { on, logged } => self.wirelog(on, logged),
             }
+        }
+    }
+
+    /// Sends the series' next message: compressed if agreed, cut into
+    /// `fragment`-octet frames, RSV1 on the first frame when compressed.
+    async fn send_round(&mut self) {
+        let Some((spec, next)) = self.series.as_mut() else { return };
+        let spec = spec.clone();
+        let message = spec.message(*next);
+        *next += 1;
+        self.tracker.sent_message(&message);
+        let (payload, rsv) = match (spec.compress, self.deflater.as_mut()) {
+            (true, Some(deflater)) => (deflater.compress_message(&message), crate::scenario::plan::RSV1),
+            _ => (message.clone(), 0),
+        };
+        let stats = &mut self.traffic;
+        stats.outgoing_messages += 1;
+        stats.outgoing_app += message.len() as u64;
+        stats.outgoing_websocket += payload.len() as u64;
+        for (i, (opcode, fin, piece)) in spec.frames(&payload).into_iter().enumerate() {
+            self.send(&Send::data(opcode, fin, if i == 0 { rsv } else { 0 }, piece)).await;
         }
     }
 
@@ -377,6 +430,9 @@ impl Engine {
         };
         let send = compressed.as_ref().unwrap_or(send);
         let log = &send.log;
+        if log.opcode <= 2 {
+            self.traffic.outgoing_frames += 1;
+        }
         self.io.trace.tx_frame(&TxFrameSpec {
             payload: &log.payload,
             opcode: log.opcode,
@@ -392,6 +448,7 @@ impl Engine {
 
     async fn write_all(&mut self, writes: &[Write]) {
         for w in writes {
+            self.traffic.outgoing_wire += w.bytes.len() as u64;
             if !self.io.write(&w.bytes, w.sync).await {
                 return;
             }
@@ -404,12 +461,19 @@ impl Engine {
         }
         // A violation inside a frame's payload: that frame's end is still logged.
         let mut finish_frame = false;
+        let open = self.tracker.state() == State::Open;
+        if open {
+            self.traffic.incoming_wire += bytes.len() as u64;
+        }
         for item in self.inbound.push(bytes) {
             if self.done() {
                 if let (true, Item::Frame { header, payload }) = (finish_frame, &item) {
                     self.io.trace.rx_frame(payload, header.opcode.value(), header.fin, header.rsv, header.mask);
                 }
                 return;
+            }
+            if self.tracker.state() == State::Open {
+                count_incoming(&mut self.traffic, &item);
             }
             let occurrence = match item {
                 Item::Frame { header, payload } => {
@@ -447,8 +511,25 @@ impl Engine {
             response: Some(response),
             trace: std::mem::take(&mut self.io.trace),
             tls: self.io.tls().cloned(),
+            traffic: self.kept_traffic,
         };
         CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
+    }
+}
+
+/// Adds one decoded item to the incoming counters (data frames at their
+/// wire size, messages at their inflated size).
+fn count_incoming(stats: &mut TrafficStats, item: &Item) {
+    match item {
+        Item::Frame { header, payload } if header.opcode.value() <= 2 => {
+            stats.incoming_frames += 1;
+            stats.incoming_websocket += payload.len() as u64;
+        }
+        Item::Message { data, .. } => {
+            stats.incoming_messages += 1;
+            stats.incoming_app += data.len() as u64;
+        }
+        _ => {}
     }
 }
 

@@ -36,6 +36,7 @@ mod pyfmt;
 mod readable;
 pub mod recording;
 mod text;
+pub mod traffic;
 pub mod wirelog;
 
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub use index::{render_index_html, render_index_json};
 pub use readable::{ReadableOptions, render_readable};
 pub use recording::from_recording;
 pub use text::{TextOptions, render_text, render_text_with};
+pub use traffic::TrafficStats;
 pub use wirelog::{Histogram, TxFrameEntry, TxFrameSpec, WireLogEntry, WireTrace, octets_text, payload_text};
 
 use std::io;

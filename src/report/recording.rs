@@ -109,6 +109,7 @@ pub fn observation(s: &Summary, me: Side) -> Observation {
         remote_close_code: theirs.and_then(|c| c.code),
         remote_close_reason: theirs.and_then(|c| c.reason.clone().or_else(|| c.reason_hex.clone())),
         echo: None,
+        unimplemented: false,
     }
 }
 

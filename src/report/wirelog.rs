@@ -411,25 +411,34 @@ impl WireTrace {
     /// Record a TCP read.
     pub fn rx_octets(&mut self, data: &[u8]) {
         self.rx_octets.add(data.len() as u64);
-        self.log(WireLogEntry::rx_octets(data));
+        if self.logging {
+            self.log(WireLogEntry::rx_octets(data));
+        }
     }
 
     /// Record a socket write.
     pub fn tx_octets(&mut self, data: &[u8], sync: bool) {
         self.tx_octets.add(data.len() as u64);
-        self.log(WireLogEntry::tx_octets(data, sync));
+        if self.logging {
+            self.log(WireLogEntry::tx_octets(data, sync));
+        }
     }
 
     /// Record a complete received frame (payload unmasked).
     pub fn rx_frame(&mut self, payload: &[u8], opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) {
         self.rx_frames.add(u64::from(opcode));
-        self.log(WireLogEntry::rx_frame(payload, opcode, fin, rsv, mask));
+        // Traffic entries are dropped while logging is off: not built either.
+        if self.logging {
+            self.log(WireLogEntry::rx_frame(payload, opcode, fin, rsv, mask));
+        }
     }
 
     /// Record a frame the fuzzer sent (log it before its octets).
     pub fn tx_frame(&mut self, spec: &TxFrameSpec<'_>) {
         self.tx_frames.add(u64::from(spec.opcode));
-        self.log(WireLogEntry::tx_frame(spec));
+        if self.logging {
+            self.log(WireLogEntry::tx_frame(spec));
+        }
     }
 
     /// Switch traffic logging on or off; the switch itself is logged (`WLM`).

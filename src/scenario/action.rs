@@ -57,6 +57,14 @@ pub enum Action {
     /// connection is not closed by then (Autobahn's `continueLater`; `CT`
     /// when armed, `CTE` when it fires).
     ContinueLater(ContinueSpec),
+    /// Autobahn 12.x/13.x's message loop: message k is the k-th slice of a
+    /// test-data file; the first goes out here, the next after each right
+    /// echo (`expect.echo`).
+    Series(super::series::SeriesSpec),
+    /// Without a permessage-deflate agreement, the case is UNIMPLEMENTED:
+    /// the server closes through the normal API with `close` and skips the
+    /// remaining actions (Autobahn 12.x/13.x's `onOpen`).
+    RequireDeflate(RequireSpec),
     /// A compressed message from a recording (not written in scenario
     /// files): sent as recorded when the agreement is the recorded one.
     #[serde(skip)]
@@ -83,6 +91,7 @@ impl Action {
         match self {
             Action::Frame(frame) => frame.check(),
             Action::Message(message) => message.check(),
+            Action::Series(series) => series.check(),
             Action::KillAfter(secs) => seconds("kill_after", *secs),
             Action::CloseAfter(secs) => seconds("close_after", *secs),
             Action::ContinueLater(spec) => seconds("continue_later.after", spec.after),
@@ -97,6 +106,14 @@ fn seconds(what: &str, secs: f64) -> Result<(), String> {
     } else {
         Err(format!("expected {what} to be a positive number of seconds, got {secs}"))
     }
+}
+
+/// What `require_deflate` does without an agreement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequireSpec {
+    /// The close code the server then closes with (through the API).
+    pub close: u16,
 }
 
 /// A wire-log switch.

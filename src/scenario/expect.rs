@@ -8,7 +8,10 @@
 
 use serde::Deserialize;
 
+use sha1::Digest as _;
+
 use super::payload::Payload;
+pub use super::series::Unit;
 
 /// One thing the server records from the client (Autobahn's `received`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -124,6 +127,19 @@ pub struct EchoCheck {
     /// `createWirelog = True`, no `WLM` entry) or `logged` (`WLM`).
     #[serde(default)]
     pub wirelog: WirelogSwitch,
+    /// What `len` counts: octets (default) or code points (12.x/13.x
+    /// compare text echoes decoded).
+    #[serde(default)]
+    pub units: Unit,
+    /// Result text for an echo whose SHA-1 differs from that of the message
+    /// the server's `series` sent last (`{sha1}`: the echo's, `{sent_sha1}`:
+    /// the sent one's, in hex). Without it, content is not checked.
+    #[serde(default)]
+    pub wrong_content: Option<String>,
+    /// On the last right echo, the report's `trafficStats` becomes the
+    /// connection's statistics at that moment (12.x/13.x).
+    #[serde(default)]
+    pub traffic_stats: bool,
 }
 
 fn one() -> usize {
@@ -131,15 +147,25 @@ fn one() -> usize {
 }
 
 impl EchoCheck {
-    /// The result text for an echo, or `None` if it is right.
-    pub fn wrong(&self, binary: bool, len: usize) -> Option<String> {
+    /// The result text for an echo, or `None` if it is right. `sent` is
+    /// the SHA-1 of the message the server sent last, when it knows one.
+    pub fn wrong(&self, binary: bool, data: &[u8], sent: Option<&[u8; 20]>) -> Option<String> {
         let want_binary = self.opcode.0 == crate::wire::OpCode::BINARY;
+        let len = self.units.len_of(data);
+        // Hashed only when content is checked (not for 9.x's bulk echoes).
+        let digest = || -> [u8; 20] { sha1::Sha1::digest(data).into() };
+        let hex = |d: &[u8]| crate::scenario::payload::encode_hex(d);
         let template = if binary != want_binary {
-            &self.wrong_type
+            self.wrong_type.clone()
         } else if len != self.len {
-            &self.wrong_len
+            self.wrong_len.clone()
         } else {
-            return None;
+            match (&self.wrong_content, sent) {
+                (Some(text), Some(sent)) if *sent != digest() => {
+                    text.replace("{sha1}", &hex(&digest())).replace("{sent_sha1}", &hex(sent))
+                }
+                _ => return None,
+            }
         };
         let python_bool = if binary { "True" } else { "False" };
         Some(template.replace("{binary}", python_bool).replace("{len}", &len.to_string()))

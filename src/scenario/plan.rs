@@ -57,6 +57,11 @@ pub enum Step {
     },
     /// Skip the rest of the plan unless the connection is OPEN.
     IfOpen,
+    /// Start a message loop (see [`crate::scenario::series`]).
+    Series(crate::scenario::series::SeriesSpec),
+    /// Without permessage-deflate: UNIMPLEMENTED, close with this code
+    /// through the API, skip the rest of the plan.
+    RequireDeflate(u16),
     /// Run the following steps later, if still not closed (`CT`, `CTE`).
     ContinueLater {
         /// Seconds to wait.
@@ -197,11 +202,19 @@ impl LocalClose {
 impl Send {
     /// One unmasked frame with the given FIN bit and a minimal length.
     pub fn with_header(opcode: OpCode, fin: bool, payload: Vec<u8>) -> Send {
+        Send::data(opcode, fin, 0, payload)
+    }
+
+    /// One unmasked frame with the given FIN and RSV bits and a minimal
+    /// length, in one write.
+    pub fn data(opcode: OpCode, fin: bool, rsv: u8, payload: Vec<u8>) -> Send {
         let mut header = FrameHeader::new(opcode, payload.len() as u64);
         header.fin = fin;
+        header.rsv = rsv;
         let bytes = header.encode_frame(&payload);
         let mut send = Send::plain(opcode, payload);
         send.log.fin = fin;
+        send.log.rsv = rsv;
         send.writes = vec![Write { bytes, sync: false }];
         send
     }
@@ -273,6 +286,8 @@ fn compile_one(action: &Action, as_recorded: bool) -> Vec<Step> {
             return sends.collect();
         }
         Action::ContinueLater(spec) => Step::ContinueLater { after: spec.after, tag: spec.tag.clone() },
+        Action::Series(series) => Step::Series(series.clone()),
+        Action::RequireDeflate(spec) => Step::RequireDeflate(spec.close),
     };
     vec![step]
 }

@@ -186,7 +186,8 @@ fn catalogue_has_the_37_category_7_ids_in_order() {
     assert_eq!(ids, expected);
 }
 
-/// `scenarios/<category>/<id>.yaml`, and nothing else in `scenarios/`.
+/// `scenarios/<category>/<id>.yaml` (or `<sub-category>.yaml` for a grid
+/// file), and nothing else in `scenarios/`.
 #[test]
 fn every_file_is_named_by_its_case_id_in_its_category_directory() {
     let mut files = 0;
@@ -196,9 +197,18 @@ fn every_file_is_named_by_its_case_id_in_its_category_directory() {
         let name = dir.file_name().unwrap().to_str().unwrap().to_owned();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            let id = load(&path).unwrap().id;
-            assert_eq!(path.file_name().unwrap().to_str().unwrap(), format!("{id}.yaml"));
-            assert_eq!(id.split('.').next(), Some(name.as_str()), "{}", path.display());
+            let text = std::fs::read_to_string(&path).unwrap();
+            let file = path.file_name().unwrap().to_str().unwrap();
+            if grid::is_grid(&text) {
+                // A grid file is named by its sub-category: 12.1.yaml holds 12.1.*.
+                let stem = file.strip_suffix(".yaml").unwrap();
+                for case in grid::parse_file(&text, &path).unwrap() {
+                    assert_eq!(case.id.rsplit_once('.').map(|(sub, _)| sub), Some(stem), "{}", path.display());
+                }
+            } else {
+                assert_eq!(file, format!("{}.yaml", load(&path).unwrap().id));
+            }
+            assert_eq!(file.split('.').next(), Some(name.as_str()), "{}", path.display());
             files += 1;
         }
     }

@@ -66,6 +66,70 @@ fn answer(offer: &Extension, wanted: &DeflateParams) -> Option<Agreement> {
     Some(Agreement { element: element(&params, show_server_bits, client_bits.is_some()), params })
 }
 
+/// One way a server accepts a client's permessage-deflate offer (a
+/// scenario's `handshake.deflate_accept` entry; see [`accept_by_rules`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptRule {
+    /// Ask the client not to take over context (`client_no_context_takeover`).
+    #[serde(default)]
+    pub client_no_context_takeover: bool,
+    /// Ask the client for this window size (`client_max_window_bits=N`,
+    /// 8–15); the rule then only takes offers that allow it.
+    #[serde(default)]
+    pub client_max_window_bits: Option<u8>,
+}
+
+/// Autobahn 12.x/13.x's accept functions, as rules: each rule in order is
+/// tried against every permessage-deflate offer in the client's order, and
+/// the first offer a rule takes is the agreement; `None` declines.
+///
+/// As in Autobahn 0.8.2 (`PerMessageDeflateOfferAccept`): an offer with an
+/// unknown, repeated or malformed parameter is skipped; a rule asking for
+/// `client_max_window_bits` takes only offers that contain
+/// `client_max_window_bits` (with or without a value, which is not
+/// compared); `client_no_context_takeover` may always be asked for (RFC 7692
+/// §7.1.1.2). The answer repeats what the offer asked of the server
+/// (`server_no_context_takeover`, `server_max_window_bits=N`, 8 included:
+/// wstap then compresses with 9 bits, see [`super::Deflater`]), then adds
+/// the rule's requests, in that order.
+pub fn accept_by_rules(offers: &[Extension], rules: &[AcceptRule]) -> Option<Agreement> {
+    let offers: Vec<(&Extension, DeflateParams)> = offers
+        .iter()
+        .filter(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
+        .filter_map(|e| DeflateParams::from_extension(e).ok().map(|p| (e, p)))
+        .collect();
+    rules.iter().find_map(|rule| {
+        offers.iter().find_map(|(offer, asked)| {
+            let allows_bits = offer.param("client_max_window_bits").is_some();
+            if rule.client_max_window_bits.is_some() && !allows_bits {
+                return None;
+            }
+            let server_bits = offer.param("server_max_window_bits").is_some();
+            let params = DeflateParams {
+                server_no_context_takeover: asked.server_no_context_takeover,
+                client_no_context_takeover: rule.client_no_context_takeover,
+                server_max_window_bits: if server_bits { asked.server_max_window_bits } else { 15 },
+                client_max_window_bits: rule.client_max_window_bits.unwrap_or(15),
+            };
+            let mut element = String::from(PERMESSAGE_DEFLATE);
+            if params.server_no_context_takeover {
+                element += "; server_no_context_takeover";
+            }
+            if server_bits {
+                element += &format!("; server_max_window_bits={}", params.server_max_window_bits);
+            }
+            if rule.client_no_context_takeover {
+                element += "; client_no_context_takeover";
+            }
+            if let Some(bits) = rule.client_max_window_bits {
+                element += &format!("; client_max_window_bits={bits}");
+            }
+            Some(Agreement { params, element })
+        })
+    })
+}
+
 /// What a server accepting `value` (a `Sec-WebSocket-Extensions` value or
 /// one element of it) wants from permessage-deflate, if it accepts it.
 /// Parameters are read leniently: what cannot be read keeps its default.
@@ -172,6 +236,38 @@ mod tests {
         assert_eq!(rewrite(value, None).as_deref(), Some("foo; bar=1"));
         assert_eq!(rewrite("permessage-deflate", None), None);
         assert_eq!(wanted(value).map(|p| p.server_max_window_bits), Some(10));
+    }
+
+    fn by_rules(offer: &str, rules: &str) -> Option<String> {
+        let rules: Vec<AcceptRule> = serde_yaml::from_str(rules).unwrap();
+        accept_by_rules(&parse_extensions(offer), &rules).map(|a| a.element)
+    }
+
+    #[test]
+    fn rules_answer_like_autobahns_accept_functions() {
+        let python = "permessage-deflate; client_max_window_bits";
+        assert_eq!(by_rules(python, "[{}]").as_deref(), Some("permessage-deflate"));
+        let ncc = "[{client_no_context_takeover: true}]";
+        assert_eq!(by_rules(python, ncc).as_deref(), Some("permessage-deflate; client_no_context_takeover"));
+        let nine = "[{client_no_context_takeover: true, client_max_window_bits: 9}]";
+        let want = "permessage-deflate; client_no_context_takeover; client_max_window_bits=9";
+        assert_eq!(by_rules(python, nine).as_deref(), Some(want));
+        // An offer without client_max_window_bits: the window rule declines,
+        // a fallback rule (13.7) takes it.
+        assert_eq!(by_rules("permessage-deflate", nine), None);
+        let fallback =
+            "[{client_no_context_takeover: true, client_max_window_bits: 9}, {client_no_context_takeover: true}, {}]";
+        assert_eq!(
+            by_rules("permessage-deflate", fallback).as_deref(),
+            Some("permessage-deflate; client_no_context_takeover")
+        );
+        // What the client asked of the server is repeated first; 8 too.
+        let asked = "permessage-deflate; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits";
+        let want =
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits=15";
+        assert_eq!(by_rules(asked, "[{client_max_window_bits: 15}]").as_deref(), Some(want));
+        assert_eq!(by_rules("permessage-deflate; foo, x-webkit-deflate-frame", "[{}]"), None);
+        assert_eq!(by_rules("", "[{}]"), None);
     }
 
     #[test]

@@ -229,3 +229,23 @@ async fn reference() {
     std::fs::write(&out, text).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     println!("oracle: {results} results of {} in {:.1} s -> {}", peer.name(), run.wall.as_secs_f64(), out.display());
 }
+
+/// Categories 12 and 13 against the committed reference results
+/// (`scripts/deflate-check`): `WSTAP_ORACLE_PEER` as the client,
+/// `WSTAP_ORACLE_CASES` (default `12.* 13.*`) as the selection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a long run; use scripts/deflate-check"]
+async fn deflate() {
+    let peer = peer();
+    if let Err(why) = peer.requirement() {
+        panic!("deflate: {why}");
+    }
+    let mut selection = selection();
+    if selection.cases.is_empty() {
+        selection.cases = vec!["12.*".into(), "13.*".into()];
+    }
+    let expected =
+        deflate::restricted(&deflate::reference_file(peer.name()), &selection)["cases"].as_array().map_or(0, Vec::len);
+    assert!(expected > 0, "no 12.x/13.x case in {selection:?}");
+    deflate::against_reference("deflate", peer, peer.name(), selection, expected).await;
+}

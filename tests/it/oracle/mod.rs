@@ -34,6 +34,7 @@ pub mod wstap_side;
 mod catalogue;
 mod category7;
 mod corpus;
+pub mod deflate;
 mod manual;
 mod raw_client;
 
