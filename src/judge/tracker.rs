@@ -34,6 +34,8 @@ pub const OPEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const NO_CLOSE_REPLY: &str = "peer did not respond (in time) in closing handshake";
 /// `wasNotCleanReason` when the opening-handshake timer fired.
 pub const NO_OPEN_HANDSHAKE: &str = "peer did not finish (in time) the opening handshake";
+/// `wasNotCleanReason` when the fuzzer failed the connection under `failByDrop`.
+pub const DROPPED_ON_FAIL: &str = "I failed the WebSocket connection by dropping the TCP connection";
 /// `wasNotCleanReason` when the client dropped TCP without closing.
 pub const PEER_DROPPED: &str = "peer dropped the TCP connection without previous WebSocket closing handshake";
 
@@ -160,6 +162,8 @@ pub struct Tracker {
     echo: Option<(crate::scenario::EchoCheck, usize)>,
     /// SHA-1 of the message a series sent last (12.x/13.x echo checks).
     sent: Option<[u8; 20]>,
+    /// Fail by dropping TCP ([`Tracker::with_fail_by_drop`]).
+    fail_by_drop: bool,
 }
 
 impl Tracker {
@@ -179,6 +183,7 @@ impl Tracker {
             reply: LocalClose { code: Some(REPLY_CODE), reason: None },
             echo: expect.echo.clone().map(|check| (check, 0)),
             sent: None,
+            fail_by_drop: false,
         }
     }
 
@@ -194,6 +199,15 @@ impl Tracker {
     /// Autobahn's [`REPLY_CODE`] (a recording's own reply, when replayed).
     pub fn with_close_reply(mut self, reply: LocalClose) -> Tracker {
         self.reply = reply;
+        self
+    }
+
+    /// Autobahn's `failByDrop` option: failing the connection drops TCP at
+    /// once (abortively, no close frame), with [`DROPPED_ON_FAIL`] as the
+    /// reason, in OPEN as in CLOSING. Off by default, as the fuzzingserver
+    /// forces it off unless the spec's `options` turn it on.
+    pub fn with_fail_by_drop(mut self, on: bool) -> Tracker {
+        self.fail_by_drop = on;
         self
     }
 
@@ -362,6 +376,12 @@ impl Tracker {
 
     /// Fails the connection: close first if OPEN, drop if CLOSING.
     fn fail(&mut self, at: Duration, code: u16, reason: &str) -> Vec<Reaction> {
+        if self.fail_by_drop && matches!(self.state, State::Open | State::Closing) {
+            self.obs.failed_by_me = true;
+            self.obs.was_clean = false;
+            self.obs.was_not_clean_reason = Some(DROPPED_ON_FAIL.into());
+            return self.drop_tcp(true);
+        }
         match self.state {
             State::Open => {
                 self.obs.failed_by_me = true;
@@ -438,6 +458,11 @@ impl Tracker {
             Some(problem) => self.fail(at, problem_code(problem), &problem_text(problem)),
             None => Vec::new(),
         };
+        if problem.is_some() && self.fail_by_drop {
+            // Autobahn stops at the failure: the reason is never read.
+            self.obs.remote_close_reason = None;
+            return out;
+        }
         // Processing continues after a failure (failByDrop is off).
         out.extend(match self.state {
             State::Closing => {

@@ -251,6 +251,12 @@ async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) 
         (Ok(case), Ok(agent)) => (case, agent),
         (Err(e), _) | (_, Err(e)) => return Err((io, e)),
     };
+    if state.settings.exclude_agent.excludes(&agent, &case.scenario.id) {
+        // Autobahn: accepted, closed at once with an empty close, no result stored.
+        let (id, agent) = (crate::escape::line(&case.scenario.id), crate::escape::line(&agent));
+        eprintln!("wstap: skipping case {id} for agent {agent} (exclude-agent-cases)");
+        return control(io, &request, None).await;
+    }
     let _running = Running::start(&state.running);
     let mut settings = state.settings.clone();
     settings.agent = agent;

@@ -5,6 +5,11 @@
 //!   payload, with a text frame that is not UTF-8, and, while still OPEN,
 //!   with a one-byte close: the per-case JSON must be equal after
 //!   [`normalise`](super::normalise) (issue 11, "Fixes found on the way").
+//! * The spec's `options.failByDrop` and `exclude-agent-cases`, read by
+//!   both servers from the same spec file: the same misbehaviours (and a
+//!   client that never answers, so the kill timer fails the connection)
+//!   under failByDrop, and an agent whose case is excluded (an empty close
+//!   at once, no result).
 //! * `/getCaseStatus` for a case with no result yet: both servers complete
 //!   the handshake first and then wait; a driver that leaves gets the
 //!   server's end of TCP at once (no socket left in CLOSE-WAIT); a waiter
@@ -30,17 +35,20 @@ enum Misbehaviour {
     BadUtf8WhileClosing,
     /// Answers the fuzzer's text with a 1-byte close (the fuzzer is still OPEN).
     OneByteCloseWhileOpen,
+    /// Reads and never answers: the kill timer fails the connection.
+    Silent,
+    /// Echoes and answers the close, as a library does.
+    Polite,
 }
 
 impl Misbehaviour {
-    const ALL: [Misbehaviour; 3] =
-        [Misbehaviour::OneByteCloseReply, Misbehaviour::BadUtf8WhileClosing, Misbehaviour::OneByteCloseWhileOpen];
-
     fn agent(self) -> &'static str {
         match self {
             Misbehaviour::OneByteCloseReply => "onebyte",
             Misbehaviour::BadUtf8WhileClosing => "badutf8",
             Misbehaviour::OneByteCloseWhileOpen => "openonebyte",
+            Misbehaviour::Silent => "silent",
+            Misbehaviour::Polite => "excluded-polite",
         }
     }
 }
@@ -104,11 +112,15 @@ async fn read_frame(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(u8, Vec<u
     }
 }
 
-/// Runs case 1 on `base` as `how` does, until the server drops TCP.
-async fn run_case(base: &str, how: Misbehaviour) {
+/// Runs case 1 on `base` as `how` does, until the server drops TCP;
+/// returns the frames it read.
+async fn run_case(base: &str, how: Misbehaviour) -> Vec<(u8, Vec<u8>)> {
     let (mut tcp, mut buf) = upgrade(base, &format!("/runCase?case=1&agent={}", how.agent())).await;
+    let mut seen = Vec::new();
     while let Some((opcode, payload)) = read_frame(&mut tcp, &mut buf).await {
+        seen.push((opcode, payload.clone()));
         let answer = match (how, opcode) {
+            (Misbehaviour::Silent, _) => continue,
             (Misbehaviour::OneByteCloseWhileOpen, 1) => masked(8, &[3]),
             (_, 1 | 2) => masked(opcode, &payload),
             (_, 9) => masked(10, &payload),
@@ -116,42 +128,54 @@ async fn run_case(base: &str, how: Misbehaviour) {
             (Misbehaviour::BadUtf8WhileClosing, 8) => {
                 [masked(1, &[0xce, 0xba, 0xff, 0xfe]), masked(8, &[3, 0xe8])].concat()
             }
+            (_, 8) => masked(8, &payload),
             _ => continue,
         };
         if tcp.write_all(&answer).await.is_err() {
             break;
         }
     }
+    seen
 }
 
 /// A server's `finish`: stops it and reads its reports.
 type Finish = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reports, String>>>>;
 
-/// One server of each kind for 7.1.1, each driven by every misbehaviour.
-async fn misbehaving_run(fuzzer: Fuzzer) -> Run {
+/// One server for 7.1.1, the real suite's or wstap's, from a spec with
+/// `extra` keys (wstap reads it with `serve --spec`), driven by each of
+/// `clients` in turn; the frames each client read, and the reports.
+async fn misbehaving_run(
+    fuzzer: Fuzzer,
+    extra: serde_json::Value,
+    clients: &[Misbehaviour],
+) -> (Vec<Vec<(u8, Vec<u8>)>>, Run) {
     let selection = Selection::new(&["7.1.1"], &[]);
     let start = std::time::Instant::now();
     let (url, finish): (String, Finish) = match fuzzer {
         Fuzzer::Autobahn => {
             let spec = Selection { cases: selection.spec_cases(), exclude: vec![] };
-            let server = suite::RealFuzzingServer::start(&spec).await.unwrap();
+            let server = suite::RealFuzzingServer::start_with(&spec, extra).await.unwrap();
             (server.url.clone(), Box::pin(server.finish()))
         }
         Fuzzer::Wstap => {
-            let server = wstap_side::WstapServe::start(&selection).await.unwrap();
+            let server = wstap_side::WstapServe::start_with_spec(&selection, extra).await.unwrap();
             (server.url.clone(), Box::pin(server.finish()))
         }
     };
-    for how in Misbehaviour::ALL {
-        run_case(&url, how).await;
+    let mut seen = Vec::new();
+    for how in clients {
+        seen.push(run_case(&url, *how).await);
     }
-    for how in Misbehaviour::ALL {
+    for how in clients {
         // Twice, for the reason given at `serve_side`.
         peers::update_reports(&url, how.agent()).await.unwrap();
         peers::update_reports(&url, how.agent()).await.unwrap();
     }
-    Run { reports: finish.await.unwrap(), wall: start.elapsed() }
+    (seen, Run { reports: finish.await.unwrap(), wall: start.elapsed() })
 }
+
+const MISBEHAVIOURS: [Misbehaviour; 3] =
+    [Misbehaviour::OneByteCloseReply, Misbehaviour::BadUtf8WhileClosing, Misbehaviour::OneByteCloseWhileOpen];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_misbehaving_raw_client_gets_the_same_reports_as_from_autobahn() {
@@ -159,7 +183,12 @@ async fn a_misbehaving_raw_client_gets_the_same_reports_as_from_autobahn() {
     if !tools::ready(test, &[tools::wstest().map(|_| ())]) {
         return;
     }
-    let (left, right) = tokio::join!(misbehaving_run(Fuzzer::Autobahn), misbehaving_run(Fuzzer::Wstap));
+    let spec = serde_json::json!({});
+    let (left, right) = tokio::join!(
+        misbehaving_run(Fuzzer::Autobahn, spec.clone(), &MISBEHAVIOURS),
+        misbehaving_run(Fuzzer::Wstap, spec, &MISBEHAVIOURS)
+    );
+    let (left, right) = (left.1, right.1);
     // The facts the issue names, on the oracle's side, so the comparison
     // below compares what it should.
     let case = |run: &Run, agent: &str| run.reports.agents[agent]["7.1.1"].1.clone();
@@ -168,7 +197,34 @@ async fn a_misbehaving_raw_client_gets_the_same_reports_as_from_autobahn() {
     let last_rf = bad["wirelog"].as_array().unwrap().iter().rev().find(|e| e[0] == "RF").unwrap().clone();
     assert_eq!(last_rf[1], serde_json::json!([0, ""]), "an RF with an empty payload: {last_rf}");
     let comparison = Comparison::new(("autobahn", "wstap"), left, right);
-    comparison.assert_equal(Misbehaviour::ALL.len());
+    comparison.assert_equal(MISBEHAVIOURS.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_by_drop_and_exclude_agent_cases_from_the_spec_act_as_in_autobahn() {
+    let test = "fail_by_drop_and_exclude_agent_cases_from_the_spec_act_as_in_autobahn";
+    if !tools::ready(test, &[tools::wstest().map(|_| ())]) {
+        return;
+    }
+    let spec = serde_json::json!({
+        "options": {"failByDrop": true},
+        "exclude-agent-cases": {"excluded*": ["7.1.*"]},
+    });
+    let mut clients = MISBEHAVIOURS.to_vec();
+    clients.extend([Misbehaviour::Silent, Misbehaviour::Polite]);
+    let (left, right) = tokio::join!(
+        misbehaving_run(Fuzzer::Autobahn, spec.clone(), &clients),
+        misbehaving_run(Fuzzer::Wstap, spec, &clients)
+    );
+    // The excluded agent read an empty close and nothing else, on both sides.
+    assert_eq!(left.0.last().unwrap(), &[(8, vec![])], "autobahn");
+    assert_eq!(right.0.last().unwrap(), &[(8, vec![])], "wstap");
+    let (left, right) = (left.1, right.1);
+    assert!(!left.reports.agents.contains_key("excluded-polite"), "autobahn stores no result");
+    let silent = &left.reports.agents["silent"]["7.1.1"].1;
+    assert_eq!(silent["wasNotCleanReason"], "I failed the WebSocket connection by dropping the TCP connection");
+    let comparison = Comparison::new(("autobahn", "wstap"), left, right);
+    comparison.assert_equal(clients.len() - 1);
 }
 
 /// Asks `base` for the status of case 1 (no result yet) as agent `agent`:
