@@ -48,6 +48,16 @@ pub enum Command {
     /// that ran are reported (summary, --report, --junit; the rest NOT RUN)
     /// and the exit status is 130.
     Replay(ReplayArgs),
+    /// Act as Autobahn's fuzzingclient: play the client side of the cases
+    /// against one or more servers under test and judge them (exit 0 all
+    /// passed, 1 some failed, 2 error, 130 interrupted).
+    ///
+    /// Each case is a new connection to SERVER_URL; every frame wstap sends
+    /// is masked. The servers are expected to echo every message, as
+    /// Autobahn's are. Reports: one agent per server (--agent, else the
+    /// server's `Server` header). On ^C or SIGTERM what ran is reported and
+    /// the rest is NOT RUN.
+    Fuzz(FuzzArgs),
     /// Serve Autobahn's URL protocol (/getCaseCount, /runCase, /updateReports,
     /// ...) so existing Autobahn client drivers run against wstap unchanged.
     ///
@@ -231,6 +241,50 @@ pub struct ReplayArgs {
     /// Fault rules for the replayed server's frames (s2c rules only).
     #[command(flatten)]
     pub faults: FaultArgs,
+}
+
+/// Options of `wstap fuzz`.
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// Servers under test: ws://HOST:PORT[/PATH] or wss://... (IP literals, localhost or names).
+    #[arg(value_name = "SERVER_URL", required_unless_present = "spec")]
+    pub servers: Vec<String>,
+    /// The server's name in reports (Autobahn's `agent`), repeated once per SERVER_URL in order.
+    /// Default: the server's `Server` response header (or UnknownServer), as Autobahn does.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Vec<String>,
+    /// Case patterns to run (Autobahn rules: `*` wildcards, anchored at the start), comma-separated
+    /// or repeated: `--cases 7.1.1,7.3*`. Default: all.
+    #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
+    pub cases: Vec<String>,
+    /// Case patterns to leave out, comma-separated or repeated.
+    #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
+    pub exclude: Vec<String>,
+    /// Scenario files or directories to play instead of the shipped cases.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub scenarios: Vec<PathBuf>,
+    /// Cases run at the same time against one server, each on its own connection (Autobahn: 1).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+    /// Write Autobahn-compatible reports into this directory (one agent per server).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML file: one test suite per server, one testcase per case.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Save what each case observed as a recording here (default: DIR/recordings with --report).
+    #[arg(long, value_name = "DIR")]
+    pub record_dir: Option<PathBuf>,
+    /// Autobahn's fuzzingclient.json: its servers (url, agent), cases, exclude-cases and outdir
+    /// (--report) are used; other keys are named in a warning.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["servers", "agent", "cases", "exclude"])]
+    pub spec: Option<PathBuf>,
+    /// Extra trusted root certificates (PEM) for wss:// servers.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+    /// Do not verify wss:// servers' certificates (loudly).
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Options of `wstap serve`.

@@ -24,6 +24,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(&args),
         Command::Replay(args) => replay::run(args).await,
         Command::Serve(args) => replay::serve(args).await,
+        Command::Fuzz(args) => fuzz::run(args).await,
         Command::Convert(args) => convert::run(&args),
         Command::Ca(args) => ca(&args),
         Command::Completions(args) => completions(args.shell),
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 mod convert;
 mod diff;
 pub(crate) mod faults;
+mod fuzz;
 mod replay;
 mod show;
 

@@ -1,5 +1,6 @@
 //! Autobahn's `fuzzingserver.json`, as libraries keep it, for `wstap serve
-//! --spec` and `wstap replay --spec`.
+//! --spec` and `wstap replay --spec`; and its `fuzzingclient.json` for
+//! `wstap fuzz --spec` ([`load_client`]).
 //!
 //! Read: `url` (the listen address: `ws://HOST:PORT`), `outdir` (the report
 //! directory), `cases` and `exclude-cases` (Autobahn's patterns; numbering
@@ -101,6 +102,82 @@ fn options(value: &Value, spec: &mut Spec) -> Result<(), String> {
     Ok(())
 }
 
+/// What a fuzzingclient spec sets.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ClientSpec {
+    /// From `servers`: each one's `url` and `agent` (when given), in order.
+    pub servers: Vec<(String, Option<String>)>,
+    /// From `outdir`.
+    pub outdir: Option<PathBuf>,
+    /// From `cases`; empty means all.
+    pub cases: Vec<String>,
+    /// From `exclude-cases`.
+    pub exclude: Vec<String>,
+    /// One line per key that is ignored, saying why.
+    pub warnings: Vec<String>,
+}
+
+/// Reads and checks a fuzzingclient spec file.
+pub fn load_client(path: &Path) -> Result<ClientSpec, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_client(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses a fuzzingclient spec's JSON text: `servers` (`[{agent, url,
+/// options}]`), `outdir`, `cases`, `exclude-cases`; the rest is warned about.
+pub fn parse_client(text: &str) -> Result<ClientSpec, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(map) = value else { return Err("expected a JSON object".into()) };
+    let mut spec = ClientSpec::default();
+    for (key, value) in &map {
+        match key.as_str() {
+            "servers" => spec.servers = servers(value, &mut spec.warnings)?,
+            "outdir" => spec.outdir = Some(PathBuf::from(value.as_str().ok_or("expected outdir to be a string")?)),
+            "cases" => spec.cases = patterns(key, value)?,
+            "exclude-cases" => spec.exclude = patterns(key, value)?,
+            "exclude-agent-cases" | "options" if value.as_object().is_some_and(|m| m.is_empty()) => {}
+            "exclude-agent-cases" | "options" => {
+                spec.warnings.push(format!("{key:?} is not carried out by wstap fuzz yet; ignored"))
+            }
+            k => spec.warnings.push(format!("unknown key {k:?}; ignored")),
+        }
+    }
+    if !map.contains_key("servers") {
+        return Err("expected a \"servers\" list: [{\"agent\": \"...\", \"url\": \"ws://...\"}]".into());
+    }
+    if spec.cases == ["*"] {
+        spec.cases.clear();
+    }
+    Ok(spec)
+}
+
+fn servers(value: &Value, warnings: &mut Vec<String>) -> Result<Vec<(String, Option<String>)>, String> {
+    let list = value.as_array().ok_or("expected servers to be a list of {\"agent\", \"url\"} objects")?;
+    let mut out = Vec::new();
+    for (i, server) in list.iter().enumerate() {
+        let at = format!("servers[{i}]");
+        let obj = server.as_object().ok_or_else(|| format!("{at}: expected an object with \"url\""))?;
+        let url = obj.get("url").and_then(Value::as_str).ok_or_else(|| format!("{at}: expected \"url\" (a string)"))?;
+        let agent = match obj.get("agent") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(a)) => Some(a.clone()),
+            Some(_) => return Err(format!("{at}: expected \"agent\" to be a string")),
+        };
+        for (key, value) in obj {
+            match key.as_str() {
+                "url" | "agent" => {}
+                "options" if value.as_object().is_some_and(|m| m.is_empty()) => {}
+                k @ ("options" | "hostname" | "origin" | "protocols") => {
+                    warnings.push(format!("{at}: {k:?} is not carried out by wstap fuzz yet; ignored"))
+                }
+                k => warnings.push(format!("{at}: unknown key {k:?}; ignored")),
+            }
+        }
+        out.push((url.to_owned(), agent));
+    }
+    Ok(out)
+}
+
 fn patterns(key: &str, value: &Value) -> Result<Vec<String>, String> {
     let expected = || format!("expected {key} to be a list of case patterns (strings)");
     let list = value.as_array().ok_or_else(expected)?;
@@ -156,6 +233,33 @@ mod tests {
         assert_eq!(spec.fail_by_drop, Some(true));
         assert!(spec.exclude_agent.excludes("node ws", "9.2.1"));
         assert!(!spec.exclude_agent.excludes("python", "9.2.1"));
+    }
+
+    #[test]
+    fn a_fuzzingclient_spec_reads_servers_and_names_what_it_ignores() {
+        let text = r#"{"outdir": "./reports/servers", "options": {"failByDrop": false},
+            "servers": [{"agent": "tungstenite", "url": "ws://127.0.0.1:9002", "options": {}},
+                        {"url": "ws://localhost:9003/echo", "hostname": "x"}],
+            "cases": ["7.*"], "exclude-cases": ["7.1.6"], "exclude-agent-cases": {}, "webport": 1}"#;
+        let spec = parse_client(text).unwrap();
+        assert_eq!(
+            spec.servers,
+            [
+                ("ws://127.0.0.1:9002".to_owned(), Some("tungstenite".to_owned())),
+                ("ws://localhost:9003/echo".to_owned(), None)
+            ]
+        );
+        assert_eq!(
+            (spec.outdir, spec.cases, spec.exclude),
+            (Some("./reports/servers".into()), vec!["7.*".to_owned()], vec!["7.1.6".to_owned()])
+        );
+        assert_eq!(spec.warnings.len(), 3, "{:?}", spec.warnings);
+        assert!(spec.warnings.iter().any(|w| w.contains("\"options\" is not carried out by wstap fuzz")));
+        assert!(spec.warnings.iter().any(|w| w.contains("servers[1]: \"hostname\"")));
+        assert!(spec.warnings.iter().any(|w| w.contains("unknown key \"webport\"")));
+        assert!(parse_client("{}").unwrap_err().contains("\"servers\""));
+        assert!(parse_client(r#"{"servers": [{"agent": "a"}]}"#).unwrap_err().contains("servers[0]: expected \"url\""));
+        assert!(parse_client(r#"{"servers": "ws://x"}"#).unwrap_err().contains("list"));
     }
 
     #[test]

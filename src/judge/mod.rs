@@ -1,5 +1,5 @@
-//! Judging a case the way Autobahn|Testsuite's fuzzingserver does. Pure:
-//! no sockets, no clocks.
+//! Judging a case the way Autobahn|Testsuite's fuzzingserver (or, with
+//! [`Role::Client`], its fuzzingclient) does. Pure: no sockets, no clocks.
 //!
 //! Two halves, used in this order by a replay engine:
 //! 1. [`Tracker`]: fed the connection's timeline ([`Occurrence`]s with
@@ -33,8 +33,10 @@
 pub mod tracker;
 pub mod verdict;
 
-pub use tracker::{Fired, Occurrence, Reaction, State, Tracker};
+pub use tracker::{Fired, Occurrence, Reaction, Role, State, Tracker};
 pub use verdict::{Behavior, CloseBehavior, Observation, Verdict, judge, matching_outcome};
 
+#[cfg(test)]
+mod client_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
-//! The fuzzingserver's connection state machine, as pure data: a timeline of
-//! what happened in, an [`Observation`] (the report flags) out.
+//! The fuzzer's connection state machine, as pure data: a timeline of
+//! what happened in, an [`Observation`] (the report flags) out. It plays
+//! either [`Role`]: the fuzzingserver (the default) or the fuzzingclient.
 //!
 //! Why a state machine and not a checklist: Autobahn's flags depend on the
 //! *order* of events (a close frame means "reply" in CLOSING and "peer
@@ -18,6 +19,14 @@
 //!   [`CodePolicy`] (Autobahn's engine: [`CodePolicy::Autobahn`]).
 //! - [`Tracker::finish`] is called once TCP is gone (either side); it fires
 //!   any timers due by then and applies Autobahn's connection-lost rule.
+//! - The role changes only what autobahn-python's engine does differently
+//!   as a client (`isServer: false`): after the closing handshake the
+//!   *server* is expected to drop TCP, so the fuzzer as client never drops
+//!   at once; it waits [`SERVER_DROP_TIMEOUT`] for the server's drop after
+//!   the close reply it received, and drops itself only when that timer
+//!   (or the kill timer) fires. Everything else (timers, fail rules, close
+//!   checks) is the same state machine. "Client" and "peer" below: the
+//!   peer is the other side (the client in the server role).
 
 use std::time::Duration;
 
@@ -27,8 +36,11 @@ use crate::wire::{ClosePayload, CloseProblem, CodePolicy};
 
 /// Autobahn's close-handshake timeout: armed when the server closes first.
 pub const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
-/// Autobahn's opening-handshake timeout, from TCP accept.
+/// Autobahn's opening-handshake timeout, from TCP accept (or connect).
 pub const OPEN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Autobahn's `serverConnectionDropTimeout` (client role): how long the
+/// server has to drop TCP once the closing handshake is done.
+pub const SERVER_DROP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `wasNotCleanReason` when the close-handshake timer fired.
 pub const NO_CLOSE_REPLY: &str = "peer did not respond (in time) in closing handshake";
@@ -36,6 +48,8 @@ pub const NO_CLOSE_REPLY: &str = "peer did not respond (in time) in closing hand
 pub const NO_OPEN_HANDSHAKE: &str = "peer did not finish (in time) the opening handshake";
 /// `wasNotCleanReason` when the fuzzer failed the connection under `failByDrop`.
 pub const DROPPED_ON_FAIL: &str = "I failed the WebSocket connection by dropping the TCP connection";
+/// `wasNotCleanReason` when the server did not drop TCP in time (client role).
+pub const SERVER_DID_NOT_DROP: &str = "server did not drop TCP connection (in time)";
 /// `wasNotCleanReason` when the client dropped TCP without closing.
 pub const PEER_DROPPED: &str = "peer dropped the TCP connection without previous WebSocket closing handshake";
 
@@ -49,7 +63,24 @@ pub const INVALID_PAYLOAD: u16 = 1007;
 /// (`echoCloseCodeReason` is off).
 pub const REPLY_CODE: u16 = 1000;
 
-/// The server side's WebSocket state.
+/// Which side of the connection the fuzzer plays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// Autobahn's fuzzingserver: the peer is a client under test.
+    #[default]
+    Server,
+    /// Autobahn's fuzzingclient: the peer is a server under test.
+    Client,
+}
+
+impl Role {
+    /// True for [`Role::Server`] (the report's `isServer`).
+    pub fn is_server(self) -> bool {
+        self == Role::Server
+    }
+}
+
+/// The fuzzer's WebSocket state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
     /// Before the 101 response.
@@ -83,10 +114,14 @@ pub enum Occurrence {
     /// without permessage-deflate): UNIMPLEMENTED, and the server closes
     /// through the API with this code.
     Unimplemented(u16),
-    /// A close frame arrived from the client, with its raw payload. A
-    /// one-byte payload is not judged here: report it first as a
-    /// [`Occurrence::Violation`], when its header arrives, as Autobahn does.
+    /// A close frame arrived from the peer (the client, in the server
+    /// role), with its raw payload. A one-byte payload is not judged here:
+    /// report it first as a [`Occurrence::Violation`], when its header
+    /// arrives, as Autobahn does.
     ClientClose(Vec<u8>),
+    /// The peer's opening handshake was wrong (the client role: a bad
+    /// 101 response): the fuzzer drops TCP, with this as the reason.
+    HandshakeFailed(String),
     /// The client broke a rule in some other frame (unmasked, RSV, bad
     /// UTF-8 text, ...): the server fails the connection.
     Violation {
@@ -139,6 +174,7 @@ pub enum Fired {
 enum Timer {
     // Declaration order is the tie-break order.
     CloseHandshake,
+    ServerDrop,
     Kill,
     CloseAfter,
     OpenHandshake,
@@ -148,6 +184,7 @@ enum Timer {
 #[derive(Clone, Debug)]
 pub struct Tracker {
     policy: CodePolicy,
+    role: Role,
     /// Code and event lists for the automatic close (§2.2), if enabled.
     auto_close: Option<(u16, ExpectedEvents)>,
     state: State,
@@ -173,6 +210,7 @@ impl Tracker {
         let auto = expect.auto_close && expect.close.closed_by_me && expect.events.declared().next().is_some();
         Tracker {
             policy,
+            role: Role::Server,
             auto_close: auto_code.filter(|_| auto).map(|code| (code, expect.events.clone())),
             state: State::Connecting,
             obs: Observation::default(),
@@ -185,6 +223,18 @@ impl Tracker {
             sent: None,
             fail_by_drop: false,
         }
+    }
+
+    /// The same tracker playing `role` (see the module docs).
+    pub fn with_role(mut self, role: Role) -> Tracker {
+        self.role = role;
+        self.obs.is_server = role.is_server();
+        self
+    }
+
+    /// The role played.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// The server sent `message` as the next round of a series: the next
@@ -280,6 +330,11 @@ impl Tracker {
             }
             Occurrence::ClientClose(payload) => self.client_close(at, &payload),
             Occurrence::Violation { code, reason } => self.fail(at, code, &reason),
+            Occurrence::HandshakeFailed(reason) if self.state == State::Connecting => {
+                self.obs.was_not_clean_reason = Some(reason);
+                self.drop_tcp(true)
+            }
+            Occurrence::HandshakeFailed(_) => Vec::new(),
         });
         out
     }
@@ -323,6 +378,10 @@ impl Tracker {
             (Timer::CloseHandshake, _) => {
                 self.obs.was_close_handshake_timeout = true;
                 self.not_clean(NO_CLOSE_REPLY)
+            }
+            (Timer::ServerDrop, _) => {
+                self.obs.was_server_connection_drop_timeout = true;
+                self.not_clean(SERVER_DID_NOT_DROP)
             }
             (Timer::OpenHandshake, State::Connecting) => {
                 self.obs.was_open_handshake_timeout = true;
@@ -464,18 +523,36 @@ impl Tracker {
             return out;
         }
         // Processing continues after a failure (failByDrop is off).
-        out.extend(match self.state {
-            State::Closing => {
+        out.extend(match (self.state, self.role) {
+            (State::Closing, Role::Server) => {
                 self.obs.was_clean = true;
                 self.drop_tcp(true)
             }
-            State::Open => {
+            (State::Closing, Role::Client) => {
+                // The reply to our close: now the server drops TCP.
+                self.obs.was_clean = true;
+                self.deadlines.retain(|(_, t)| *t != Timer::CloseHandshake);
+                self.arm(at + SERVER_DROP_TIMEOUT, Timer::ServerDrop)
+            }
+            (State::Open, Role::Server) => {
                 self.obs.was_clean = true;
                 let mut reply = self.send_close(self.reply.clone());
                 reply.extend(self.drop_tcp(false));
                 reply
             }
-            State::Closed | State::Connecting => {
+            (State::Open, Role::Client) => {
+                self.obs.was_clean = true;
+                let reply = self.send_close(self.reply.clone());
+                // Autobahn waits for the server's drop with no timer of its
+                // own here, bounded by the case's kill timer; a case without
+                // one (2.x's closeAfter) would wait forever, so wstap bounds
+                // it with the server-drop timer instead.
+                if !self.deadlines.iter().any(|(_, t)| *t == Timer::Kill) {
+                    self.arm(at + SERVER_DROP_TIMEOUT, Timer::ServerDrop);
+                }
+                reply
+            }
+            (State::Closed | State::Connecting, _) => {
                 self.obs.was_clean = false;
                 Vec::new()
             }

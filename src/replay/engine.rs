@@ -13,6 +13,12 @@
 //!
 //! The engine only sleeps until a timer or a scenario delay is due; a client
 //! that answers promptly ends its case promptly.
+//!
+//! The same engine plays the client side (`wstap fuzz`, [`super::as_client`]):
+//! the connection's [`crate::judge::Role`] (from its [`WireIo`]) selects the
+//! tracker's client rules, decodes the server's direction, and masks every
+//! frame it writes ([`OutboundMasker`], a new random key per frame unless the
+//! scenario gives one). The plan, the timers and the judging are the same.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +35,7 @@ use crate::scenario::series::SeriesSpec;
 use crate::scenario::{Event, Handshake, Send, Step, Write};
 use crate::wire::deflate::negotiate::{self, Agreement};
 use crate::wire::handshake::parse_extensions;
-use crate::wire::{DeflateParams, Deflater, OpCode, accept_key};
+use crate::wire::{DeflateParams, Deflater, OpCode, OutboundMasker, accept_key};
 
 /// Runs `case` on a freshly accepted connection.
 pub async fn run_case(stream: TcpStream, case: &Case, settings: &Settings) -> CaseRun {
@@ -71,9 +77,23 @@ pub fn record_path(settings: &Settings, case: &Case) -> Option<PathBuf> {
 }
 
 /// A case that never reached OPEN: judged as such, and FAILED with `why`.
-pub async fn unopened(mut io: WireIo, case: &Case, settings: &Settings, why: &str) -> CaseRun {
+pub async fn unopened(io: WireIo, case: &Case, settings: &Settings, why: &str) -> CaseRun {
+    let tracker = Tracker::new(&case.scenario.expect, settings.policy).with_role(io.role());
+    unopened_with(io, tracker, case, settings, why, None).await
+}
+
+/// [`unopened`] with the tracker's flags so far (an opening-handshake
+/// timeout, a failed handshake) and what was sent as the request.
+pub async fn unopened_with(
+    mut io: WireIo,
+    tracker: Tracker,
+    case: &Case,
+    settings: &Settings,
+    why: &str,
+    request: Option<&[u8]>,
+) -> CaseRun {
     io.drop_tcp().await;
-    let obs = Tracker::new(&case.scenario.expect, settings.policy).finish(io.now());
+    let obs = tracker.finish(io.now());
     let mut verdict = judge(&case.scenario.expect, &obs);
     verdict.behavior = Behavior::Failed;
     verdict.result = why.to_owned();
@@ -81,7 +101,7 @@ pub async fn unopened(mut io: WireIo, case: &Case, settings: &Settings, why: &st
     let conn = Connection {
         started_micros: io.started_micros,
         duration_ms: 0,
-        request: None,
+        request,
         response: None,
         trace: std::mem::take(&mut io.trace),
         tls: io.tls().cloned(),
@@ -179,8 +199,11 @@ enum Wake {
     Timer,
 }
 
-struct Engine {
+/// One case on one connection (either role); see the module docs.
+pub(super) struct Engine {
     io: WireIo,
+    /// Masks what we write, in the client role.
+    masker: Option<OutboundMasker>,
     tracker: Tracker,
     inbound: Inbound,
     steps: Vec<Step>,
@@ -204,22 +227,31 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(
+    /// An engine for `case` on `io`, in `io`'s role.
+    pub(super) fn new(
         io: WireIo,
         case: &Case,
         policy: crate::wire::CodePolicy,
         deflate: Option<DeflateParams>,
         as_recorded: bool,
     ) -> Engine {
+        let role = io.role();
+        let tracker = Tracker::new(&case.scenario.expect, policy).with_role(role);
+        let ours = if role.is_server() {
+            crate::wire::Direction::ServerToClient
+        } else {
+            crate::wire::Direction::ClientToServer
+        };
         Engine {
             io,
+            masker: (!role.is_server()).then(OutboundMasker::new),
             tracker: match &case.fixture.close_reply {
-                Some(reply) => Tracker::new(&case.scenario.expect, policy).with_close_reply(reply.clone()),
-                None => Tracker::new(&case.scenario.expect, policy),
+                Some(reply) => tracker.with_close_reply(reply.clone()),
+                None => tracker,
             },
-            inbound: Inbound::with_deflate(deflate),
+            inbound: Inbound::for_role(role, deflate),
             steps: case.scenario.plan_with(as_recorded),
-            deflater: deflate.map(|p| p.deflater(crate::wire::Direction::ServerToClient)),
+            deflater: deflate.map(|p| p.deflater(ours)),
             cursor: 0,
             resume_at: None,
             continuing: None,
@@ -243,17 +275,25 @@ impl Engine {
         self.traffic.preopen_incoming_wire = request.len() as u64;
         self.traffic.preopen_outgoing_wire = response.len() as u64;
         if self.io.write(response, false).await {
-            self.opened_at = self.io.now();
-            let reactions = self.apply(Occurrence::Opened);
-            self.carry(reactions, None).await;
+            self.on_open().await;
         }
+    }
+
+    /// The opening handshake is done (the 101 was written, or read in the
+    /// client role): OPEN, and the case's on-open steps run next.
+    pub(super) async fn on_open(&mut self) {
+        self.opened_at = self.io.now();
+        let reactions = self.apply(Occurrence::Opened);
+        self.carry(reactions, None).await;
     }
 
     fn done(&self) -> bool {
         self.io.closed || self.tracker.state() == State::Closed
     }
 
-    async fn run(&mut self, early: Vec<u8>) {
+    /// Runs the plan and reacts to the peer until TCP is gone; `early` is
+    /// what came with the handshake.
+    pub(super) async fn run(&mut self, early: Vec<u8>) {
         self.run_steps().await;
         if !early.is_empty() && !self.done() {
             self.on_bytes(&early).await;
@@ -312,7 +352,7 @@ impl Engine {
                 self.last_send = Some(send);
             }
             Step::Wirelog { on, logged } => self.wirelog(on, logged),
-            Step::Raw(writes) => self.write_all(&writes).await,
+            Step::Raw(writes) => self.write_raw(&writes).await,
             Step::Close { close, send } => {
                 let reactions = self.apply(Occurrence::Close(close));
                 self.carry(reactions, Some(&send)).await;
@@ -442,6 +482,8 @@ impl Engine {
             _ => None,
         };
         let send = compressed.as_ref().unwrap_or(send);
+        let masked = self.masker.as_mut().map(|m| mask_send(m, send));
+        let send = masked.as_ref().unwrap_or(send);
         let log = &send.log;
         if log.opcode <= 2 {
             self.traffic.outgoing_frames += 1;
@@ -457,6 +499,17 @@ impl Engine {
             sync: log.sync,
         });
         self.write_all(&send.writes).await;
+    }
+
+    /// Raw bytes: as they are, or masked frame by frame in the client role.
+    async fn write_raw(&mut self, writes: &[Write]) {
+        let Some(masker) = self.masker.as_mut() else { return self.write_all(writes).await };
+        let masked: Vec<Write> = writes
+            .iter()
+            .map(|w| Write { bytes: masker.push(&w.bytes, &mut crate::peer::next_mask).0, sync: w.sync })
+            .filter(|w| !w.bytes.is_empty())
+            .collect();
+        self.write_all(&masked).await
     }
 
     async fn write_all(&mut self, writes: &[Write]) {
@@ -512,7 +565,9 @@ impl Engine {
         }
     }
 
-    async fn finish(mut self, case: &Case, settings: &Settings, request: &[u8], response: &[u8]) -> CaseRun {
+    /// Judges the case once TCP is gone; `request` and `response` are the
+    /// handshake as sent and received.
+    pub(super) async fn finish(mut self, case: &Case, settings: &Settings, request: &[u8], response: &[u8]) -> CaseRun {
         let lost = self.io.now();
         let obs = self.tracker.finish(lost);
         let verdict = judge(&case.scenario.expect, &obs);
@@ -528,6 +583,16 @@ impl Engine {
         };
         CaseRun { report: case_report::build(case, settings, &obs, &verdict, conn), recording }
     }
+}
+
+/// A frame masked for the client role: a new key unless the scenario gave
+/// one, written in the same chops (Autobahn chops the masked frame).
+fn mask_send(masker: &mut OutboundMasker, send: &Send) -> Send {
+    let (bytes, key) = masker.push(&send.bytes(), &mut crate::peer::next_mask);
+    let mut log = send.log.clone();
+    log.mask = log.mask.or(key);
+    let writes = crate::scenario::plan::split(bytes, log.chopsize, log.sync);
+    Send { log, writes, compress: None }
 }
 
 /// Adds one decoded item to the incoming counters (data frames at their

@@ -1,4 +1,6 @@
-//! The client's bytes, decoded into what the fuzzer reacts to.
+//! The peer's bytes, decoded into what the fuzzer reacts to: the client's
+//! in the server role, the server's in the client role (where a masked
+//! frame is the violation instead of an unmasked one).
 //!
 //! [`Inbound::push`] runs the wire decoder and returns [`Item`]s in stream
 //! order: complete frames (for the `RF` wire-log entry and the frame
@@ -94,12 +96,19 @@ impl Inbound {
     /// A decoder for a connection that negotiated `deflate`, if it did:
     /// RSV1 is allowed and compressed messages are inflated.
     pub fn with_deflate(deflate: Option<DeflateParams>) -> Inbound {
+        Inbound::for_role(crate::judge::Role::Server, deflate)
+    }
+
+    /// [`Inbound::with_deflate`] for the fuzzer playing `role`: decodes the
+    /// other side's direction.
+    pub fn for_role(role: crate::judge::Role, deflate: Option<DeflateParams>) -> Inbound {
         let rsv = if deflate.is_some() { 0b100 } else { 0 };
+        let theirs = if role.is_server() { Direction::ClientToServer } else { Direction::ServerToClient };
         Inbound {
-            decoder: FrameDecoder::new(Direction::ClientToServer, 0, rsv),
+            decoder: FrameDecoder::new(theirs, 0, rsv),
             frame: Vec::new(),
             message: Vec::new(),
-            inflater: deflate.map(|p| p.inflater(Direction::ClientToServer)),
+            inflater: deflate.map(|p| p.inflater(theirs)),
             failed: false,
             pieces: Vec::new(),
             payload_at: 0,
@@ -211,6 +220,7 @@ fn autobahn_reason(kind: &ViolationKind) -> String {
     match kind {
         ReservedBits(rsv) => format!("RSV = {} and no extension negotiated", rsv),
         UnmaskedClientFrame => "unmasked client-to-server frame".into(),
+        MaskedServerFrame => "masked server-to-client frame".into(),
         FragmentedControlFrame => "fragmented control frame".into(),
         ControlFrameTooLong(_) => "control frame with payload length > 125 octets".into(),
         ReservedOpcode(op) if *op > 7 => format!("control frame using reserved opcode {op}"),
@@ -252,6 +262,16 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, ["F1:2", "F9:1", "F0:3", "Mfalse:Hello"]);
+    }
+
+    #[test]
+    fn in_the_client_role_masked_frames_are_the_violation() {
+        let mut inbound = Inbound::for_role(crate::judge::Role::Client, None);
+        let items = inbound.push(&FrameHeader::new(OpCode::TEXT, 2).encode_frame(b"ok"));
+        assert_eq!(items.last(), Some(&Item::Message { data: b"ok".to_vec(), binary: false }));
+        let items = inbound.push(&masked(OpCode::TEXT, true, b"no"));
+        let reason = "masked server-to-client frame".into();
+        assert!(items.contains(&Item::Violation { code: 1002, reason, in_payload: false }), "{items:?}");
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! Replay: wstap acts as Autobahn|Testsuite's fuzzingserver towards a real
-//! client, one case per connection, and judges what the client does.
+//! client, one case per connection, and judges what the client does; and,
+//! from the same scenarios, as its fuzzingclient towards a real server
+//! (`wstap fuzz`, [`as_client`]).
 //!
 //! Layout:
 //! - [`wire_io`]: one accepted connection as the fuzzer sees it: every read
 //!   (`RO`) and write (`TO`) logged, counted, and saved as a recording;
 //! - [`case_report`]: the Autobahn report of a case from its pieces;
 //! - [`inbound`]: the client's bytes decoded into what the judge consumes;
-//! - [`engine`]: one case on one connection: the plan, the timers, the
-//!   [`crate::judge::Tracker`], and the [`CaseReport`] at the end;
+//! - [`engine`]: one case on one connection, in either role: the plan, the
+//!   timers, the [`crate::judge::Tracker`], and the [`CaseReport`] at the end;
+//! - [`as_client`]: the client role's handshake and entry points;
 //! - [`from_recording`]: a `wstap record` recording turned into a case;
 //! - [`catalogue`]: the shipped scenarios and loading of PATH arguments;
 //! - [`runner`]: many cases, `--jobs` at a time, each with its own port and
 //!   (optionally) its own client process, stopped early on SIGINT/SIGTERM;
 //! - [`client`]: the client command as a process group;
+//! - [`fuzz`]: many cases as the client against servers (`wstap fuzz`);
 //! - [`output`]: the summary table, JUnit, report directory;
 //! - [`serve`]: Autobahn's URL protocol (`/runCase`, `/updateReports`, …).
 //!
@@ -26,12 +30,14 @@
 //!   client that closes promptly finishes its case promptly.
 
 pub mod against;
+pub mod as_client;
 pub mod case_report;
 pub mod catalogue;
 pub mod client;
 pub mod engine;
 pub mod exclude;
 pub mod from_recording;
+pub mod fuzz;
 pub mod inbound;
 pub mod output;
 pub mod runner;

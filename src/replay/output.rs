@@ -141,23 +141,39 @@ pub fn exit_status(runs: &[CaseRun]) -> u8 {
 /// The JUnit XML: one test suite per agent, one test case per case; the
 /// cases in `not_run` and `excluded` are `<skipped>`.
 pub fn junit_xml(agent: &str, runs: &[CaseRun], not_run: &[Case], excluded: &[Case]) -> String {
-    let mut suite = TestSuite::new(format!("wstap replay ({agent})"));
-    for run in runs {
-        suite.add_test_case(test_case(&run.report));
-    }
-    let why = |case: &Case| match excluded.iter().any(|e| e.number == case.number) {
-        true => "not run: excluded for this agent by the spec's exclude-agent-cases",
-        false => "not run: the replay was interrupted",
-    };
-    for case in not_run.iter().chain(excluded) {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message(why(case));
-        let mut test = TestCase::new(format!("{} {}", case.scenario.id, case.scenario.description), status);
-        test.set_classname(classname(&case.scenario.id));
-        suite.add_test_case(test);
-    }
+    junit_xml_excluding(&[(format!("wstap replay ({agent})"), runs, not_run)], excluded)
+}
+
+/// One suite of a JUnit file: its name, the cases that ran, those not run.
+pub type JunitSuite<'a> = (String, &'a [CaseRun], &'a [Case]);
+
+/// The JUnit XML with these suites (`wstap fuzz`: one per server).
+pub fn junit_xml_suites(suites: &[JunitSuite<'_>]) -> String {
+    junit_xml_excluding(suites, &[])
+}
+
+/// [`junit_xml_suites`], each suite also listing `excluded` (the spec's
+/// `exclude-agent-cases`) as skipped.
+fn junit_xml_excluding(suites: &[JunitSuite<'_>], excluded: &[Case]) -> String {
     let mut report = Report::new("wstap");
-    report.add_test_suite(suite);
+    for (name, runs, not_run) in suites {
+        let mut suite = TestSuite::new(name.clone());
+        for run in *runs {
+            suite.add_test_case(test_case(&run.report));
+        }
+        for (case, why) in not_run
+            .iter()
+            .map(|c| (c, "not run: the run was interrupted"))
+            .chain(excluded.iter().map(|c| (c, "not run: excluded for this agent by the spec's exclude-agent-cases")))
+        {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(why);
+            let mut test = TestCase::new(format!("{} {}", case.scenario.id, case.scenario.description), status);
+            test.set_classname(classname(&case.scenario.id));
+            suite.add_test_case(test);
+        }
+        report.add_test_suite(suite);
+    }
     report.to_string().unwrap_or_default()
 }
 

@@ -1,10 +1,15 @@
-//! One accepted TCP connection as the fuzzer sees it.
+//! One TCP connection as the fuzzer sees it: accepted (the server role) or
+//! connected (the client role, `wstap fuzz`).
 //!
 //! Every read is an `RO` entry and every write a `TO` entry in the
 //! [`WireTrace`] (which also keeps the four statistics), and both are fed to
 //! a [`LiveRecording`] so that what replay observed is saved as an ordinary
 //! recording (`show` and `diff` work on it). Writes go straight to the
 //! socket, so `TO` entries appear in the order the bytes left.
+//!
+//! The [`Role`] only decides directions: what we write is server-to-client
+//! in the server role and client-to-server in the client role, in the
+//! recording and for the fault tap.
 //!
 //! With `replay --fault`, the server's writes go through a fault tap
 //! ([`WireIo::set_faults`]): `TO` entries and the recording keep what the
@@ -20,6 +25,7 @@ use tokio::net::TcpStream;
 
 use crate::net::stream::Io;
 
+use crate::judge::Role;
 use crate::judge::tracker::OPEN_HANDSHAKE_TIMEOUT;
 use crate::report::WireTrace;
 use crate::session::{Direction, Recording, TcpEnd, time};
@@ -28,6 +34,17 @@ use crate::wire::{Head, MAX_HEAD_LEN, find_head_end};
 
 /// Size of one socket read.
 pub const READ_CHUNK: usize = 64 * 1024;
+
+/// A received 101 response (the client role).
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The head, exactly as received (blank line included).
+    pub raw: Vec<u8>,
+    /// The parsed head.
+    pub head: Head,
+    /// Bytes read after the head (early frames).
+    pub rest: Vec<u8>,
+}
 
 /// A received upgrade request.
 #[derive(Clone, Debug)]
@@ -47,9 +64,11 @@ struct Observer {
 
 /// The socket plus its wire log, statistics and recording.
 pub struct WireIo {
+    /// Which side we play.
+    role: Role,
     /// Plain TCP, or TLS over it (`--tls`): the engine sees plaintext.
     stream: Box<dyn Io>,
-    /// The client's and our address.
+    /// The client's and the server's address.
     addrs: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
     /// The TLS handshake's facts, recorded first.
     tls: Option<crate::session::TlsInfo>,
@@ -64,13 +83,13 @@ pub struct WireIo {
     held: Option<Vec<(u64, Direction, Vec<u8>)>>,
     /// True once TCP is gone (either side).
     pub closed: bool,
-    /// True once the client's side of TCP ended (FIN or reset).
+    /// True once the peer's side of TCP ended (FIN or reset).
     peer_ended: bool,
     /// True once our side of TCP ended.
     own_ended: bool,
     /// Set when a write failed: later writes are logged but not attempted.
     write_failed: bool,
-    /// The fault tap of the server's writes (`replay --fault`).
+    /// The fault tap of our writes (`replay --fault`).
     fault: Option<crate::fault::DirTap>,
     /// How a fault rule ended our side, if one did.
     fault_end: Option<crate::fault::Ending>,
@@ -101,9 +120,28 @@ impl WireIo {
         self
     }
 
-    /// Sends the server's writes through `faults`' server-side tap.
+    /// Sends our writes through `faults`' tap of our direction.
     pub fn set_faults(&mut self, faults: Option<crate::fault::ConnFaults>) {
-        self.fault = faults.and_then(|f| f.s2c);
+        self.fault = faults.and_then(|f| if self.role.is_server() { f.s2c } else { f.c2s });
+    }
+
+    /// Wraps a stream we connected to a server (the client role);
+    /// `record` names the recording to write.
+    pub fn connected(stream: TcpStream, record: Option<&Path>) -> WireIo {
+        let _ = stream.set_nodelay(true);
+        let addrs = (stream.local_addr().ok(), stream.peer_addr().ok());
+        let resetter = crate::net::stream::Resetter::of(&stream);
+        WireIo::wrap_role(Role::Client, Box::new(stream), addrs, None, record).with_resetter(resetter)
+    }
+
+    /// The role this connection is played in.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The direction of our writes.
+    fn ours(&self) -> Direction {
+        if self.role.is_server() { Direction::ServerToClient } else { Direction::ClientToServer }
     }
 
     /// Wraps an accepted stream that is already past its TLS handshake
@@ -115,8 +153,21 @@ impl WireIo {
         tls: Option<crate::session::TlsInfo>,
         record: Option<&Path>,
     ) -> WireIo {
+        WireIo::wrap_role(Role::Server, stream, addrs, tls, record)
+    }
+
+    /// [`WireIo::wrap`] for either role; `addrs` are always the client's
+    /// and the server's, whichever side we are.
+    pub fn wrap_role(
+        role: Role,
+        stream: Box<dyn Io>,
+        addrs: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+        tls: Option<crate::session::TlsInfo>,
+        record: Option<&Path>,
+    ) -> WireIo {
         let started_micros = time::unix_micros(SystemTime::now());
-        let observer = record.and_then(|path| match Observer::create(path, addrs, started_micros, tls.clone()) {
+        let create = |path: &Path| Observer::create(path, addrs, started_micros, tls.clone(), role);
+        let observer = record.and_then(|path| match create(path) {
             Ok(o) => Some(o),
             Err(e) => {
                 tracing::warn!("cannot record {}: {e}", path.display());
@@ -125,6 +176,7 @@ impl WireIo {
         });
         let trace = WireTrace::default();
         WireIo {
+            role,
             stream,
             addrs,
             tls,
@@ -163,7 +215,7 @@ impl WireIo {
     /// Starts the recording at `path`, with the traffic so far.
     pub fn start_recording(&mut self, path: &Path) {
         let held = self.held.take().unwrap_or_default();
-        match Observer::create(path, self.addrs, self.started_micros, self.tls.clone()) {
+        match Observer::create(path, self.addrs, self.started_micros, self.tls.clone(), self.role) {
             Ok(o) => self.observer = Some(o),
             Err(e) => tracing::warn!("cannot record {}: {e}", path.display()),
         }
@@ -199,23 +251,47 @@ impl WireIo {
         }
     }
 
+    /// Reads the server's response head (the client role), bounded by
+    /// Autobahn's 5 s opening timeout from connect.
+    pub async fn read_response(&mut self) -> Result<Response, String> {
+        let deadline = tokio::time::Instant::from_std(self.t0 + OPEN_HANDSHAKE_TIMEOUT);
+        let mut buf = Vec::new();
+        loop {
+            if let Some(end) = find_head_end(&buf) {
+                let rest = buf.split_off(end);
+                let head = Head::parse_response(&buf)?;
+                return Ok(Response { raw: buf, head, rest });
+            }
+            if buf.len() > MAX_HEAD_LEN {
+                return Err("HTTP head too long".into());
+            }
+            match tokio::time::timeout_at(deadline, self.read()).await {
+                Err(_) => return Err("timeout".into()),
+                Ok(Ok(Some(chunk))) => buf.extend_from_slice(&chunk),
+                Ok(Ok(None)) => return Err("connection closed during the HTTP upgrade".into()),
+                Ok(Err(e)) => return Err(e.to_string()),
+            }
+        }
+    }
+
     /// One read: `Some(bytes)`, or `None` at end of stream. Logged as `RO`.
     /// A reset ends the connection like EOF and is returned as an error.
     pub async fn read(&mut self) -> io::Result<Option<Vec<u8>>> {
         let mut buf = vec![0u8; READ_CHUNK];
+        let theirs = self.ours().reverse();
         match self.stream.read(&mut buf).await {
             Ok(0) => {
-                self.lost(Direction::ClientToServer, TcpEnd::Fin, None);
+                self.lost(theirs, TcpEnd::Fin, None);
                 Ok(None)
             }
             Ok(n) => {
                 buf.truncate(n);
                 self.trace.rx_octets(&buf);
-                self.observe(Direction::ClientToServer, &buf);
+                self.observe(theirs, &buf);
                 Ok(Some(buf))
             }
             Err(e) => {
-                self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string()));
+                self.lost(theirs, TcpEnd::Rst, Some(e.to_string()));
                 Err(e)
             }
         }
@@ -235,7 +311,7 @@ impl WireIo {
         if self.write_failed {
             return true;
         }
-        self.observe(Direction::ServerToClient, bytes);
+        self.observe(self.ours(), bytes);
         let written = match self.fault.as_mut() {
             None => self.stream.write_all(bytes).await.map(|()| None),
             Some(tap) => {
@@ -266,8 +342,9 @@ impl WireIo {
             let (spec, action, detail) = (spec.clone(), action.clone(), detail.clone());
             self.trace.log(crate::report::WireLogEntry::Fault { rule: *rule, spec, action, detail });
         }
+        let ours = self.ours();
         if let Some(o) = self.observer.as_mut() {
-            o.live.builder().event(at, Direction::ServerToClient, kind);
+            o.live.builder().event(at, ours, kind);
         }
     }
 
@@ -279,7 +356,7 @@ impl WireIo {
         match end {
             Ending::Fin => {
                 let _ = self.stream.shutdown().await;
-                self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
+                self.lost(self.ours(), TcpEnd::Fin, None);
             }
             Ending::Rst => {
                 if let Some(r) = &self.resetter {
@@ -287,7 +364,7 @@ impl WireIo {
                 }
                 // Dropping the socket sends the reset; nothing is read after it.
                 self.stream = Box::new(tokio::io::duplex(1).0);
-                self.lost(Direction::ServerToClient, TcpEnd::Rst, Some("reset by a fault rule".into()));
+                self.lost(self.ours(), TcpEnd::Rst, Some("reset by a fault rule".into()));
                 self.peer_ended = true;
             }
             Ending::Hold => {}
@@ -309,7 +386,7 @@ impl WireIo {
         }
         if !self.closed {
             let _ = self.stream.shutdown().await;
-            self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
+            self.lost(self.ours(), TcpEnd::Fin, None);
         }
     }
 
@@ -329,7 +406,7 @@ impl WireIo {
         self.observer.as_ref()?;
         if !self.own_ended {
             let _ = self.stream.shutdown().await;
-            self.lost(Direction::ServerToClient, TcpEnd::Fin, None);
+            self.lost(self.ours(), TcpEnd::Fin, None);
         }
         if !self.peer_ended {
             let _ = tokio::time::timeout(PEER_END_WAIT, self.await_peer_end()).await;
@@ -347,23 +424,24 @@ impl WireIo {
     /// Reads until the client ends its side of TCP, into the recording only.
     async fn await_peer_end(&mut self) {
         let mut buf = vec![0u8; READ_CHUNK];
+        let theirs = self.ours().reverse();
         loop {
             match self.stream.read(&mut buf).await {
-                Ok(0) => return self.lost(Direction::ClientToServer, TcpEnd::Fin, None),
+                Ok(0) => return self.lost(theirs, TcpEnd::Fin, None),
                 Ok(n) => {
                     let at = self.micros();
-                    self.observe_at(at, Direction::ClientToServer, &buf[..n]);
+                    self.observe_at(at, theirs, &buf[..n]);
                 }
-                Err(e) => return self.lost(Direction::ClientToServer, TcpEnd::Rst, Some(e.to_string())),
+                Err(e) => return self.lost(theirs, TcpEnd::Rst, Some(e.to_string())),
             }
         }
     }
 
     fn lost(&mut self, dir: Direction, how: TcpEnd, error: Option<String>) {
         self.closed = true;
-        match dir {
-            Direction::ClientToServer => self.peer_ended = true,
-            Direction::ServerToClient => self.own_ended = true,
+        match dir == self.ours() {
+            false => self.peer_ended = true,
+            true => self.own_ended = true,
         }
         let at = self.micros();
         if let Some(o) = self.observer.as_mut() {
@@ -399,6 +477,7 @@ impl Observer {
         addrs: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
         started: u64,
         tls: Option<crate::session::TlsInfo>,
+        role: Role,
     ) -> io::Result<Observer> {
         let addr = |a: Option<std::net::SocketAddr>| a.map(|a| a.to_string()).unwrap_or_default();
         let header = Recording {
@@ -406,12 +485,13 @@ impl Observer {
             started: time::rfc3339_micros(started),
             client: addr(addrs.0),
             server: addr(addrs.1),
-            source: Some("replay".into()),
+            source: Some(if role.is_server() { "replay" } else { "fuzz" }.into()),
             ..Recording::default()
         };
         let mut live = LiveRecording::create(path, &header)?;
         if let Some(info) = tls {
-            live.builder().event(0, Direction::ServerToClient, crate::session::EventKind::Tls(info));
+            let ours = if role.is_server() { Direction::ServerToClient } else { Direction::ClientToServer };
+            live.builder().event(0, ours, crate::session::EventKind::Tls(info));
         }
         Ok(Observer { live })
     }

@@ -11,7 +11,8 @@
 //!   renderer can omit the case sections (see [`TextOptions`](super::TextOptions)).
 
 use super::pyfmt::{str_repr, unicode_repr};
-use super::wirelog::{Histogram, WireLogEntry, WireTrace, payload_text};
+use super::wirelog::{Histogram, WireLogEntry, WireTrace, payload_text, payload_text_of};
+use crate::session::Preview;
 use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 use std::collections::BTreeMap;
@@ -127,6 +128,16 @@ impl CaseEvent {
     /// A message event from its raw payload.
     pub fn message(payload: &[u8], binary: bool) -> Self {
         Self::Message { payload: payload_text(payload), binary }
+    }
+
+    /// [`message`](Self::message) of a payload known by its preview.
+    pub fn message_of(payload: &Preview, binary: bool) -> Self {
+        Self::Message { payload: payload_text_of(payload), binary }
+    }
+
+    /// [`pong`](Self::pong) of a payload known by its preview.
+    pub fn pong_of(payload: &Preview) -> Self {
+        Self::Pong(payload_text_of(payload))
     }
 
     /// A pong event from its raw payload.

@@ -40,6 +40,8 @@ pub mod traffic;
 pub mod wirelog;
 
 #[cfg(test)]
+mod streaming_tests;
+#[cfg(test)]
 mod tests;
 
 pub use autobahn::{AgentStems, Behavior, CaseEvent, CaseReport, CloseBehavior, ExpectedClose, agent_file_name};

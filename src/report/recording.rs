@@ -20,7 +20,7 @@ use super::autobahn::{CaseEvent, CaseReport};
 use super::wirelog::{TxFrameSpec, WireLogEntry, WireTrace};
 use crate::judge::Observation;
 use crate::session::{
-    CloseInfo, Direction, Event, EventKind, Frame, RebuildError, Recording, Side, Summary, TcpEnd, time,
+    CloseInfo, Direction, Event, EventKind, Frame, Preview, RebuildError, Recording, Side, Summary, TcpEnd, time,
 };
 use std::collections::VecDeque;
 
@@ -44,8 +44,9 @@ pub fn from_recording(rec: &Recording, me: Side) -> Result<CaseReport, RebuildEr
         obs.was_not_clean_reason = Some(ENDED_BY_WSTAP.into());
     }
     report.set_closing(&obs, false);
-    report.received = received(rec, me.sends().reverse());
-    report.set_trace(trace(rec, me)?);
+    let (trace, received) = trace(rec, me)?;
+    report.received = received;
+    report.set_trace(trace);
     Ok(report)
 }
 
@@ -113,85 +114,93 @@ pub fn observation(s: &Summary, me: Side) -> Observation {
     }
 }
 
-/// Autobahn's `received` list: the peer's messages and pongs.
-fn received(rec: &Recording, from_peer: Direction) -> Vec<CaseEvent> {
-    rec.events_in(from_peer)
-        .filter_map(|e| match &e.kind {
-            EventKind::Message(m) => {
-                let bytes = rec.data_bytes(m.shown_payload()).unwrap_or_default();
-                Some(CaseEvent::message(&bytes, m.opcode == 2))
-            }
-            EventKind::Frame(f) if f.opcode == 10 => {
-                Some(CaseEvent::pong(&f.payload.inline_bytes().ok().flatten().unwrap_or_default()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// The wire log and statistics.
-fn trace(rec: &Recording, me: Side) -> Result<WireTrace, RebuildError> {
-    let chunks = |dir| rec.read_chunks(dir).map(|c| c.into_iter().map(|(_, b)| b).collect::<VecDeque<_>>());
-    let mut reads = [chunks(Direction::ClientToServer)?, chunks(Direction::ServerToClient)?];
+/// The wire log and statistics, and Autobahn's `received` list (the peer's
+/// messages and pongs), from one pass over the events. Payloads and reads
+/// are [`Preview`]s: the report shows no more of them, so a recording with
+/// a 256 MiB message is rendered without holding it.
+fn trace(rec: &Recording, me: Side) -> Result<(WireTrace, Vec<CaseEvent>), RebuildError> {
+    let previews = |dir| rec.read_previews(dir).map(VecDeque::from);
+    let mut reads = [previews(Direction::ClientToServer)?, previews(Direction::ServerToClient)?];
     let mine = me.sends();
-    let mut shown = Inflated::new(rec)?;
+    let mut shown = Shown::new(rec);
     let mut t = WireTrace::default();
-    let mut pending_tx: Option<Vec<u8>> = None;
+    let mut received = Vec::new();
+    let mut pending_tx: Option<Preview> = None;
     for event in &rec.events {
         let is_mine = event.dir == mine;
         match &event.kind {
-            EventKind::Frame(f) if is_mine => tx_frame(&mut t, f, shown.payload(rec, event.dir, f)?)?,
+            EventKind::Frame(f) if is_mine => tx_frame(&mut t, f, &shown.frame(rec, event.dir, f)?)?,
             EventKind::Message(_) | EventKind::Violation { .. } if is_mine => {}
             _ => {
-                if let Some(bytes) = pending_tx.take() {
-                    t.tx_octets(&bytes, false);
+                if let Some(p) = pending_tx.take() {
+                    t.tx_octets_of(&p, false);
                 }
-                log_event(rec, &mut t, event, is_mine, &mut reads, &mut pending_tx, &mut shown)?;
+                let mut step = Step { t: &mut t, reads: &mut reads, pending_tx: &mut pending_tx, shown: &mut shown };
+                step.log_event(rec, event, is_mine, &mut received)?;
             }
         }
     }
-    if let Some(bytes) = pending_tx {
-        t.tx_octets(&bytes, false);
+    if let Some(p) = pending_tx {
+        t.tx_octets_of(&p, false);
     }
-    Ok(t)
+    Ok((t, received))
 }
 
-fn log_event(
-    rec: &Recording,
-    t: &mut WireTrace,
-    event: &Event,
-    is_mine: bool,
-    reads: &mut [VecDeque<Vec<u8>>; 2],
-    pending_tx: &mut Option<Vec<u8>>,
-    shown: &mut Inflated,
-) -> Result<(), RebuildError> {
-    match &event.kind {
-        EventKind::Read { .. } => {
-            let bytes = reads[event.dir.index()].pop_front().unwrap_or_default();
-            if is_mine {
-                *pending_tx = Some(bytes);
-            } else {
-                t.rx_octets(&bytes);
+/// What [`trace`] carries from event to event.
+struct Step<'a> {
+    t: &'a mut WireTrace,
+    reads: &'a mut [VecDeque<Preview>; 2],
+    pending_tx: &'a mut Option<Preview>,
+    shown: &'a mut Shown,
+}
+
+impl Step<'_> {
+    fn log_event(
+        &mut self,
+        rec: &Recording,
+        event: &Event,
+        is_mine: bool,
+        received: &mut Vec<CaseEvent>,
+    ) -> Result<(), RebuildError> {
+        match &event.kind {
+            EventKind::Read { .. } => {
+                let read = self.reads[event.dir.index()].pop_front().unwrap_or_default();
+                if is_mine {
+                    *self.pending_tx = Some(read);
+                } else {
+                    self.t.rx_octets_of(&read);
+                }
             }
+            EventKind::Frame(f) => {
+                let header = f.header().map_err(|message| RebuildError::Corrupt { index: None, message })?;
+                let payload = self.shown.frame(rec, event.dir, f)?;
+                self.t.rx_frame_of(&payload, f.opcode, f.fin, f.rsv, header.mask);
+                if f.opcode == 10 {
+                    received.push(CaseEvent::pong_of(&payload));
+                }
+            }
+            EventKind::Message(m) => {
+                received.push(CaseEvent::message_of(&self.shown.message(event.dir), m.opcode == 2))
+            }
+            EventKind::Fault { rule, spec, action, detail, .. } => {
+                let entry = WireLogEntry::Fault {
+                    rule: *rule,
+                    spec: spec.clone(),
+                    action: action.clone(),
+                    detail: detail.clone(),
+                };
+                self.t.log(entry);
+            }
+            _ => {}
         }
-        EventKind::Frame(f) => {
-            let header = f.header().map_err(|message| RebuildError::Corrupt { index: None, message })?;
-            t.rx_frame(&shown.payload(rec, event.dir, f)?, f.opcode, f.fin, f.rsv, header.mask);
-        }
-        EventKind::Fault { rule, spec, action, detail, .. } => {
-            let entry =
-                WireLogEntry::Fault { rule: *rule, spec: spec.clone(), action: action.clone(), detail: detail.clone() };
-            t.log(entry);
-        }
-        _ => {}
+        Ok(())
     }
-    Ok(())
 }
 
-fn tx_frame(t: &mut WireTrace, f: &Frame, payload: Vec<u8>) -> Result<(), RebuildError> {
+fn tx_frame(t: &mut WireTrace, f: &Frame, payload: &Preview) -> Result<(), RebuildError> {
     let header = f.header().map_err(|message| RebuildError::Corrupt { index: None, message })?;
     let spec = TxFrameSpec {
-        payload: &payload,
+        payload: &[],
         opcode: f.opcode,
         fin: f.fin,
         rsv: f.rsv,
@@ -200,18 +209,23 @@ fn tx_frame(t: &mut WireTrace, f: &Frame, payload: Vec<u8>) -> Result<(), Rebuil
         chopsize: None,
         sync: false,
     };
-    t.tx_frame(&spec);
+    t.tx_frame_of(&spec, payload);
     Ok(())
 }
 
-/// The inflated payloads of compressed messages, handed out at their final frames.
-struct Inflated {
+/// What is shown of frames and messages: a frame's wire payload, except
+/// that the final frame of a compressed message shows the inflated message.
+struct Shown {
+    /// The shown payloads of compressed messages, in order, per direction.
     pending: [VecDeque<crate::session::Data>; 2],
     in_compressed: [bool; 2],
+    /// The message being received, per direction: its wire payload so far,
+    /// or, once its compressed final frame was shown, the inflated message.
+    message: [Preview; 2],
 }
 
-impl Inflated {
-    fn new(rec: &Recording) -> Result<Inflated, RebuildError> {
+impl Shown {
+    fn new(rec: &Recording) -> Shown {
         let mut pending = [VecDeque::new(), VecDeque::new()];
         for e in &rec.events {
             if let EventKind::Message(m) = &e.kind
@@ -220,24 +234,34 @@ impl Inflated {
                 pending[e.dir.index()].push_back(m.shown_payload().clone());
             }
         }
-        Ok(Inflated { pending, in_compressed: [false; 2] })
+        Shown { pending, in_compressed: [false; 2], message: Default::default() }
     }
 
-    /// The payload to display for `f`: its wire bytes, or for the final frame
-    /// of a compressed message, the inflated message.
-    fn payload(&mut self, rec: &Recording, dir: Direction, f: &Frame) -> Result<Vec<u8>, RebuildError> {
+    /// The payload to display for `f`.
+    fn frame(&mut self, rec: &Recording, dir: Direction, f: &Frame) -> Result<Preview, RebuildError> {
         let i = dir.index();
+        let wire = rec.data_preview(&f.payload)?;
         if matches!(f.opcode, 1 | 2) {
             self.in_compressed[i] = f.rsv & 4 != 0;
+            self.message[i] = Preview::default();
         }
         let data_frame = matches!(f.opcode, 0..=2);
+        if data_frame {
+            self.message[i].append(&wire);
+        }
         if data_frame && f.fin && std::mem::take(&mut self.in_compressed[i]) {
-            let inflated = self.pending[i].pop_front().map(|d| rec.data_bytes(&d));
-            if let Some(Ok(bytes)) = inflated {
-                return Ok(bytes);
+            let inflated = self.pending[i].pop_front().map(|d| rec.data_preview(&d));
+            if let Some(Ok(p)) = inflated {
+                self.message[i] = p.clone();
+                return Ok(p);
             }
         }
-        rec.data_bytes(&f.payload)
+        Ok(wire)
+    }
+
+    /// The message of `dir` that just ended, as shown.
+    fn message(&mut self, dir: Direction) -> Preview {
+        std::mem::take(&mut self.message[dir.index()])
     }
 }
 

@@ -16,6 +16,7 @@
 //!   Autobahn does, so stats and log never disagree about what was counted.
 
 use super::pyfmt::hex;
+use crate::session::Preview;
 use serde::ser::{Serialize, SerializeSeq, Serializer};
 use std::collections::BTreeMap;
 
@@ -26,13 +27,17 @@ pub const TRUNCATE_KEEP: usize = 64;
 /// What Autobahn appends to a truncated rendering.
 pub(crate) const ELLIPSIS: &str = " ...";
 
+const _: () = assert!(TRUNCATE_KEEP <= crate::session::PREVIEW_LEN, "a preview holds all a report shows");
+
 /// Hex rendering of octets per §3.3.
 pub fn octets_text(data: &[u8]) -> String {
-    if data.len() > TRUNCATE_ABOVE {
-        format!("{}{ELLIPSIS}", hex(&data[..data.len().min(TRUNCATE_KEEP)]))
-    } else {
-        hex(data)
-    }
+    octets_text_of(&Preview::of(data))
+}
+
+/// [`octets_text`] of bytes known by their [`Preview`] (all it shows).
+pub fn octets_text_of(p: &Preview) -> String {
+    let kept = &p.head[..p.head.len().min(TRUNCATE_KEEP)];
+    if p.len > TRUNCATE_ABOVE as u64 { format!("{}{ELLIPSIS}", hex(kept)) } else { hex(kept) }
 }
 
 /// Payload rendering per §3.3: UTF-8 text as Python 2 decodes it, else
@@ -45,12 +50,17 @@ pub fn octets_text(data: &[u8]) -> String {
 /// pages ([`shown`]). So `wstap`'s reports equal 0.8.2's byte for byte in
 /// the 16 category-6 cases that depend on it (issue 11's `--compat 0.8.2`).
 pub fn payload_text(data: &[u8]) -> String {
-    let truncated = data.len() > TRUNCATE_ABOVE;
-    let kept = &data[..data.len().min(TRUNCATE_KEEP)];
+    payload_text_of(&Preview::of(data))
+}
+
+/// [`payload_text`] of bytes known by their [`Preview`] (all it shows).
+pub fn payload_text_of(p: &Preview) -> String {
+    let truncated = p.len > TRUNCATE_ABOVE as u64;
+    let kept = &p.head[..p.head.len().min(TRUNCATE_KEEP)];
     match std::str::from_utf8(kept).map(str::to_owned).ok().or_else(|| py2_decode(kept)) {
         Some(text) if truncated => format!("{text}{ELLIPSIS}"),
         Some(text) => text,
-        None => format!("0x{}", octets_text(data)),
+        None => format!("0x{}", octets_text_of(p)),
     }
 }
 
@@ -227,19 +237,34 @@ pub struct TxFrameSpec<'a> {
 impl WireLogEntry {
     /// `RO` for bytes read from the peer.
     pub fn rx_octets(data: &[u8]) -> Self {
-        Self::RxOctets { len: data.len(), hex: octets_text(data) }
+        Self::rx_octets_of(&Preview::of(data))
+    }
+
+    /// [`rx_octets`](Self::rx_octets) of bytes known by their preview.
+    pub fn rx_octets_of(p: &Preview) -> Self {
+        Self::RxOctets { len: p.len as usize, hex: octets_text_of(p) }
     }
 
     /// `TO` for bytes written to the peer.
     pub fn tx_octets(data: &[u8], sync: bool) -> Self {
-        Self::TxOctets { len: data.len(), hex: octets_text(data), sync }
+        Self::tx_octets_of(&Preview::of(data), sync)
+    }
+
+    /// [`tx_octets`](Self::tx_octets) of bytes known by their preview.
+    pub fn tx_octets_of(p: &Preview, sync: bool) -> Self {
+        Self::TxOctets { len: p.len as usize, hex: octets_text_of(p), sync }
     }
 
     /// `RF` for a received frame; `payload` is already unmasked.
     pub fn rx_frame(payload: &[u8], opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) -> Self {
+        Self::rx_frame_of(&Preview::of(payload), opcode, fin, rsv, mask)
+    }
+
+    /// [`rx_frame`](Self::rx_frame) of a payload known by its preview.
+    pub fn rx_frame_of(payload: &Preview, opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) -> Self {
         Self::RxFrame {
-            len: payload.len(),
-            text: payload_text(payload),
+            len: payload.len as usize,
+            text: payload_text_of(payload),
             opcode,
             fin,
             rsv,
@@ -416,6 +441,14 @@ impl WireTrace {
         }
     }
 
+    /// [`rx_octets`](Self::rx_octets) of bytes known by their preview.
+    pub fn rx_octets_of(&mut self, p: &Preview) {
+        self.rx_octets.add(p.len);
+        if self.logging {
+            self.log(WireLogEntry::rx_octets_of(p));
+        }
+    }
+
     /// Record a socket write.
     pub fn tx_octets(&mut self, data: &[u8], sync: bool) {
         self.tx_octets.add(data.len() as u64);
@@ -424,12 +457,28 @@ impl WireTrace {
         }
     }
 
+    /// [`tx_octets`](Self::tx_octets) of bytes known by their preview.
+    pub fn tx_octets_of(&mut self, p: &Preview, sync: bool) {
+        self.tx_octets.add(p.len);
+        if self.logging {
+            self.log(WireLogEntry::tx_octets_of(p, sync));
+        }
+    }
+
     /// Record a complete received frame (payload unmasked).
     pub fn rx_frame(&mut self, payload: &[u8], opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) {
         self.rx_frames.add(u64::from(opcode));
-        // Traffic entries are dropped while logging is off: not built either.
         if self.logging {
             self.log(WireLogEntry::rx_frame(payload, opcode, fin, rsv, mask));
+        }
+    }
+
+    /// [`rx_frame`](Self::rx_frame) of a payload known by its preview.
+    pub fn rx_frame_of(&mut self, payload: &Preview, opcode: u8, fin: bool, rsv: u8, mask: Option<[u8; 4]>) {
+        self.rx_frames.add(u64::from(opcode));
+        // Traffic entries are dropped while logging is off: not built either.
+        if self.logging {
+            self.log(WireLogEntry::rx_frame_of(payload, opcode, fin, rsv, mask));
         }
     }
 
@@ -439,6 +488,21 @@ impl WireTrace {
         if self.logging {
             self.log(WireLogEntry::tx_frame(spec));
         }
+    }
+
+    /// [`tx_frame`](Self::tx_frame) of a payload known by its preview
+    /// (`spec.payload` is ignored).
+    pub fn tx_frame_of(&mut self, spec: &TxFrameSpec<'_>, payload: &Preview) {
+        self.tx_frames.add(u64::from(spec.opcode));
+        if !self.logging {
+            return;
+        }
+        let mut entry = WireLogEntry::tx_frame(&TxFrameSpec { payload: &[], ..*spec });
+        if let WireLogEntry::TxFrame(e) = &mut entry {
+            e.len = payload.len as usize;
+            e.text = payload_text_of(payload);
+        }
+        self.log(entry);
     }
 
     /// Switch traffic logging on or off; the switch itself is logged (`WLM`).

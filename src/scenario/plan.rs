@@ -331,7 +331,7 @@ fn local_close(spec: &CloseSpec) -> LocalClose {
 }
 
 /// Splits `bytes` into writes: pieces of `chop` bytes (all sync), or one.
-fn split(bytes: Vec<u8>, chop: Option<usize>, sync: bool) -> Vec<Write> {
+pub fn split(bytes: Vec<u8>, chop: Option<usize>, sync: bool) -> Vec<Write> {
     match chop {
         Some(size) => bytes.chunks(size.max(1)).map(|c| Write { bytes: c.to_vec(), sync: true }).collect(),
         None => vec![Write { bytes, sync }],

@@ -17,6 +17,7 @@ pub mod builder;
 pub mod closing;
 pub mod data;
 mod inflate;
+pub mod preview;
 pub mod sidecar;
 pub mod streams;
 pub mod time;
@@ -26,6 +27,7 @@ pub use builder::{MemoryStore, PayloadStore, SessionBuilder};
 pub use closing::{CloseInfo, Side, Summary, TcpEnd};
 pub use data::{Data, INLINE_MAX, SidecarRef};
 pub use inflate::{INFLATE_BUDGET_RATIO, INFLATE_BUDGET_SLACK};
+pub use preview::{PREVIEW_LEN, Preview};
 pub use streams::RebuildError;
 pub use tls::{CertInfo, TlsClose, TlsInfo, TlsLeg};
 

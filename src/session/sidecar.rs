@@ -11,7 +11,9 @@
 //! - the bytes read must have the recorded SHA-256; a mismatch is an error.
 //!
 //! Nothing is read from a file that fails the first two checks, and no
-//! bytes leave [`read`] unless the digest matches.
+//! bytes leave [`read`] unless the digest matches. [`scan`] streams a range
+//! in bounded memory (for `show` of a 256 MiB message) and fails the same
+//! way, at the end of the range.
 
 use super::SidecarRef;
 use super::data::Hasher;
@@ -22,27 +24,55 @@ use std::path::{Component, Path, PathBuf};
 /// Reads the bytes `r` points at in `dir` (the recording's directory),
 /// after the checks in the module docs. The error says which check failed.
 pub fn read(dir: &Path, r: &SidecarRef) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    scan(dir, r, |chunk| bytes.extend_from_slice(chunk))?;
+    #[cfg(test)]
+    MATERIALISED.with(|m| m.set(m.get() + bytes.len() as u64));
+    Ok(bytes)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Sidecar bytes this thread has read into one buffer with [`read`]:
+    /// tests of streaming readers (`show`) check that it stays 0.
+    pub static MATERIALISED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Bytes [`scan`] hands over at a time.
+pub const SCAN_CHUNK: usize = 64 * 1024;
+
+/// Streams the bytes `r` points at to `visit`, [`SCAN_CHUNK`] bytes at a
+/// time, after the same checks as [`read`]; memory stays bounded whatever
+/// `len` is. The digest is checked at the end, so `visit` may have seen the
+/// bytes of a range that then fails: callers keep the `Err` and throw away
+/// what they built from them.
+pub fn scan(dir: &Path, r: &SidecarRef, mut visit: impl FnMut(&[u8])) -> Result<(), String> {
     let path = resolve(dir, &r.file)?;
     let mut file = File::open(&path).map_err(|e| format!("cannot open: {e}"))?;
     let size = file.metadata().map_err(|e| format!("cannot read its size: {e}"))?.len();
-    let end = r
-        .offset
+    r.offset
         .checked_add(r.len)
         .filter(|end| *end <= size)
         .ok_or_else(|| format!("bytes {}..+{} lie beyond the end of the file ({size} bytes)", r.offset, r.len))?;
     file.seek(SeekFrom::Start(r.offset)).map_err(|e| format!("cannot seek to {}: {e}", r.offset))?;
-    let mut bytes = Vec::new();
-    file.take(end - r.offset).read_to_end(&mut bytes).map_err(|e| format!("cannot read: {e}"))?;
-    if (bytes.len() as u64) < r.len {
-        return Err(format!("the file ended after {} of {} bytes", bytes.len(), r.len));
-    }
     let mut hasher = Hasher::default();
-    hasher.update(&bytes);
+    let mut buf = vec![0; SCAN_CHUNK.min(r.len as usize)];
+    let mut left = r.len;
+    while left > 0 {
+        let want = buf.len().min(left as usize);
+        let n = file.read(&mut buf[..want]).map_err(|e| format!("cannot read: {e}"))?;
+        if n == 0 {
+            return Err(format!("the file ended after {} of {} bytes", r.len - left, r.len));
+        }
+        hasher.update(&buf[..n]);
+        visit(&buf[..n]);
+        left -= n as u64;
+    }
     let digest = hasher.finish();
     if !digest.eq_ignore_ascii_case(r.sha256.trim()) {
         return Err(format!("SHA-256 mismatch: the recording says {:?}, the bytes hash to {digest}", r.sha256));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// The path of sidecar `name` in `dir`, if it is a plain name there that

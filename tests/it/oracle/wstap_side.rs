@@ -5,9 +5,8 @@
 //!   prints once it listens.
 //! * Fuzzingclient mode: [`ClientSide`] is the command that plays the
 //!   client side against the servers under test and writes its reports into
-//!   a directory. `wstap fuzz` (issue 12) does not exist yet; when it does,
-//!   [`ClientSide::wstap_fuzz`] is its command line, and it is the only
-//!   thing that needs to change.
+//!   a directory: `wstap fuzz URL... --agent A... --report DIR` with the
+//!   selection ([`ClientSide::wstap_fuzz`]).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -114,8 +113,8 @@ pub struct ClientSide {
 
 impl ClientSide {
     /// `wstap fuzz URL... --agent A --report DIR [--cases ...] [--exclude ...]`
-    /// as issue 12 specifies it (one agent per server), if this build has
-    /// the command; None until then.
+    /// (one agent per server), if this build has the command (it has: the
+    /// tests that use it fail rather than skip when it is missing).
     pub fn wstap_fuzz() -> Option<ClientSide> {
         let help = std::process::Command::new(crate::util::wstap_bin())
             .args(["fuzz", "--help"])
@@ -130,14 +129,19 @@ impl ClientSide {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let reports = dir.path().join("reports");
         let mut command = (self.command)(servers, selection, &reports);
-        command.stdin(Stdio::null()).stdout(Stdio::null()).kill_on_drop(true);
+        // Its progress lines go to a log, not into the test's output (where a
+        // verdict such as "FAILED / WRONG CODE" would read as a failed test).
+        let log_path = dir.path().join("fuzz.log");
+        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+        command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).kill_on_drop(true);
         let status = tokio::time::timeout(super::suite::FUZZINGCLIENT_TIMEOUT, command.status())
             .await
             .map_err(|_| "the client side did not finish in time".to_owned())?
             .map_err(|e| format!("the client side does not start: {e}"))?;
         // Exit 1 means a failed verdict, which the comparison judges; 2 is an error.
         if status.code() == Some(2) || status.code().is_none() {
-            return Err(format!("the client side failed: {status}"));
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            return Err(format!("the client side failed: {status}\n{log}"));
         }
         Reports::read(&reports)
     }
