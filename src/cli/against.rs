@@ -69,7 +69,7 @@ pub async fn run(args: &ReplayArgs, url: &str) -> Result<ExitCode> {
         Some(outcome) => (outcome.runs, outcome.not_run),
         None => (Vec::new(), cases),
     };
-    print!("{}", summary_table(&runs, &not_run));
+    print!("{}", summary_table(&runs, &not_run, &[]));
     for run in &runs {
         if !run.passed() {
             let why = crate::replay::output::failure_message(&run.report);
@@ -84,7 +84,7 @@ pub async fn run(args: &ReplayArgs, url: &str) -> Result<ExitCode> {
         eprintln!("wstap: reports in {}", dir.display());
     }
     if let Some(file) = &args.junit {
-        write_junit(file, &agent, &runs, &not_run).with_context(|| format!("writing {}", file.display()))?;
+        write_junit(file, &agent, &runs, &not_run, &[]).with_context(|| format!("writing {}", file.display()))?;
     }
     if interrupted {
         eprintln!("wstap: interrupted; {} of {total} recordings not run", not_run.len());

@@ -190,9 +190,13 @@ pub struct DiffArgs {
 /// Options of `wstap replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Scenario or recording files, or directories of them.
-    #[arg(value_name = "PATH", required = true)]
+    /// Scenario or recording files, or directories of them (with --spec, default: the shipped cases).
+    #[arg(value_name = "PATH", required_unless_present = "spec")]
     pub paths: Vec<PathBuf>,
+    /// Autobahn's fuzzingserver.json: cases, exclude-cases, exclude-agent-cases (for --agent),
+    /// outdir (--report, unless given) and options.failByDrop are used; other keys are named in a warning.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "exclude"])]
+    pub spec: Option<PathBuf>,
     /// Case patterns to run (Autobahn rules: `*` wildcards, anchored at the start), comma-separated
     /// or repeated: `--cases 7.1.1,7.3*`. Default: all.
     #[arg(long, value_name = "PATTERN,...", value_delimiter = ',', num_args = 1)]
@@ -319,8 +323,8 @@ pub struct ServeArgs {
     /// Where /updateReports writes the reports.
     #[arg(long, value_name = "DIR", default_value = "reports/clients")]
     pub report: PathBuf,
-    /// Autobahn's fuzzingserver.json: its url (listen address), outdir (--report),
-    /// cases and exclude-cases are used; other keys are named in a warning.
+    /// Autobahn's fuzzingserver.json: its url (listen address), outdir (--report), cases, exclude-cases,
+    /// exclude-agent-cases and options.failByDrop are used; other keys are named in a warning.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "exclude"])]
     pub spec: Option<PathBuf>,
     /// Save what each case observed as a recording here.

@@ -87,7 +87,7 @@ pub async fn run(mut args: FuzzArgs) -> Result<ExitCode> {
         if many {
             println!("Server {}", crate::escape::line(&outcome.server.upgrade.url()));
         }
-        print!("{}", summary_table(&outcome.runs, &outcome.not_run));
+        print!("{}", summary_table(&outcome.runs, &outcome.not_run, &[]));
     }
     let runs: Vec<CaseRun> = outcomes.iter().flat_map(|o| o.runs.iter().cloned()).collect();
     if let Some(dir) = &args.report {

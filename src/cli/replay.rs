@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Runs `wstap replay`.
-pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
+pub async fn run(mut args: ReplayArgs) -> Result<ExitCode> {
     if let Some(url) = &args.against {
         return super::against::run(&args, url).await;
     }
@@ -37,10 +37,30 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         };
         bail!("{shown}: no such file or directory (expected a scenario, a recording or a directory of them){hint}");
     }
-    let all = catalogue::load_paths(&args.paths, args.timing)?;
+    let (mut exclude_agent, mut fail_by_drop) = Default::default();
+    if let Some(file) = &args.spec {
+        let spec = super::spec::load(file).map_err(anyhow::Error::msg)?;
+        let url = spec.listen.map(|_| "\"url\" is used by serve only; replay gives each case its own port".to_owned());
+        for warning in spec.warnings.iter().chain(&url) {
+            eprintln!("wstap: warning: {}: {}", file.display(), crate::escape::line(warning));
+        }
+        args.report = args.report.or(spec.outdir);
+        (args.cases, args.exclude) = (spec.cases, spec.exclude);
+        (exclude_agent, fail_by_drop) = (spec.exclude_agent, spec.fail_by_drop.unwrap_or(false));
+    }
+    let all = match args.paths.is_empty() {
+        true => catalogue::shipped(),
+        false => catalogue::load_paths(&args.paths, args.timing)?,
+    };
     let cases = catalogue::select(all, &args.cases, &args.exclude).map_err(anyhow::Error::msg)?;
     if cases.is_empty() {
         bail!("no case selected (check PATH, --cases and --exclude)");
+    }
+    // exclude-agent-cases: not run for this agent, numbers unchanged.
+    let (excluded, cases): (Vec<_>, Vec<_>) =
+        cases.into_iter().partition(|c| exclude_agent.excludes(&agent, &c.scenario.id));
+    if cases.is_empty() {
+        bail!("every selected case is excluded for agent {} (exclude-agent-cases)", crate::escape::quoted(&agent));
     }
     // Every output is checked before the first case, not after the last.
     if let Some(dir) = &args.report {
@@ -57,6 +77,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut settings = Settings::new(agent.clone());
     settings.record_dir = record_dir;
     settings.faults = faults;
+    settings.fail_by_drop = fail_by_drop;
     let mut config = RunConfig::new(settings);
     config.client = args.client.clone();
     config.jobs = args.jobs.max(1);
@@ -86,13 +107,13 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
         bail!("the client command cannot run ({why}); no case was judged: --client {}", crate::escape::quoted(client));
     }
     let (runs, not_run) = (&outcome.runs, &outcome.not_run);
-    print!("{}", summary_table(runs, not_run));
+    print!("{}", summary_table(runs, not_run, &excluded));
     if let Some(dir) = &args.report {
         write_reports(dir, runs).with_context(|| format!("writing reports into {}", dir.display()))?;
         eprintln!("wstap: reports in {}", dir.display());
     }
     if let Some(file) = &args.junit {
-        write_junit(file, &agent, runs, not_run).with_context(|| format!("writing {}", file.display()))?;
+        write_junit(file, &agent, runs, not_run, &excluded).with_context(|| format!("writing {}", file.display()))?;
     }
     if outcome.stopped == Some(Stopped::Interrupted) {
         eprintln!("wstap: interrupted; {} of {total} cases not run", not_run.len());
@@ -103,6 +124,7 @@ pub async fn run(args: ReplayArgs) -> Result<ExitCode> {
 
 /// Runs `wstap serve` until /stopServer, SIGINT or SIGTERM.
 pub async fn serve(mut args: ServeArgs) -> Result<ExitCode> {
+    let (mut exclude_agent, mut fail_by_drop) = Default::default();
     if let Some(file) = &args.spec {
         let spec = super::spec::load(file).map_err(anyhow::Error::msg)?;
         for warning in &spec.warnings {
@@ -111,6 +133,7 @@ pub async fn serve(mut args: ServeArgs) -> Result<ExitCode> {
         args.listen = spec.listen.unwrap_or(args.listen);
         args.report = spec.outdir.unwrap_or(args.report);
         (args.cases, args.exclude) = (spec.cases, spec.exclude);
+        (exclude_agent, fail_by_drop) = (spec.exclude_agent, spec.fail_by_drop.unwrap_or(false));
     }
     let all = match args.scenarios.is_empty() {
         true => catalogue::shipped(),
@@ -120,6 +143,7 @@ pub async fn serve(mut args: ServeArgs) -> Result<ExitCode> {
     check::writable_dir(&args.report, "--report")?;
     let mut settings = Settings::new("");
     settings.record_dir = args.record_dir.as_deref().map(|d| prepare(d, "--record-dir")).transpose()?;
+    (settings.exclude_agent, settings.fail_by_drop) = (exclude_agent, fail_by_drop);
     let server = crate::replay::serve::Server::bind(args.listen, cases, settings, args.report.clone())
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

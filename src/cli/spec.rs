@@ -1,18 +1,23 @@
 //! Autobahn's `fuzzingserver.json`, as libraries keep it, for `wstap serve
-//! --spec`; and its `fuzzingclient.json` for `wstap fuzz --spec`
-//! ([`load_client`]).
+//! --spec` and `wstap replay --spec`; and its `fuzzingclient.json` for
+//! `wstap fuzz --spec` ([`load_client`]).
 //!
 //! Read: `url` (the listen address: `ws://HOST:PORT`), `outdir` (the report
 //! directory), `cases` and `exclude-cases` (Autobahn's patterns; numbering
-//! as in Autobahn). Every other key is named in a warning and ignored:
-//! `exclude-agent-cases` and `options` (e.g. `failByDrop`) are Autobahn's
-//! but not carried out by wstap yet; `webport` and the rest have no meaning
-//! here. Errors name the file and what was expected.
+//! as in Autobahn), `exclude-agent-cases` (`{agentPattern: [casePattern]}`,
+//! see [`crate::replay::exclude`]) and `options.failByDrop` (Autobahn's
+//! protocol option: the fuzzer fails a connection by dropping TCP instead
+//! of closing). Every other key, and every other option, is named in a
+//! warning and ignored: `protocols` and `key`/`cert` are Autobahn's but
+//! not carried out (`--tls` is wstap's way to wss); `webport` and the rest
+//! have no meaning here. Errors name the file and what was expected.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
+
+use crate::replay::exclude::AgentExclusions;
 
 /// What a spec file sets.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -25,12 +30,17 @@ pub struct Spec {
     pub cases: Vec<String>,
     /// From `exclude-cases`.
     pub exclude: Vec<String>,
+    /// From `exclude-agent-cases`.
+    pub exclude_agent: AgentExclusions,
+    /// From `options.failByDrop` (Autobahn's fuzzingserver forces false,
+    /// then applies `options`).
+    pub fail_by_drop: Option<bool>,
     /// One line per key that is ignored, saying why.
     pub warnings: Vec<String>,
 }
 
-/// Keys Autobahn reads that wstap does not carry out yet.
-const NOT_YET: [&str; 4] = ["exclude-agent-cases", "options", "protocols", "key"];
+/// Keys Autobahn reads that wstap does not carry out.
+const NOT_CARRIED_OUT: [&str; 3] = ["protocols", "key", "cert"];
 
 /// Reads and checks a spec file.
 pub fn load(path: &Path) -> Result<Spec, String> {
@@ -52,9 +62,10 @@ pub fn parse(text: &str) -> Result<Spec, String> {
             }
             "cases" => spec.cases = patterns(key, value)?,
             "exclude-cases" => spec.exclude = patterns(key, value)?,
-            "exclude-agent-cases" if value.as_object().is_some_and(|m| m.is_empty()) => {}
-            k if NOT_YET.contains(&k) || k == "cert" => {
-                spec.warnings.push(format!("{k:?} is not carried out by wstap serve yet; ignored"))
+            "exclude-agent-cases" => spec.exclude_agent = agent_exclusions(value)?,
+            "options" => options(value, &mut spec)?,
+            k if NOT_CARRIED_OUT.contains(&k) => {
+                spec.warnings.push(format!("{k:?} is not carried out by wstap (see --tls for wss); ignored"))
             }
             k => spec.warnings.push(format!("unknown key {k:?}; ignored")),
         }
@@ -63,6 +74,32 @@ pub fn parse(text: &str) -> Result<Spec, String> {
         spec.cases.clear();
     }
     Ok(spec)
+}
+
+/// `{agentPattern: [casePattern, ...]}`.
+fn agent_exclusions(value: &Value) -> Result<AgentExclusions, String> {
+    let expected = "expected exclude-agent-cases to be an object of agent pattern -> list of case patterns";
+    let map = value.as_object().ok_or(expected)?;
+    let rules = map
+        .iter()
+        .map(|(agent, cases)| Ok((agent.clone(), patterns(&format!("exclude-agent-cases[{agent:?}]"), cases)?)));
+    Ok(AgentExclusions::new(rules.collect::<Result<_, String>>()?))
+}
+
+/// Autobahn's protocol options: `failByDrop` is carried out, the others
+/// are named in a warning.
+fn options(value: &Value, spec: &mut Spec) -> Result<(), String> {
+    let map = value.as_object().ok_or("expected options to be an object (Autobahn's protocol options)")?;
+    for (key, value) in map {
+        match key.as_str() {
+            "failByDrop" => {
+                let on = value.as_bool().ok_or("expected options.failByDrop to be true or false")?;
+                spec.fail_by_drop = Some(on);
+            }
+            k => spec.warnings.push(format!("option {k:?} is not carried out by wstap; ignored")),
+        }
+    }
+    Ok(())
 }
 
 /// What a fuzzingclient spec sets.
@@ -174,15 +211,28 @@ mod tests {
     fn a_library_spec_reads_and_names_what_it_ignores() {
         let text = r#"{"url": "ws://127.0.0.1:9001", "outdir": "./reports/clients",
             "cases": ["*"], "exclude-cases": ["9.*", "12.*"], "exclude-agent-cases": {},
-            "options": {"failByDrop": false}, "webport": 8080}"#;
+            "options": {"failByDrop": false, "version": 18}, "webport": 8080, "protocols": []}"#;
         let spec = parse(text).unwrap();
         assert_eq!(spec.listen, Some("127.0.0.1:9001".parse().unwrap()));
         assert_eq!(spec.outdir, Some(PathBuf::from("./reports/clients")));
         assert!(spec.cases.is_empty(), "[\"*\"] is all");
         assert_eq!(spec.exclude, ["9.*", "12.*"]);
-        assert_eq!(spec.warnings.len(), 2, "{:?}", spec.warnings);
-        assert!(spec.warnings.iter().any(|w| w.contains("\"options\" is not carried out")));
+        assert_eq!(spec.fail_by_drop, Some(false));
+        assert!(spec.exclude_agent.is_empty());
+        assert_eq!(spec.warnings.len(), 3, "{:?}", spec.warnings);
+        assert!(spec.warnings.iter().any(|w| w.contains("option \"version\" is not carried out")));
+        assert!(spec.warnings.iter().any(|w| w.contains("\"protocols\" is not carried out")));
         assert!(spec.warnings.iter().any(|w| w.contains("unknown key \"webport\"")));
+    }
+
+    #[test]
+    fn exclude_agent_cases_and_fail_by_drop_are_read() {
+        let spec =
+            parse(r#"{"exclude-agent-cases": {"node*": ["9.*", "6.4.1"]}, "options": {"failByDrop": true}}"#).unwrap();
+        assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
+        assert_eq!(spec.fail_by_drop, Some(true));
+        assert!(spec.exclude_agent.excludes("node ws", "9.2.1"));
+        assert!(!spec.exclude_agent.excludes("python", "9.2.1"));
     }
 
     #[test]
@@ -218,7 +268,11 @@ mod tests {
         assert!(parse(r#"{"cases": "7.*"}"#).unwrap_err().contains("list of case patterns"));
         assert!(parse(r#"{"url": "http://x:1"}"#).unwrap_err().contains("ws://"));
         assert!(parse("{").unwrap_err().starts_with("not JSON"));
-        let agents = parse(r#"{"exclude-agent-cases": {"a": ["7.*"]}}"#).unwrap();
-        assert!(agents.warnings[0].contains("exclude-agent-cases"));
+        let agents = parse(r#"{"exclude-agent-cases": ["7.*"]}"#).unwrap_err();
+        assert!(agents.contains("agent pattern -> list of case patterns"), "{agents}");
+        let cases = parse(r#"{"exclude-agent-cases": {"a": "7.*"}}"#).unwrap_err();
+        assert!(cases.contains("exclude-agent-cases[\"a\"] to be a list"), "{cases}");
+        assert!(parse(r#"{"options": {"failByDrop": "yes"}}"#).unwrap_err().contains("true or false"));
+        assert!(parse(r#"{"options": []}"#).unwrap_err().contains("options to be an object"));
     }
 }

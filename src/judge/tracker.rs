@@ -46,6 +46,8 @@ pub const SERVER_DROP_TIMEOUT: Duration = Duration::from_secs(1);
 pub const NO_CLOSE_REPLY: &str = "peer did not respond (in time) in closing handshake";
 /// `wasNotCleanReason` when the opening-handshake timer fired.
 pub const NO_OPEN_HANDSHAKE: &str = "peer did not finish (in time) the opening handshake";
+/// `wasNotCleanReason` when the fuzzer failed the connection under `failByDrop`.
+pub const DROPPED_ON_FAIL: &str = "I failed the WebSocket connection by dropping the TCP connection";
 /// `wasNotCleanReason` when the server did not drop TCP in time (client role).
 pub const SERVER_DID_NOT_DROP: &str = "server did not drop TCP connection (in time)";
 /// `wasNotCleanReason` when the client dropped TCP without closing.
@@ -113,7 +115,9 @@ pub enum Occurrence {
     /// through the API with this code.
     Unimplemented(u16),
     /// A close frame arrived from the peer (the client, in the server
-    /// role), with its raw payload.
+    /// role), with its raw payload. A one-byte payload is not judged here:
+    /// report it first as a [`Occurrence::Violation`], when its header
+    /// arrives, as Autobahn does.
     ClientClose(Vec<u8>),
     /// The peer's opening handshake was wrong (the client role: a bad
     /// 101 response): the fuzzer drops TCP, with this as the reason.
@@ -195,6 +199,8 @@ pub struct Tracker {
     echo: Option<(crate::scenario::EchoCheck, usize)>,
     /// SHA-1 of the message a series sent last (12.x/13.x echo checks).
     sent: Option<[u8; 20]>,
+    /// Fail by dropping TCP ([`Tracker::with_fail_by_drop`]).
+    fail_by_drop: bool,
 }
 
 impl Tracker {
@@ -215,6 +221,7 @@ impl Tracker {
             reply: LocalClose { code: Some(REPLY_CODE), reason: None },
             echo: expect.echo.clone().map(|check| (check, 0)),
             sent: None,
+            fail_by_drop: false,
         }
     }
 
@@ -245,6 +252,15 @@ impl Tracker {
         self
     }
 
+    /// Autobahn's `failByDrop` option: failing the connection drops TCP at
+    /// once (abortively, no close frame), with [`DROPPED_ON_FAIL`] as the
+    /// reason, in OPEN as in CLOSING. Off by default, as the fuzzingserver
+    /// forces it off unless the spec's `options` turn it on.
+    pub fn with_fail_by_drop(mut self, on: bool) -> Tracker {
+        self.fail_by_drop = on;
+        self
+    }
+
     /// The current state.
     pub fn state(&self) -> State {
         self.state
@@ -259,6 +275,11 @@ impl Tracker {
     /// [`crate::scenario::WaitFor::Close`]).
     pub fn client_closed(&self) -> bool {
         self.client_closed
+    }
+
+    /// True once the fuzzer failed the connection (`failedByMe`).
+    pub fn failed_by_me(&self) -> bool {
+        self.obs.failed_by_me
     }
 
     /// True once the kill timer fired while the connection was not yet
@@ -414,6 +435,12 @@ impl Tracker {
 
     /// Fails the connection: close first if OPEN, drop if CLOSING.
     fn fail(&mut self, at: Duration, code: u16, reason: &str) -> Vec<Reaction> {
+        if self.fail_by_drop && matches!(self.state, State::Open | State::Closing) {
+            self.obs.failed_by_me = true;
+            self.obs.was_clean = false;
+            self.obs.was_not_clean_reason = Some(DROPPED_ON_FAIL.into());
+            return self.drop_tcp(true);
+        }
         match self.state {
             State::Open => {
                 self.obs.failed_by_me = true;
@@ -484,10 +511,17 @@ impl Tracker {
         let parsed = ClosePayload::parse(payload);
         self.obs.remote_close_code = parsed.code;
         self.obs.remote_close_reason = parsed.reason_text().filter(|_| payload.len() > 2).map(str::to_owned);
-        let mut out = match ClosePayload::problem(payload, self.policy) {
+        // A one-byte payload was reported by the caller at the frame's header, as Autobahn does.
+        let problem = ClosePayload::problem(payload, self.policy).filter(|p| *p != CloseProblem::OneByte);
+        let mut out = match problem {
             Some(problem) => self.fail(at, problem_code(problem), &problem_text(problem)),
             None => Vec::new(),
         };
+        if problem.is_some() && self.fail_by_drop {
+            // Autobahn stops at the failure: the reason is never read.
+            self.obs.remote_close_reason = None;
+            return out;
+        }
         // Processing continues after a failure (failByDrop is off).
         out.extend(match (self.state, self.role) {
             (State::Closing, Role::Server) => {

@@ -60,6 +60,9 @@ pub async fn run_with_request(mut io: WireIo, request: Request, case: &Case, set
     }
     let (deflate, as_recorded) = agree_deflate(&request, case);
     let mut engine = Engine::new(io, case, settings.policy, deflate.as_ref().map(|a| a.params), as_recorded);
+    if settings.fail_by_drop {
+        engine.fail_by_drop();
+    }
     let response = response_101(&request, &case.response, &case.scenario.handshake, deflate.as_ref());
     engine.open(&request.raw, &response).await;
     engine.run(request.rest.clone()).await;
@@ -219,6 +222,8 @@ pub(super) struct Engine {
     traffic: TrafficStats,
     /// The statistics an echo check kept ([`Reaction::SnapshotTraffic`]).
     kept_traffic: Option<TrafficStats>,
+    /// Autobahn's `failByDrop` option.
+    fail_by_drop: bool,
 }
 
 impl Engine {
@@ -255,7 +260,15 @@ impl Engine {
             series: None,
             traffic: TrafficStats::default(),
             kept_traffic: None,
+            fail_by_drop: false,
         }
+    }
+
+    /// Autobahn's `failByDrop`: a failure drops TCP and nothing more of
+    /// the read is processed (not even the frame being decoded).
+    fn fail_by_drop(&mut self) {
+        self.fail_by_drop = true;
+        self.tracker = self.tracker.clone().with_fail_by_drop(true);
     }
 
     async fn open(&mut self, request: &[u8], response: &[u8]) {
@@ -509,12 +522,20 @@ impl Engine {
     }
 
     async fn on_bytes(&mut self, bytes: &[u8]) {
+        if self.tracker.failed_by_me() {
+            self.inbound.set_failed();
+        }
+        // A violation inside a frame's payload: that frame's end is still logged.
+        let mut finish_frame = false;
         let open = self.tracker.state() == State::Open;
         if open {
             self.traffic.incoming_wire += bytes.len() as u64;
         }
         for item in self.inbound.push(bytes) {
             if self.done() {
+                if let (true, Item::Frame { header, payload }) = (finish_frame, &item) {
+                    self.io.trace.rx_frame(payload, header.opcode.value(), header.fin, header.rsv, header.mask);
+                }
                 return;
             }
             if self.tracker.state() == State::Open {
@@ -532,7 +553,10 @@ impl Engine {
                     }
                 }
                 Item::Message { data, binary } => Some(Occurrence::Received(Event::Message { data, binary })),
-                Item::Violation { code, reason } => Some(Occurrence::Violation { code, reason }),
+                Item::Violation { code, reason, in_payload } => {
+                    finish_frame = in_payload && !self.fail_by_drop;
+                    Some(Occurrence::Violation { code, reason })
+                }
             };
             if let Some(occurrence) = occurrence {
                 let reactions = self.apply(occurrence);

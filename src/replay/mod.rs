@@ -35,6 +35,7 @@ pub mod case_report;
 pub mod catalogue;
 pub mod client;
 pub mod engine;
+pub mod exclude;
 pub mod from_recording;
 pub mod fuzz;
 pub mod inbound;
@@ -118,12 +119,26 @@ pub struct Settings {
     /// Fault rules for the server's side (`replay --fault`); a case's
     /// connection number is its case number.
     pub faults: std::sync::Arc<crate::fault::Plan>,
+    /// Autobahn's `failByDrop` option (off, as the fuzzingserver forces
+    /// it): the fuzzer fails a connection by dropping TCP at once instead
+    /// of sending a close, and stops reading.
+    pub fail_by_drop: bool,
+    /// The spec's `exclude-agent-cases` (`serve`: such a case is accepted
+    /// and closed at once, storing no result).
+    pub exclude_agent: exclude::AgentExclusions,
 }
 
 impl Settings {
     /// Settings with Autobahn's code policy and no recordings.
     pub fn new(agent: impl Into<String>) -> Settings {
-        Settings { agent: agent.into(), record_dir: None, policy: CodePolicy::Autobahn, faults: Default::default() }
+        Settings {
+            agent: agent.into(),
+            record_dir: None,
+            policy: CodePolicy::Autobahn,
+            faults: Default::default(),
+            fail_by_drop: false,
+            exclude_agent: Default::default(),
+        }
     }
 }
 

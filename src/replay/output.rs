@@ -20,6 +20,8 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// The verdict cell of a case that did not run (interrupted before or while it ran).
 pub const NOT_RUN: &str = "NOT RUN";
+/// The verdict cell of a case the spec's `exclude-agent-cases` excludes for the agent.
+pub const MISSING: &str = "MISSING";
 
 /// One progress line: `[3/37] 7.1.3 OK / OK (2 ms)`.
 pub fn progress_line(done: usize, total: usize, run: &CaseRun) -> String {
@@ -88,10 +90,12 @@ impl Progress {
 }
 
 /// The summary table, one row per case, then a totals line. Cases in
-/// `not_run` get a `NOT RUN` row after the others. Every cell is escaped
-/// for the terminal (result texts quote what the client sent).
-pub fn summary_table(runs: &[CaseRun], not_run: &[Case]) -> String {
-    let ids = runs.iter().map(|r| r.report.id.as_str()).chain(not_run.iter().map(|c| c.scenario.id.as_str()));
+/// `not_run` get a `NOT RUN` row after the others, cases in `excluded`
+/// (the spec's `exclude-agent-cases`) a `MISSING` row. Every cell is
+/// escaped for the terminal (result texts quote what the client sent).
+pub fn summary_table(runs: &[CaseRun], not_run: &[Case], excluded: &[Case]) -> String {
+    let others = not_run.iter().chain(excluded);
+    let ids = runs.iter().map(|r| r.report.id.as_str()).chain(others.map(|c| c.scenario.id.as_str()));
     let width = ids.map(|id| escape::line(id).chars().count()).max().unwrap_or(4).max(4);
     let mut out = format!("{:<width$}  {:>4}  {:<13}  {:<13}  {:>6}  Result\n", "Case", "#", "Behavior", "Close", "ms");
     for run in runs {
@@ -111,11 +115,19 @@ pub fn summary_table(runs: &[CaseRun], not_run: &[Case]) -> String {
         let id = escape::line(&case.scenario.id);
         out += &format!("{id:<width$}  {:>4}  {NOT_RUN:<13}  {NOT_RUN:<13}  {:>6}  interrupted\n", case.number, "");
     }
+    for case in excluded {
+        let id = escape::line(&case.scenario.id);
+        let why = "excluded for this agent (exclude-agent-cases)";
+        out += &format!("{id:<width$}  {:>4}  {MISSING:<13}  {MISSING:<13}  {:>6}  {why}\n", case.number, "");
+    }
     let failed = runs.iter().filter(|r| !r.passed()).count();
-    let total = runs.len() + not_run.len();
+    let total = runs.len() + not_run.len() + excluded.len();
     out += &format!("{total} cases: {} passed, {failed} failed", runs.len() - failed);
     if !not_run.is_empty() {
         out += &format!(", {} not run", not_run.len());
+    }
+    if !excluded.is_empty() {
+        out += &format!(", {} excluded for the agent", excluded.len());
     }
     out.push('\n');
     out
@@ -127,9 +139,9 @@ pub fn exit_status(runs: &[CaseRun]) -> u8 {
 }
 
 /// The JUnit XML: one test suite per agent, one test case per case; the
-/// cases in `not_run` are `<skipped>`.
-pub fn junit_xml(agent: &str, runs: &[CaseRun], not_run: &[Case]) -> String {
-    junit_xml_suites(&[(format!("wstap replay ({agent})"), runs, not_run)])
+/// cases in `not_run` and `excluded` are `<skipped>`.
+pub fn junit_xml(agent: &str, runs: &[CaseRun], not_run: &[Case], excluded: &[Case]) -> String {
+    junit_xml_excluding(&[(format!("wstap replay ({agent})"), runs, not_run)], excluded)
 }
 
 /// One suite of a JUnit file: its name, the cases that ran, those not run.
@@ -137,15 +149,25 @@ pub type JunitSuite<'a> = (String, &'a [CaseRun], &'a [Case]);
 
 /// The JUnit XML with these suites (`wstap fuzz`: one per server).
 pub fn junit_xml_suites(suites: &[JunitSuite<'_>]) -> String {
+    junit_xml_excluding(suites, &[])
+}
+
+/// [`junit_xml_suites`], each suite also listing `excluded` (the spec's
+/// `exclude-agent-cases`) as skipped.
+fn junit_xml_excluding(suites: &[JunitSuite<'_>], excluded: &[Case]) -> String {
     let mut report = Report::new("wstap");
     for (name, runs, not_run) in suites {
         let mut suite = TestSuite::new(name.clone());
         for run in *runs {
             suite.add_test_case(test_case(&run.report));
         }
-        for case in *not_run {
+        for (case, why) in not_run
+            .iter()
+            .map(|c| (c, "not run: the run was interrupted"))
+            .chain(excluded.iter().map(|c| (c, "not run: excluded for this agent by the spec's exclude-agent-cases")))
+        {
             let mut status = TestCaseStatus::skipped();
-            status.set_message("not run: the run was interrupted");
+            status.set_message(why);
             let mut test = TestCase::new(format!("{} {}", case.scenario.id, case.scenario.description), status);
             test.set_classname(classname(&case.scenario.id));
             suite.add_test_case(test);
@@ -231,8 +253,8 @@ fn failure_description(r: &CaseReport) -> String {
 }
 
 /// Writes the JUnit file.
-pub fn write_junit(path: &Path, agent: &str, runs: &[CaseRun], not_run: &[Case]) -> io::Result<()> {
-    std::fs::write(path, junit_xml(agent, runs, not_run))
+pub fn write_junit(path: &Path, agent: &str, runs: &[CaseRun], not_run: &[Case], excluded: &[Case]) -> io::Result<()> {
+    std::fs::write(path, junit_xml(agent, runs, not_run, excluded))
 }
 
 /// Writes the Autobahn report directory and, per case, the text report

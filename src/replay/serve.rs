@@ -251,6 +251,12 @@ async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) 
         (Ok(case), Ok(agent)) => (case, agent),
         (Err(e), _) | (_, Err(e)) => return Err((io, e)),
     };
+    if state.settings.exclude_agent.excludes(&agent, &case.scenario.id) {
+        // Autobahn: accepted, closed at once with an empty close, no result stored.
+        let (id, agent) = (crate::escape::line(&case.scenario.id), crate::escape::line(&agent));
+        eprintln!("wstap: skipping case {id} for agent {agent} (exclude-agent-cases)");
+        return control(io, &request, None).await;
+    }
     let _running = Running::start(&state.running);
     let mut settings = state.settings.clone();
     settings.agent = agent;
@@ -267,22 +273,59 @@ async fn run_case(state: &State, mut io: WireIo, request: Request, call: &Call) 
     Ok(())
 }
 
-async fn case_status(state: &State, io: WireIo, request: &Request, call: &Call) -> Outcome {
+/// Autobahn accepts the upgrade first and then waits for the result, so a
+/// driver with an open timeout does not give up. While it waits it reads
+/// the driver: a close is answered (1000) and a hang-up ends the wait, so
+/// no socket is left in CLOSE-WAIT.
+async fn case_status(state: &State, mut io: WireIo, request: &Request, call: &Call) -> Outcome {
     let (case, agent) = match (state.case_of(call), call.one("agent")) {
         (Ok(case), Ok(agent)) => (case, agent),
         (Err(e), _) | (_, Err(e)) => return Err((io, e)),
     };
     let key = (agent, case.number);
     let mut changed = state.changed.subscribe();
+    accept(&mut io, request).await;
+    let mut inbound = super::inbound::Inbound::new();
     let behavior = loop {
         if let Some(r) = state.results.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             break r.behavior.as_str();
         }
-        if changed.changed().await.is_err() {
-            return Ok(());
+        tokio::select! {
+            more = changed.changed() => if more.is_err() {
+                io.drop_tcp().await;
+                return Ok(());
+            },
+            read = io.read() => match read {
+                Ok(Some(bytes)) if !answer_while_waiting(&mut io, &mut inbound, &bytes).await => {}
+                _ => {
+                    io.drop_tcp().await;
+                    return Ok(());
+                }
+            },
         }
     };
-    control(io, request, Some(format!("{{\"behavior\": \"{behavior}\"}}"))).await
+    end_control(io, Some(format!("{{\"behavior\": \"{behavior}\"}}"))).await
+}
+
+/// What a driver sends while `/getCaseStatus` waits: a ping gets its pong,
+/// a close gets a 1000 close (Autobahn does not echo codes), a protocol
+/// violation ends the connection. True when the connection is to end.
+async fn answer_while_waiting(io: &mut WireIo, inbound: &mut super::inbound::Inbound, bytes: &[u8]) -> bool {
+    for item in inbound.push(bytes) {
+        match item {
+            Item::Frame { header, payload } if header.opcode == OpCode::PING => {
+                let pong = FrameHeader::new(OpCode::PONG, payload.len() as u64).encode_frame(&payload);
+                io.write(&pong, false).await;
+            }
+            Item::Frame { header, .. } if header.opcode == OpCode::CLOSE => {
+                io.write(&[0x88, 0x02, 0x03, 0xe8], false).await;
+                return true;
+            }
+            Item::Violation { .. } => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 async fn update_reports(state: &State, io: WireIo, request: &Request, call: &Call) -> Outcome {
@@ -376,8 +419,19 @@ fn case_info(case: &Case) -> String {
 /// Accepts the upgrade, sends `text` if any, then an empty close, and
 /// waits (bounded) for the driver to answer or hang up.
 async fn control(mut io: WireIo, request: &Request, text: Option<String>) -> Outcome {
+    accept(&mut io, request).await;
+    end_control(io, text).await
+}
+
+/// Writes the 101 of a control endpoint.
+async fn accept(io: &mut WireIo, request: &Request) {
     let response = response_101(request, &Response::Autobahn, &Default::default(), None);
     io.write(&response, false).await;
+}
+
+/// After the 101: sends `text` if any, then an empty close, and waits
+/// (bounded) for the driver to answer or hang up.
+async fn end_control(mut io: WireIo, text: Option<String>) -> Outcome {
     if let Some(text) = text {
         io.write(&FrameHeader::new(OpCode::TEXT, text.len() as u64).encode_frame(text.as_bytes()), false).await;
     }

@@ -304,3 +304,46 @@ fn the_client_command_can_take_the_url_from_the_environment() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("2 cases: 2 passed"), "{stdout}");
 }
+
+/// `replay --spec` reads Autobahn's fuzzingserver.json as `serve` does:
+/// its cases, its outdir, and exclude-agent-cases for `--agent` (the case
+/// is not run, keeps its number, shows as MISSING and as skipped); every
+/// key it does not carry out is named.
+#[test]
+fn replay_spec_selects_excludes_for_the_agent_and_names_what_it_ignores() {
+    if !crate::deflate::have_websockets("replay_spec_selects_excludes_for_the_agent_and_names_what_it_ignores") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, junit, outdir) = (dir.path().join("fuzzingserver.json"), dir.path().join("j.xml"), dir.path().join("r"));
+    let text = serde_json::json!({
+        "url": "ws://127.0.0.1:9001", "outdir": outdir, "cases": ["7.1.*"], "exclude-cases": ["7.1.5", "7.1.6"],
+        "exclude-agent-cases": {"py*": ["7.1.2"], "other": ["7.1.1"]}, "options": {"failByDrop": false},
+        "webport": 8080,
+    });
+    std::fs::write(&spec, text.to_string()).unwrap();
+    let out = std::process::Command::new(wstap_bin())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["replay", "--spec"])
+        .arg(&spec)
+        .args(["--agent", "python", "--client", "python3 tests/python/echo_client.py {url}", "--junit"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("unknown key \"webport\""), "{stderr}");
+    assert!(stderr.contains("\"url\" is used by serve only"), "{stderr}");
+    let row = stdout.lines().find(|l| l.starts_with("7.1.2 ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row.contains(" 2  MISSING") && row.contains("excluded for this agent"), "{row}");
+    assert!(stdout.contains("4 cases: 3 passed, 0 failed, 1 excluded for the agent"), "{stdout}");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(outdir.join("index.json")).unwrap()).unwrap();
+    let ids: Vec<&String> = index["python"].as_object().unwrap().keys().collect();
+    assert_eq!(ids, ["7.1.1", "7.1.3", "7.1.4"], "7.1.2 stores nothing; outdir is the report dir");
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(outdir.join("python_case_7_1_3.json")).unwrap()).unwrap();
+    assert_eq!(case["case"], 3, "numbers do not shift");
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("excluded for this agent by the spec&apos;s exclude-agent-cases"), "{junit}");
+}

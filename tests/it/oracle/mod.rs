@@ -36,6 +36,7 @@ mod category7;
 mod corpus;
 pub mod deflate;
 mod manual;
+mod raw_client;
 
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};

@@ -39,15 +39,24 @@ pub struct RealFuzzingServer {
 impl RealFuzzingServer {
     /// Starts the real fuzzingserver for `selection` and waits until it listens.
     pub async fn start(selection: &Selection) -> Result<RealFuzzingServer, String> {
+        RealFuzzingServer::start_with(selection, json!({})).await
+    }
+
+    /// [`RealFuzzingServer::start`] with more spec keys (`options`,
+    /// `exclude-agent-cases`), which replace the defaults.
+    pub async fn start_with(selection: &Selection, extra: serde_json::Value) -> Result<RealFuzzingServer, String> {
         let wstest = super::tools::wstest()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let spec = json!({
+        let mut spec = json!({
             "url": "ws://127.0.0.1:0",
             "outdir": dir.path().join("reports"),
             "cases": selection.cases,
             "exclude-cases": selection.exclude,
             "exclude-agent-cases": {},
         });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            spec[key] = value.clone();
+        }
         let spec_path = write_spec(dir.path(), "fuzzingserver.json", &spec)?;
         let child = spawn_wstest(&wstest, "fuzzingserver", &spec_path, dir.path())?;
         let pid = child.id().ok_or("wstest exited at once")?;

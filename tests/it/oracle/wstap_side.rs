@@ -46,6 +46,33 @@ impl WstapServe {
         let mut command = Command::new(crate::util::wstap_bin());
         command.args(["serve", "--listen", "127.0.0.1:0", "--report"]).arg(dir.path().join("reports"));
         selection_args(&mut command, selection);
+        WstapServe::spawn(command, dir).await
+    }
+
+    /// Starts `wstap serve --spec FILE`, the file written as the real
+    /// suite's spec is ([`super::suite::RealFuzzingServer::start_with`]):
+    /// `url` on port 0, `outdir` in a temporary directory, the selection,
+    /// then `extra`.
+    pub async fn start_with_spec(selection: &Selection, extra: serde_json::Value) -> Result<WstapServe, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let cases = if selection.cases.is_empty() { vec!["*".to_owned()] } else { selection.cases.clone() };
+        let mut spec = serde_json::json!({
+            "url": "ws://127.0.0.1:0",
+            "outdir": dir.path().join("reports"),
+            "cases": cases,
+            "exclude-cases": selection.exclude,
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            spec[key] = value.clone();
+        }
+        let file = dir.path().join("fuzzingserver.json");
+        std::fs::write(&file, spec.to_string()).map_err(|e| e.to_string())?;
+        let mut command = Command::new(crate::util::wstap_bin());
+        command.args(["serve", "--spec"]).arg(&file);
+        WstapServe::spawn(command, dir).await
+    }
+
+    async fn spawn(mut command: Command, dir: tempfile::TempDir) -> Result<WstapServe, String> {
         command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
         let mut child = command.spawn().map_err(|e| format!("wstap serve does not start: {e}"))?;
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
