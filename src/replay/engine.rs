@@ -13,6 +13,12 @@
 //!
 //! The engine only sleeps until a timer or a scenario delay is due; a client
 //! that answers promptly ends its case promptly.
+//!
+//! A `series` (12.x/13.x) is the one step that goes on after the plan: each
+//! right echo makes the tracker ask for the next round
+//! ([`Reaction::SendAgain`]), and the engine generates, compresses and
+//! fragments that message. The engine also counts Autobahn's
+//! `trafficStats` ([`TrafficStats`]); an echo check keeps them when done.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -410,6 +416,11 @@ impl Engine {
         let message = spec.message(*next);
         *next += 1;
         self.tracker.sent_message(&message);
+        // Autobahn's sendMessage sends nothing unless OPEN; the next
+        // expected echo has moved on all the same.
+        if self.tracker.state() != State::Open {
+            return;
+        }
         let (payload, rsv) = match (spec.compress, self.deflater.as_mut()) {
             (true, Some(deflater)) => (deflater.compress_message(&message), crate::scenario::plan::RSV1),
             _ => (message.clone(), 0),
