@@ -19,6 +19,12 @@
 //! tracker's client rules, decodes the server's direction, and masks every
 //! frame it writes ([`OutboundMasker`], a new random key per frame unless the
 //! scenario gives one). The plan, the timers and the judging are the same.
+//!
+//! A `series` (12.x/13.x) is the one step that goes on after the plan: each
+//! right echo makes the tracker ask for the next round
+//! ([`Reaction::SendAgain`]), and the engine generates, compresses and
+//! fragments that message. The engine also counts Autobahn's
+//! `trafficStats` ([`TrafficStats`]); an echo check keeps them when done.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -463,6 +469,11 @@ impl Engine {
         let message = spec.message(*next);
         *next += 1;
         self.tracker.sent_message(&message);
+        // Autobahn's sendMessage sends nothing unless OPEN; the next
+        // expected echo has moved on all the same.
+        if self.tracker.state() != State::Open {
+            return;
+        }
         let (payload, rsv) = match (spec.compress, self.deflater.as_mut()) {
             (true, Some(deflater)) => (deflater.compress_message(&message), crate::scenario::plan::RSV1),
             _ => (message.clone(), 0),

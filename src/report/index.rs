@@ -72,33 +72,82 @@ fn category_name(category: &str) -> Option<&'static str> {
 }
 
 /// Hand-named sub-categories from Autobahn's case catalogue.
-fn subcategory_name(sub: &str) -> Option<&'static str> {
-    Some(match sub {
-        "1.1" => "Text Messages",
-        "1.2" => "Binary Messages",
-        "4.1" => "Non-control Opcodes",
-        "4.2" => "Control Opcodes",
-        "6.1" => "Valid UTF-8 with zero payload fragments",
-        "6.2" => "Valid UTF-8 unfragmented, fragmented on code-points and within code-points",
-        "6.3" => "Invalid UTF-8 differently fragmented",
-        "6.4" => "Fail-fast on invalid UTF-8",
-        "7.1" => "Basic close behavior (fuzzer initiated)",
-        "7.3" => "Close frame structure: payload length (fuzzer initiated)",
-        "7.5" => "Close frame structure: payload value (fuzzer initiated)",
-        "7.7" => "Close frame structure: valid close codes (fuzzer initiated)",
-        "7.9" => "Close frame structure: invalid close codes (fuzzer initiated)",
-        "7.13" => "Informational close information (fuzzer initiated)",
-        "9.1" => "Text Message (increasing size)",
-        "9.2" => "Binary Message (increasing size)",
-        "9.3" => "Fragmented Text Message (fixed size, increasing fragment size)",
-        "9.4" => "Fragmented Binary Message (fixed size, increasing fragment size)",
-        "9.5" => "Text Message (fixed size, increasing chop size)",
-        "9.6" => "Binary Text Message (fixed size, increasing chop size)",
-        "9.7" => "Text Message Roundtrip Time (fixed number, increasing size)",
-        "9.8" => "Binary Message Roundtrip Time (fixed number, increasing size)",
-        "10.1" => "Auto-Fragmentation",
-        _ => return None,
-    })
+fn subcategory_name(sub: &str) -> Option<String> {
+    Some(
+        match sub {
+            "1.1" => "Text Messages",
+            "1.2" => "Binary Messages",
+            "4.1" => "Non-control Opcodes",
+            "4.2" => "Control Opcodes",
+            "6.1" => "Valid UTF-8 with zero payload fragments",
+            "6.2" => "Valid UTF-8 unfragmented, fragmented on code-points and within code-points",
+            "6.3" => "Invalid UTF-8 differently fragmented",
+            "6.4" => "Fail-fast on invalid UTF-8",
+            "7.1" => "Basic close behavior (fuzzer initiated)",
+            "7.3" => "Close frame structure: payload length (fuzzer initiated)",
+            "7.5" => "Close frame structure: payload value (fuzzer initiated)",
+            "7.7" => "Close frame structure: valid close codes (fuzzer initiated)",
+            "7.9" => "Close frame structure: invalid close codes (fuzzer initiated)",
+            "7.13" => "Informational close information (fuzzer initiated)",
+            "9.1" => "Text Message (increasing size)",
+            "9.2" => "Binary Message (increasing size)",
+            "9.3" => "Fragmented Text Message (fixed size, increasing fragment size)",
+            "9.4" => "Fragmented Binary Message (fixed size, increasing fragment size)",
+            "9.5" => "Text Message (fixed size, increasing chop size)",
+            "9.6" => "Binary Text Message (fixed size, increasing chop size)",
+            "9.7" => "Text Message Roundtrip Time (fixed number, increasing size)",
+            "9.8" => "Binary Message Roundtrip Time (fixed number, increasing size)",
+            "10.1" => "Auto-Fragmentation",
+            _ => return deflate_subcategory_name(sub),
+        }
+        .to_owned(),
+    )
+}
+
+/// 12.x/13.x's titles, made as Autobahn makes them: the data file's
+/// description and size, and for 13.x the client offers and the server's
+/// accept policy. The sizes are those of wstap's own data
+/// (`data/deflate-corpus/`), not Autobahn's.
+fn deflate_subcategory_name(sub: &str) -> Option<String> {
+    use crate::scenario::series::corpus_file;
+    const DATA: [(&str, &str, bool); 5] = [
+        ("12.1", "data1.json", false),
+        ("12.2", "image512.bmp", true),
+        ("12.3", "text-de.txt", true),
+        ("12.4", "data1.html", false),
+        ("12.5", "document.pdf", true),
+    ];
+    const DESCRIPTIONS: [&str; 5] = [
+        "Large JSON data file",
+        "Picture, Bitmap 512x512 grey",
+        "Human readable text (German)",
+        "Large HTML file",
+        "A larger PDF",
+    ];
+    const POLICIES: [(&str, &str); 7] = [
+        ("[(False, 0)]", "[(False, 0)]"),
+        ("[(True, 0)]", "[(True, 0)]"),
+        ("[(False, 9)]", "[(False, 9)]"),
+        ("[(False, 15)]", "[(False, 15)]"),
+        ("[(True, 9)]", "[(True, 9)]"),
+        ("[(True, 15)]", "[(True, 15)]"),
+        ("[(True, 9), (True, 0), (False, 0)]", "[(True, 9), (True, 0), (False, 0)]"),
+    ];
+    let data = |i: usize| {
+        let (_, file, binary) = DATA[i];
+        let size = corpus_file(file).map_or(0, <[u8]>::len);
+        format!("{} ({}, {size} bytes)", DESCRIPTIONS[i], if binary { "binary" } else { "utf8" })
+    };
+    if let Some(i) = DATA.iter().position(|(s, _, _)| *s == sub) {
+        return Some(data(i));
+    }
+    let n: usize = sub.strip_prefix("13.")?.parse().ok()?;
+    let (offers, accept) = POLICIES.get(n.checked_sub(1)?)?;
+    Some(format!(
+        "{} - client offers (requestNoContextTakeover, requestMaxWindowBits): {offers} / server accept \
+         (requestNoContextTakeover, requestMaxWindowBits): {accept}",
+        data(0)
+    ))
 }
 
 /// Numeric sort key of a dotted case ID (`5.9` < `5.10`).
@@ -208,7 +257,13 @@ fn result_cells(report: Option<&CaseReport>, stems: &AgentStems) -> String {
         Behavior::Informational => ("case_info", "Info"),
         Behavior::Failed | Behavior::Unimplemented => ("case_failed", "Fail"),
     };
-    let time = if r.report_time { format!("<br/>{} ms", r.duration) } else { String::new() };
+    let mut time = if r.report_time { format!("<br/>{} ms", r.duration) } else { String::new() };
+    if let Some(stats) = r.traffic_stats.as_ref().filter(|_| r.report_compression_ratio) {
+        // Autobahn's "[in/out]" compression ratios, 3 decimals, "-" for none.
+        let ratio = |key: &str| stats[key].as_f64().map_or("-".to_owned(), |v| format!("{v:.3}"));
+        let ratios = format!(" [{}/{}]", ratio("incomingCompressionRatio"), ratio("outgoingCompressionRatio"));
+        time.push_str(&ratios);
+    }
     let href = escape(&format!("{}.html", stems.file_stem(r)));
     let (close_class, close_text) = close_cell(r);
     format!(

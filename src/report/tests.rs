@@ -229,3 +229,24 @@ fn writes_report_directory() {
     let json = std::fs::read_to_string(out.join("ixwebsocket_case_7_3_1.json")).unwrap();
     assert_eq!(json, render_json(&sample_7_3_1()));
 }
+
+#[test]
+fn index_html_shows_12_13_titles_times_and_compression_ratios() {
+    let mut done = other_agent_case("python", "13.7.1", Behavior::Ok, CloseBehavior::Ok);
+    done.report_time = true;
+    done.report_compression_ratio = true;
+    done.duration = 289;
+    done.traffic_stats =
+        Some(serde_json::json!({"incomingCompressionRatio": 0.2920625, "outgoingCompressionRatio": null}));
+    let mut unimplemented = other_agent_case("python", "12.2.3", Behavior::Unimplemented, CloseBehavior::Ok);
+    unimplemented.report_compression_ratio = true;
+    let html = render_index_html(&[done, unimplemented]);
+    assert!(html.contains("Pass</a><br/>289 ms [0.292/-]</td>"), "{html}");
+    assert!(html.contains("<td class=\"case_unimplemented\">Unimplemented</td>"));
+    assert!(html.contains("<th>12 WebSocket Compression (different payloads)</th>"));
+    assert!(html.contains("12.2 Picture, Bitmap 512x512 grey (binary, 263222 bytes)</td>"), "{html}");
+    let offers = "13.7 Large JSON data file (utf8, 194684 bytes) - client offers (requestNoContextTakeover, \
+                  requestMaxWindowBits): [(True, 9), (True, 0), (False, 0)] / server accept (requestNoContextTakeover, \
+                  requestMaxWindowBits): [(True, 9), (True, 0), (False, 0)]</td>";
+    assert!(html.contains(offers), "{html}");
+}

@@ -27,6 +27,7 @@ mod replay_cli;
 mod replay_recording;
 mod replay_signals;
 mod replay_tls;
+mod series;
 mod serve;
 mod show_diff;
 mod tls_termination;
