@@ -13,6 +13,7 @@ mod deflate_replay;
 mod faults;
 mod forward_proxy;
 mod fuzz_regressions;
+mod fuzz_servers;
 mod har_import;
 mod hostile_files;
 mod hostile_net;

@@ -31,6 +31,7 @@ pub mod suite;
 pub mod tools;
 pub mod wstap_side;
 
+mod as_client;
 mod catalogue;
 mod category7;
 mod corpus;
