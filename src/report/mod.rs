@@ -31,6 +31,7 @@ pub mod autobahn;
 mod html;
 mod index;
 mod json;
+mod merge;
 mod page;
 mod pyfmt;
 mod readable;
@@ -66,16 +67,23 @@ pub fn render_json(report: &CaseReport) -> String {
 
 /// Write every per-case `.json` and `.html`, `index.json` and `index.html`
 /// into `dir` (created if missing). A later report for the same (agent,
-/// case id) overwrites an earlier one, on disk as in the index.
+/// case id) overwrites an earlier one, on disk as in the index. What an
+/// earlier run left in `dir` and this one does not replace stays in the
+/// index beside it (`merge`): a second agent is added, not substituted.
 pub fn write_report_dir(dir: &Path, reports: &[CaseReport]) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let stems = AgentStems::of(reports);
+    let (earlier, warning) = merge::earlier_reports(dir, reports);
+    if let Some(warning) = warning {
+        eprintln!("wstap: warning: {warning}");
+    }
+    let all: Vec<CaseReport> = earlier.into_iter().chain(reports.iter().map(merge::summary)).collect();
+    let stems = AgentStems::of(&all);
     for report in reports {
         let stem = stems.file_stem(report);
         std::fs::write(dir.join(format!("{stem}.json")), render_json(report))?;
         std::fs::write(dir.join(format!("{stem}.html")), render_html(report))?;
     }
-    std::fs::write(dir.join("index.json"), render_index_json(reports))?;
-    std::fs::write(dir.join("index.html"), render_index_html(reports))?;
+    std::fs::write(dir.join("index.json"), render_index_json(&all))?;
+    std::fs::write(dir.join("index.html"), render_index_html(&all))?;
     Ok(())
 }
