@@ -254,6 +254,10 @@ pub struct ReplayArgs {
     /// TLS towards the client under test (it then gets a wss:// URL).
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Which Autobahn release's report texts to reproduce: 0.8.2 (the Docker image most CI runs) or 25
+    /// (25.10.1 and later: 7.1.6 and 7.13.2 reworded, encoded surrogates shown as hex). Verdicts are the same.
+    #[arg(long, value_enum, value_name = "RELEASE", default_value = "0.8.2")]
+    pub compat: crate::report::compat::Compat,
     /// Fault rules for the replayed server's frames (s2c rules only).
     #[command(flatten)]
     pub faults: FaultArgs,
@@ -301,6 +305,10 @@ pub struct FuzzArgs {
     /// Do not verify wss:// servers' certificates (loudly).
     #[arg(long)]
     pub insecure: bool,
+    /// Which Autobahn release's report texts to reproduce: 0.8.2 (the Docker image most CI runs) or 25
+    /// (25.10.1 and later: 7.1.6 and 7.13.2 reworded, encoded surrogates shown as hex). Verdicts are the same.
+    #[arg(long, value_enum, value_name = "RELEASE", default_value = "0.8.2")]
+    pub compat: crate::report::compat::Compat,
 }
 
 /// Options of `wstap serve`.
@@ -330,6 +338,10 @@ pub struct ServeArgs {
     /// Save what each case observed as a recording here.
     #[arg(long, value_name = "DIR")]
     pub record_dir: Option<PathBuf>,
+    /// Which Autobahn release's report texts to reproduce: 0.8.2 (the Docker image most CI runs) or 25
+    /// (25.10.1 and later: 7.1.6 and 7.13.2 reworded, encoded surrogates shown as hex). Verdicts are the same.
+    #[arg(long, value_enum, value_name = "RELEASE", default_value = "0.8.2")]
+    pub compat: crate::report::compat::Compat,
     /// TLS towards the drivers (they connect with wss://).
     #[command(flatten)]
     pub tls: TlsArgs,

@@ -22,9 +22,18 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show(args) => show::run(&args),
         Command::Demo(args) => demo(args).await,
         Command::Diff(args) => diff::run(&args),
-        Command::Replay(args) => replay::run(args).await,
-        Command::Serve(args) => replay::serve(args).await,
-        Command::Fuzz(args) => fuzz::run(args).await,
+        Command::Replay(args) => {
+            crate::report::compat::set(args.compat);
+            replay::run(args).await
+        }
+        Command::Serve(args) => {
+            crate::report::compat::set(args.compat);
+            replay::serve(args).await
+        }
+        Command::Fuzz(args) => {
+            crate::report::compat::set(args.compat);
+            fuzz::run(args).await
+        }
         Command::Convert(args) => convert::run(&args),
         Command::Ca(args) => ca(&args),
         Command::Completions(args) => completions(args.shell),

@@ -39,8 +39,8 @@ pub fn build(
     let mut r = CaseReport::new(settings.agent.clone());
     r.case = case.number;
     r.id = scenario.id.clone();
-    r.description = scenario.description.clone();
-    r.expectation = scenario.expectation.clone();
+    r.description = report::compat::case_text(&scenario.id, &scenario.description);
+    r.expectation = report::compat::case_text(&scenario.id, &scenario.expectation);
     r.started = time::rfc3339_millis(conn.started_micros);
     r.duration = conn.duration_ms;
     r.report_time = scenario.report.time;

@@ -28,6 +28,7 @@
 //!   sample byte for byte (see the tests).
 
 pub mod autobahn;
+pub mod compat;
 mod html;
 mod index;
 mod json;

@@ -10,8 +10,9 @@
 //!   bytes plus ` ...` (so 61–64-byte chunks are shown whole *and* get
 //!   ` ...`, a quirk reproduced on purpose); payload text is the same cut,
 //!   strictly UTF-8 decoded, else `0x` + the octet rendering.
-//! - Strict UTF-8 is a deliberate divergence: Python 2 accepted encoded
-//!   surrogates (`ed a0 80`); we show those payloads as `0x…`.
+//! - Encoded surrogates (`ed a0 80`) decode as Python 2 decoded them
+//!   (0.8.2's `\ud800`), or with `--compat 25` not at all (`0x…`, as
+//!   Python 3 shows them): [`super::compat`].
 //! - [`WireTrace`] keeps the statistics even while logging is off, as
 //!   Autobahn does, so stats and log never disagree about what was counted.
 
@@ -55,9 +56,15 @@ pub fn payload_text(data: &[u8]) -> String {
 
 /// [`payload_text`] of bytes known by their [`Preview`] (all it shows).
 pub fn payload_text_of(p: &Preview) -> String {
+    payload_text_in(super::compat::get(), p)
+}
+
+/// [`payload_text_of`] as release `compat` renders it.
+pub fn payload_text_in(compat: super::compat::Compat, p: &Preview) -> String {
+    let python_2 = compat == super::compat::Compat::V0_8_2;
     let truncated = p.len > TRUNCATE_ABOVE as u64;
     let kept = &p.head[..p.head.len().min(TRUNCATE_KEEP)];
-    match std::str::from_utf8(kept).map(str::to_owned).ok().or_else(|| py2_decode(kept)) {
+    match std::str::from_utf8(kept).map(str::to_owned).ok().or_else(|| python_2.then(|| py2_decode(kept)).flatten()) {
         Some(text) if truncated => format!("{text}{ELLIPSIS}"),
         Some(text) => text,
         None => format!("0x{}", octets_text_of(p)),

@@ -347,3 +347,41 @@ fn replay_spec_selects_excludes_for_the_agent_and_names_what_it_ignores() {
     let junit = std::fs::read_to_string(&junit).unwrap();
     assert!(junit.contains("excluded for this agent by the spec&apos;s exclude-agent-cases"), "{junit}");
 }
+
+/// `--compat`: 0.8.2's texts by default, 25.10.1's with `--compat 25`, in
+/// the reports of a real client's run (python websockets): 7.13.2's
+/// description, and 6.21.1's sent payload with encoded surrogates in the
+/// wire log (Python 2 decoded them; Python 3 shows hex).
+#[test]
+fn compat_selects_the_release_whose_texts_the_reports_carry() {
+    if !crate::deflate::have_websockets("compat_selects_the_release_whose_texts_the_reports_carry") {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = |compat: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("r");
+        let mut cmd = std::process::Command::new(wstap_bin());
+        cmd.current_dir(root).arg("replay").arg("scenarios/7/7.13.2.yaml").arg("scenarios/6/6.21.1.yaml");
+        cmd.args(["--client", "python3 tests/python/echo_client.py {url}", "--report"]).arg(&report);
+        if let Some(compat) = compat {
+            cmd.args(["--compat", compat]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("Traceback"), "{out:?}");
+        let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap();
+        (read("client_case_7_13_2.json"), read("client_case_6_21_1.json"), read("index.html"))
+    };
+    let (close, utf8, index) = run(None);
+    assert!(close.contains("close code 65536"), "{close}");
+    assert!(index.contains("close code 65536"));
+    // The description names the payload in hex in both; the wire log's TF differs.
+    assert!(utf8.contains("\\ud800") && utf8.matches("0xeda080edb080").count() == 1, "{utf8}");
+    let (close, utf8, index) = run(Some("25"));
+    assert!(close.contains("close code 65535") && !close.contains("65536"), "{close}");
+    assert!(index.contains("close code 65535"));
+    assert!(utf8.matches("0xeda080edb080").count() == 2 && !utf8.contains("\\ud800"), "{utf8}");
+    let bad = std::process::Command::new(wstap_bin()).args(["replay", "--compat", "0.9"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("0.8.2"), "{bad:?}");
+}
