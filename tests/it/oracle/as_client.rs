@@ -24,15 +24,24 @@ const TUNGSTENITE_CASES: usize = 97;
 /// per case than tungstenite's.
 const PYTHON_SAMPLE: [&str; 12] =
     ["1.*", "2.*", "3.*", "4.*", "5.*", "6.1.*", "6.2.*", "6.3.*", "10.*", "9.1.1", "9.2.1", "9.5.1"];
-/// 16 + 11 + 7 + 10 + 20 + 3 + 4 + 2 + 1 + 3.
-const PYTHON_CASES: usize = 77;
+/// Left out of python's sample: the cases that send a valid message and
+/// then a bad frame. Whether python websockets echoes the message before it
+/// fails the connection depends on whether both frames arrive in one read.
+/// The real suite writes them in one reactor tick, which Twisted sends as
+/// one segment; wstap writes each frame with its own call, so on a loaded
+/// machine python can read the first alone and echo it (seen in a CI run:
+/// 3.2–3.4, 4.1.4, 4.2.3, 4.2.4 and 5.15 OK for wstap, NON-STRICT for the
+/// real suite; both NON-STRICT when the machine is quiet).
+const PYTHON_RACES: [&str; 10] = ["3.2", "3.3", "3.4", "4.1.3", "4.1.4", "4.1.5", "4.2.3", "4.2.4", "4.2.5", "5.15"];
+/// 16 + 11 + 7 + 10 + 20 + 3 + 4 + 2 + 1 + 3, less the races.
+const PYTHON_CASES: usize = 77 - PYTHON_RACES.len();
 
-async fn as_client_against(test: &str, peer: Peer, patterns: &[&str], expected: usize) {
+async fn as_client_against(test: &str, peer: Peer, patterns: &[&str], exclude: &[&str], expected: usize) {
     if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {
         return;
     }
     let side = ClientSide::wstap_fuzz().unwrap_or_else(|| panic!("{test}: `wstap fuzz --help` does not run"));
-    let selection = Selection::new(patterns, &[]);
+    let selection = Selection::new(patterns, exclude);
     let real = ("autobahn", ClientFuzzer::Autobahn);
     let ours = ("wstap", ClientFuzzer::Command(&side));
     let comparison = fuzzingclient_rechecked(peer, &selection, real, ours).await.unwrap_or_else(|e| panic!("{e}"));
@@ -42,11 +51,11 @@ async fn as_client_against(test: &str, peer: Peer, patterns: &[&str], expected: 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn categories_1_to_6_9_10_sample_as_client_equals_autobahn_on_tokio_tungstenite() {
     let test = "categories_1_to_6_9_10_sample_as_client_equals_autobahn_on_tokio_tungstenite";
-    as_client_against(test, Peer::Tungstenite, &TUNGSTENITE_SAMPLE, TUNGSTENITE_CASES).await;
+    as_client_against(test, Peer::Tungstenite, &TUNGSTENITE_SAMPLE, &[], TUNGSTENITE_CASES).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn categories_1_to_6_9_10_sample_as_client_equals_autobahn_on_python_websockets() {
     let test = "categories_1_to_6_9_10_sample_as_client_equals_autobahn_on_python_websockets";
-    as_client_against(test, Peer::Python, &PYTHON_SAMPLE, PYTHON_CASES).await;
+    as_client_against(test, Peer::Python, &PYTHON_SAMPLE, &PYTHON_RACES, PYTHON_CASES).await;
 }
