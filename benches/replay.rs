@@ -1,6 +1,14 @@
 //! Wall time of the 37 category-7 cases against a well-behaved client
 //! (tokio-tungstenite), 8 cases at a time, each on its own port. A plain
 //! main: prints the best and median of several rounds. Target: < 2 s.
+//!
+//! `cargo bench --bench replay -- --full [--peer NAME]...` runs the whole
+//! catalogue (517 cases) against each peer's Autobahn client driver, the
+//! real Autobahn 0.8.2 fuzzingserver first and `wstap serve` (release
+//! build) after it, in one run (`scripts/autobahn-compare --release`,
+//! which also compares every report field), and prints both wall times
+//! and their ratio. Peers: tungstenite (default), python, node; the real
+//! suite takes about 21 minutes with python websockets.
 
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -53,7 +61,50 @@ async fn round(cases: &[Case]) -> (Duration, usize) {
     (start.elapsed(), passed)
 }
 
+/// `--full`: the whole catalogue, the real suite vs `wstap serve`, per peer.
+fn full(peers: &[String]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut lines = Vec::new();
+    for peer in peers {
+        eprintln!("replay --full: {peer}: scripts/autobahn-compare --release --peer {peer} (all 517 cases)");
+        let out = std::process::Command::new(root.join("scripts/autobahn-compare"))
+            .args(["--release", "--peer", peer])
+            .current_dir(root)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("scripts/autobahn-compare runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        print!("{stdout}");
+        let wall = stdout.lines().find(|l| l.starts_with("wall time:")).map(wall_times);
+        let same = if out.status.success() { "every field equal" } else { "reports differ (above)" };
+        lines.push(match wall {
+            Some(Some((real, ours))) => format!(
+                "replay --full, {peer}: autobahn 0.8.2 {real:.1} s, wstap serve {ours:.1} s, wstap/autobahn {:.2}x; {same}",
+                ours / real
+            ),
+            _ => format!("replay --full, {peer}: no wall times (the comparison did not finish: {})", out.status),
+        });
+    }
+    for line in lines {
+        println!("{line}");
+    }
+}
+
+/// The two seconds figures of `wall time: autobahn X s (N results), wstap Y s (M results)`.
+fn wall_times(line: &str) -> Option<(f64, f64)> {
+    let mut secs = line.split(" s (").filter_map(|part| part.rsplit(' ').next()?.parse::<f64>().ok());
+    Some((secs.next()?, secs.next()?))
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--full") {
+        let mut peers: Vec<String> = args.windows(2).filter(|w| w[0] == "--peer").map(|w| w[1].clone()).collect();
+        if peers.is_empty() {
+            peers.push("tungstenite".into());
+        }
+        return full(&peers);
+    }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let cases = catalogue::select(catalogue::shipped(), &["7.*".into()], &[]).expect("cases");
     let mut times = Vec::new();
