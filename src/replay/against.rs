@@ -161,21 +161,38 @@ impl RecordedRequest {
         (!values.is_empty()).then(|| values.join(", "))
     }
 
-    /// Checks what the server's 101 accepted against what this request
-    /// offered (RFC 6455 §4.1, RFC 7692 §7.1): an extension or subprotocol
-    /// that was not offered, more than one extension, or a
-    /// permessage-deflate answer the offers do not allow fails the
-    /// handshake, with the reason. Returns the agreed permessage-deflate
-    /// parameters.
+    /// What this request offered.
+    pub fn offer(&self) -> Offer {
+        Offer { extensions: self.header("sec-websocket-extensions"), protocols: self.header("sec-websocket-protocol") }
+    }
+}
+
+/// What a client's upgrade request offered: its `Sec-WebSocket-Extensions`
+/// and `Sec-WebSocket-Protocol` values (every header of each joined by
+/// `, `), `None` where it sent none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Offer {
+    /// The extensions offered, e.g. `permessage-deflate; client_max_window_bits`.
+    pub extensions: Option<String>,
+    /// The subprotocols offered, comma-separated.
+    pub protocols: Option<String>,
+}
+
+impl Offer {
+    /// Checks what the server's 101 accepted against this offer (RFC 6455
+    /// §4.1, RFC 7692 §7.1): an extension or subprotocol that was not
+    /// offered, more than one extension, or a permessage-deflate answer the
+    /// offers do not allow fails the handshake, with the reason. Returns
+    /// the agreed permessage-deflate parameters.
     pub fn check_answer(&self, response: &Head) -> Result<Option<DeflateParams>, String> {
         if let Some(chosen) = response.header("sec-websocket-protocol").filter(|p| !p.is_empty()) {
-            let offered = self.header("sec-websocket-protocol").unwrap_or_default();
+            let offered = self.protocols.clone().unwrap_or_default();
             if !offered.split(',').any(|p| p.trim() == chosen) {
                 return Err(format!("subprotocol selected by server ({chosen}) not in the offer ({offered:?})"));
             }
         }
         let Some(accepted) = response.header("sec-websocket-extensions") else { return Ok(None) };
-        let offers = parse_extensions(&self.header("sec-websocket-extensions").unwrap_or_default());
+        let offers = parse_extensions(self.extensions.as_deref().unwrap_or_default());
         let answers = parse_extensions(&accepted);
         let [answer] = &answers[..] else {
             return Err(format!("server accepted {} extensions ({accepted:?}); the offer allows one", answers.len()));

@@ -15,14 +15,16 @@
 //!
 //! What happens, in Autobahn's order (autobahn-python 0.10.9's client):
 //! 1. the upgrade request is written (`TO`): Autobahn's header set and
-//!    order, `User-Agent: wstap/<version>`, a new random key; or, for a
+//!    order, `User-Agent: wstap/<version>`, a new random key, the
+//!    scenario's `deflate_offer` if any; or, for a
 //!    case from a recording (`replay --against`, [`super::against`]), the
 //!    recorded request with a new key and the target's `Host`;
 //! 2. the response is read (`RO`), bounded by the 5 s opening-handshake
 //!    timer from connect, and checked as Autobahn checks it (101, `Upgrade`,
 //!    `Connection`, `Sec-WebSocket-Accept`, no extension or subprotocol
-//!    that was not offered: wstap offers none, a recorded request offers
-//!    what it recorded, and an accepted permessage-deflate is used);
+//!    that was not offered: a scenario offers its `deflate_offer` (12.x and
+//!    13.x: Autobahn's offers) or nothing, a recorded request offers what
+//!    it recorded, and an accepted permessage-deflate is used);
 //! 3. OPEN: the scenario's steps run as on-open, every frame masked, then
 //!    the bytes that came with the response are decoded;
 //! 4. the engine runs to the end with the tracker's client rules.
@@ -36,7 +38,7 @@
 //! judges the events of such a case, so a case expecting no events would
 //! pass there; wstap does not pass a server that never opened).
 
-use super::against::RecordedRequest;
+use super::against::Offer;
 use super::engine::{Engine, no_connection, record_path, unopened_with};
 use super::wire_io::{Response, WireIo};
 use super::{Case, CaseRun, Settings};
@@ -90,12 +92,15 @@ impl Upgrade {
         format!("{}{}", self.target.url(), self.resource)
     }
 
-    /// The upgrade request with `key`, in Autobahn's header order.
-    pub fn request(&self, key: &str) -> Vec<u8> {
+    /// The upgrade request with `key`, in Autobahn's header order; with
+    /// `extensions`, a `Sec-WebSocket-Extensions` header where Autobahn
+    /// puts it (after the key, before the version).
+    pub fn request(&self, key: &str, extensions: Option<&str>) -> Vec<u8> {
+        let extensions = extensions.map(|e| format!("Sec-WebSocket-Extensions: {e}\r\n")).unwrap_or_default();
         format!(
             "GET {} HTTP/1.1\r\nUser-Agent: {USER_AGENT}\r\nHost: {}\r\nUpgrade: WebSocket\r\n\
              Connection: Upgrade\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
+             Sec-WebSocket-Key: {key}\r\n{extensions}Sec-WebSocket-Version: 13\r\n\r\n",
             self.resource,
             self.target.authority(),
         )
@@ -155,11 +160,18 @@ pub async fn connect_and_run(
 pub async fn run_case_as_client(mut io: WireIo, case: &Case, settings: &Settings, upgrade: &Upgrade) -> CaseRun {
     io.set_faults(settings.faults.for_connection(u64::from(case.number)));
     let key = new_key();
-    // A recording's client (`replay --against`) sends its recorded request.
+    // A recording's client (`replay --against`) sends its recorded request;
+    // a scenario's client its permessage-deflate offers, if it has any.
     let recorded = case.fixture.request.as_ref();
-    let request = match recorded {
-        Some(recorded) => recorded.head(&upgrade.target.host_header(), &key),
-        None => upgrade.request(&key),
+    let offers = &case.scenario.handshake.deflate_offer;
+    let (request, offer) = match recorded {
+        Some(recorded) => (recorded.head(&upgrade.target.host_header(), &key), Some(recorded.offer())),
+        None if offers.is_empty() => (upgrade.request(&key, None), None),
+        None => {
+            let extensions = offers.join(", ");
+            let request = upgrade.request(&key, Some(&extensions));
+            (request, Some(Offer { extensions: Some(extensions), protocols: None }))
+        }
     };
     let mut tracker = Tracker::new(&case.scenario.expect, settings.policy).with_role(Role::Client);
     io.write(&request, false).await;
@@ -179,7 +191,7 @@ pub async fn run_case_as_client(mut io: WireIo, case: &Case, settings: &Settings
         }
     };
     let settings = &named(settings, Some(&response), &mut io, case);
-    let deflate = match check_response(&response, &key, recorded) {
+    let deflate = match check_response(&response, &key, offer.as_ref()) {
         Ok(deflate) => deflate,
         Err(why) => {
             tracker.apply(io.now(), Occurrence::HandshakeFailed(why.clone()));
@@ -211,13 +223,13 @@ fn named(settings: &Settings, response: Option<&Response>, io: &mut WireIo, case
 
 /// Autobahn's checks of the 101 response, in its order, with its texts;
 /// the permessage-deflate parameters agreed, if any. Without `offered`
-/// wstap offered nothing, so any extension or subprotocol fails; with a
-/// recorded request's offer ([`RecordedRequest::check_answer`]) the
-/// server may accept what it offered.
+/// wstap offered nothing, so any extension or subprotocol fails; with an
+/// offer (a recorded request's, or a scenario's `deflate_offer`:
+/// [`Offer::check_answer`]) the server may accept what was offered.
 pub fn check_response(
     response: &Response,
     key: &str,
-    offered: Option<&RecordedRequest>,
+    offered: Option<&Offer>,
 ) -> Result<Option<DeflateParams>, String> {
     let head = &response.head;
     if head.status != 101 {
@@ -270,7 +282,7 @@ mod tests {
     fn urls_give_the_request_autobahn_sends() {
         let up = Upgrade::for_url("ws://127.0.0.1:9001").unwrap();
         assert_eq!((up.resource.as_str(), up.url()), ("/", "ws://127.0.0.1:9001/".to_owned()));
-        let text = String::from_utf8(up.request("dGhlIHNhbXBsZSBub25jZQ==")).unwrap();
+        let text = String::from_utf8(up.request("dGhlIHNhbXBsZSBub25jZQ==", None)).unwrap();
         assert_eq!(
             text,
             format!(
@@ -278,6 +290,15 @@ mod tests {
                  Connection: Upgrade\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n\
                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
             )
+        );
+        let offer = "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+        let text = String::from_utf8(up.request("dGhlIHNhbXBsZSBub25jZQ==", Some(offer))).unwrap();
+        assert!(
+            text.ends_with(&format!(
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Extensions: {offer}\r\n\
+                 Sec-WebSocket-Version: 13\r\n\r\n"
+            )),
+            "{text}"
         );
         assert_eq!(Upgrade::for_url("ws://localhost/a/b?x=1").unwrap().resource, "/a/b?x=1");
         assert_eq!(Upgrade::for_url("ws://localhost?x=1").unwrap().resource, "/?x=1");

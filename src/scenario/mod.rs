@@ -89,11 +89,41 @@ impl Scenario {
                 return Err((format!("handshake.deflate_accept[{i}]"), "expected client_max_window_bits 8-15".into()));
             }
         }
+        for (i, offer) in self.handshake.deflate_offer.iter().enumerate() {
+            check_deflate_offer(offer).map_err(|m| (format!("handshake.deflate_offer[{i}]"), m))?;
+        }
         for (i, action) in self.actions.iter().enumerate() {
             action.check().map_err(|m| (format!("actions[{i}]"), m))?;
         }
         Ok(())
     }
+}
+
+/// One permessage-deflate offer as a client sends it: the extension name,
+/// then known parameters, each at most once, window bits 8–15.
+fn check_deflate_offer(offer: &str) -> Result<(), String> {
+    let parsed = crate::wire::handshake::parse_extensions(offer);
+    let [ext] = &parsed[..] else {
+        return Err(format!("{offer:?}: expected one permessage-deflate element (no commas)"));
+    };
+    if ext.name != "permessage-deflate" {
+        return Err(format!("{offer:?}: expected a permessage-deflate offer"));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, value) in &ext.params {
+        let name = name.to_ascii_lowercase();
+        if !seen.insert(name.clone()) {
+            return Err(format!("{offer:?}: {name} given twice"));
+        }
+        match (name.as_str(), value.as_deref()) {
+            ("client_no_context_takeover" | "server_no_context_takeover", None) => {}
+            ("client_max_window_bits", None) => {}
+            ("client_max_window_bits" | "server_max_window_bits", Some(v))
+                if v.parse::<u8>().is_ok_and(|b| (8..=15).contains(&b)) => {}
+            _ => return Err(format!("{offer:?}: {name} is not a permessage-deflate offer parameter as written")),
+        }
+    }
+    Ok(())
 }
 
 /// Longest case ID accepted.
@@ -136,6 +166,13 @@ pub struct Handshake {
     /// tried in order (12.x/13.x); `None` leaves it to `extensions`.
     #[serde(default)]
     pub deflate_accept: Option<Vec<AcceptRule>>,
+    /// The client role's permessage-deflate offers (Autobahn's
+    /// `CLIENT_OFFERS`, 12.x/13.x), each a full `Sec-WebSocket-Extensions`
+    /// element, sent in this order when wstap plays the client (`fuzz`).
+    /// The server role ignores it, as the client role ignores
+    /// `deflate_accept`.
+    #[serde(default)]
+    pub deflate_offer: Vec<String>,
 }
 
 pub use crate::wire::deflate::negotiate::AcceptRule;

@@ -310,3 +310,25 @@ fn ids_are_numbers_joined_by_dots() {
         assert!(err.message.starts_with("id: ") && err.message.contains("is not a case ID"), "{bad:?}: {err}");
     }
 }
+
+#[test]
+fn deflate_offers_are_checked_when_the_file_loads() {
+    let with =
+        |offer: &str| MINIMAL.replace("actions:", &format!("handshake:\n  deflate_offer: [{offer:?}]\nactions:"));
+    let ok = Scenario::parse(
+        &with("permessage-deflate; client_max_window_bits; server_max_window_bits=9"),
+        Path::new("ok.yaml"),
+    )
+    .unwrap();
+    assert_eq!(ok.handshake.deflate_offer.len(), 1);
+    for (offer, why) in [
+        ("x-webkit-deflate-frame", "expected a permessage-deflate offer"),
+        ("permessage-deflate, permessage-deflate", "no commas"),
+        ("permessage-deflate; server_max_window_bits=16", "server_max_window_bits is not"),
+        ("permessage-deflate; server_no_context_takeover; server_no_context_takeover", "given twice"),
+        ("permessage-deflate; server_max_window_bits", "server_max_window_bits is not"),
+    ] {
+        let e = parse_err(&with(offer)).to_string();
+        assert!(e.contains("handshake.deflate_offer[0]") && e.contains(why), "{offer}: {e}");
+    }
+}

@@ -269,7 +269,7 @@ fn the_servers_answer_must_fit_the_recorded_offer() {
     let offer = request(&case);
     let answer = |extra: &str| {
         let text = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n{extra}\r\n");
-        offer.check_answer(&crate::wire::Head::parse_response(text.as_bytes()).unwrap())
+        offer.offer().check_answer(&crate::wire::Head::parse_response(text.as_bytes()).unwrap())
     };
     assert_eq!(answer(""), Ok(None));
     let pmd = answer("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12\r\n").unwrap();
@@ -289,7 +289,7 @@ fn the_servers_answer_must_fit_the_recorded_offer() {
     }
     let check = |extra: &str| {
         let text = format!("HTTP/1.1 101 Switching Protocols\r\n{extra}\r\n");
-        strict.check_answer(&crate::wire::Head::parse_response(text.as_bytes()).unwrap())
+        strict.offer().check_answer(&crate::wire::Head::parse_response(text.as_bytes()).unwrap())
     };
     assert!(check("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12\r\n").is_err());
     assert!(check("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12\r\n").is_err());

@@ -59,3 +59,45 @@ async fn categories_1_to_6_9_10_sample_as_client_equals_autobahn_on_python_webso
     let test = "categories_1_to_6_9_10_sample_as_client_equals_autobahn_on_python_websockets";
     as_client_against(test, Peer::Python, &PYTHON_SAMPLE, &PYTHON_RACES, PYTHON_CASES).await;
 }
+
+/// Categories 12 and 13 as client: the first case of every sub-category
+/// (1000 messages of 16 bytes each), with each sub-category's offers.
+const DEFLATE_SAMPLE: [&str; 12] = [
+    "12.1.1", "12.2.1", "12.3.1", "12.4.1", "12.5.1", "13.1.1", "13.2.1", "13.3.1", "13.4.1", "13.5.1", "13.6.1",
+    "13.7.1",
+];
+
+/// The real fuzzingclient and `wstap fuzz` play [`DEFLATE_SAMPLE`] against
+/// `peer`'s echo server, and every field that does not depend on the test
+/// data must be equal ([`compact`]: verdicts, result texts, closing flags,
+/// close codes, the offered and accepted extensions, message counts); the
+/// octet counts and compression ratios differ because wstap ships its own
+/// data (`data/deflate-corpus/`).
+async fn deflate_as_client_against(test: &str, peer: Peer) {
+    if !tools::ready(test, &[tools::wstest().map(|_| ()), peer.requirement()]) {
+        return;
+    }
+    let side = ClientSide::wstap_fuzz().unwrap_or_else(|| panic!("{test}: `wstap fuzz --help` does not run"));
+    let selection = Selection::new(&DEFLATE_SAMPLE, &[]);
+    let real = ("autobahn", ClientFuzzer::Autobahn);
+    let ours = ("wstap", ClientFuzzer::Command(&side));
+    let runs = fuzzingclient(peer, &selection, real, ours).await.unwrap_or_else(|e| panic!("{e}"));
+    let agent = peer.name();
+    let reference = compact::reference(&runs.left.reports, agent, serde_json::json!({})).unwrap();
+    assert_eq!(reference["cases"].as_array().map(Vec::len), Some(DEFLATE_SAMPLE.len()), "{reference}");
+    let diffs = compact::against_reference(&reference, &runs.right.reports, agent);
+    let report = compare::render(&diffs, ("autobahn", "wstap"), DEFLATE_SAMPLE.len());
+    assert!(diffs.is_empty(), "{test}:\n{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_12_and_13_sample_as_client_equals_autobahn_on_python_websockets() {
+    let test = "categories_12_and_13_sample_as_client_equals_autobahn_on_python_websockets";
+    deflate_as_client_against(test, Peer::Python).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_12_and_13_sample_as_client_is_unimplemented_on_tokio_tungstenite_as_in_autobahn() {
+    let test = "categories_12_and_13_sample_as_client_is_unimplemented_on_tokio_tungstenite_as_in_autobahn";
+    deflate_as_client_against(test, Peer::Tungstenite).await;
+}
