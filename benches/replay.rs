@@ -77,17 +77,57 @@ fn full(peers: &[String]) {
         print!("{stdout}");
         let wall = stdout.lines().find(|l| l.starts_with("wall time:")).map(wall_times);
         let same = if out.status.success() { "every field equal" } else { "reports differ (above)" };
-        lines.push(match wall {
-            Some(Some((real, ours))) => format!(
-                "replay --full, {peer}: autobahn 0.8.2 {real:.1} s, wstap serve {ours:.1} s, wstap/autobahn {:.2}x; {same}",
-                ours / real
-            ),
-            _ => format!("replay --full, {peer}: no wall times (the comparison did not finish: {})", out.status),
-        });
+        let real = match wall {
+            Some(Some((real, ours))) => {
+                lines.push(format!(
+                    "replay --full, {peer}: autobahn 0.8.2 {real:.1} s, wstap serve {ours:.1} s, wstap/autobahn {:.2}x; {same}",
+                    ours / real
+                ));
+                Some(real)
+            }
+            _ => {
+                lines.push(format!(
+                    "replay --full, {peer}: no wall times (the comparison did not finish: {})",
+                    out.status
+                ));
+                None
+            }
+        };
+        if let (Some(client), Some(real)) = (per_case_client(peer), real) {
+            lines.push(parallel(root, peer, client, real));
+        }
     }
     for line in lines {
         println!("{line}");
     }
+}
+
+/// Cases `wstap replay` runs at once in `--full`'s parallel run.
+const FULL_JOBS: usize = 4;
+
+/// A client that plays one case and exits, for `wstap replay --client`.
+fn per_case_client(peer: &str) -> Option<&'static str> {
+    (peer == "python").then_some("python3 tests/python/echo_client.py {url}")
+}
+
+/// The whole catalogue once more, `wstap replay --jobs FULL_JOBS` with one
+/// client process per case: what the cases cost when they need not wait
+/// for each other; its wall time against the real suite's `real`.
+fn parallel(root: &std::path::Path, peer: &str, client: &str, real: f64) -> String {
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new(root.join("target/release/wstap"))
+        .args(["replay", "scenarios", "--jobs", &FULL_JOBS.to_string(), "--client", client])
+        .current_dir(root)
+        .output()
+        .expect("target/release/wstap runs (scripts/autobahn-compare --release built it)");
+    let took = start.elapsed().as_secs_f64();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout.lines().rev().find(|l| l.contains(" cases: ")).unwrap_or("no summary line").to_owned();
+    format!(
+        "replay --full, {peer}: wstap replay --jobs {FULL_JOBS} (one client process per case) {took:.1} s, \
+         wstap/autobahn {:.2}x; {summary}",
+        took / real
+    )
 }
 
 /// The two seconds figures of `wall time: autobahn X s (N results), wstap Y s (M results)`.
