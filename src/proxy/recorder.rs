@@ -2,8 +2,14 @@
 //!
 //! One dedicated thread, [`Recorder`], records every connection of a proxy.
 //! The pumps of all connections send [`Tap`] messages, tagged with their
-//! connection, over one bounded channel, so the recorder sees both
-//! directions of a connection in arrival order. It decodes, writes YAML and
+//! connection, over one bounded channel. Each message carries its place in
+//! its connection's order, a [`Ticket`] taken when the read returned and
+//! *before* it was forwarded; the recorder applies a connection's messages
+//! in that order, holding back any that overtook an earlier place. Why:
+//! hand-off happens after forwarding, so a pump preempted between the two
+//! could otherwise see the peer's answer (a close reply to the close it
+//! just forwarded) recorded first, and the recording would say the wrong
+//! side closed. It decodes, writes YAML and
 //! sidecars into buffers, and pushes them to the files at most every
 //! [`FLUSH_EVERY`] while traffic flows, and [`FLUSH_EVERY`] after it stops
 //! (so when idle every event is on disk).
@@ -46,12 +52,13 @@ use crate::session::{Direction, Recording, TcpEnd};
 use crate::store::LiveRecording;
 pub use crate::store::Recorded;
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
@@ -132,9 +139,27 @@ pub struct OpenOptions {
 
 /// What travels over the recorder's channel.
 enum Msg {
-    Open { id: u64, header: Box<Recording>, path: PathBuf, options: OpenOptions, done: Done },
-    Tap { id: u64, tap: Tap, credit: Credit },
-    Close { id: u64 },
+    Open {
+        id: u64,
+        header: Box<Recording>,
+        path: PathBuf,
+        options: OpenOptions,
+        done: Done,
+    },
+    Tap {
+        id: u64,
+        seq: u64,
+        tap: Tap,
+        credit: Credit,
+    },
+    /// A [`Ticket`] dropped unused: its place in the order is empty.
+    Skip {
+        id: u64,
+        seq: u64,
+    },
+    Close {
+        id: u64,
+    },
 }
 
 /// A queued read's places in its connection's and the global bound,
@@ -183,7 +208,8 @@ impl Recorder {
         // If the thread is gone the outcome reports it (the sender is dropped).
         let _ = self.tx.send(open);
         let own = Arc::new(Semaphore::new(CONNECTION_CAPACITY));
-        (TapSender { id, tx: self.tx.clone(), own, global: self.global.clone() }, outcome)
+        let next = Arc::new(AtomicU64::new(0));
+        (TapSender { id, tx: self.tx.clone(), own, global: self.global.clone(), next }, outcome)
     }
 }
 
@@ -196,12 +222,46 @@ pub struct TapSender {
     own: Arc<Semaphore>,
     /// Every connection's bound ([`TAP_CAPACITY`]).
     global: Arc<Semaphore>,
+    /// The connection's next place in the recorded order (shared by both
+    /// pumps).
+    next: Arc<AtomicU64>,
+}
+
+/// A place in a connection's recorded order, taken when a read returns and
+/// before it is forwarded, so that what the read causes on the other side
+/// (the peer's answer to a forwarded close) is always recorded after it,
+/// however late the hand-off. Pass it to [`TapSender::send_ticketed`]; one
+/// dropped unused leaves its place empty (the recorder is told).
+pub struct Ticket {
+    id: u64,
+    seq: u64,
+    tx: Option<mpsc::UnboundedSender<Msg>>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Msg::Skip { id: self.id, seq: self.seq });
+        }
+    }
 }
 
 impl TapSender {
-    /// Queues `tap`, waiting while this connection, or all of them, have
-    /// as many [`UNIT`]s queued as allowed (see the module docs).
+    /// Takes this connection's next place in the recorded order.
+    pub fn ticket(&self) -> Ticket {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        Ticket { id: self.id, seq, tx: Some(self.tx.clone()) }
+    }
+
+    /// Queues `tap` in the next place, waiting while this connection, or
+    /// all of them, have as many [`UNIT`]s queued as allowed (see the
+    /// module docs).
     pub async fn send(&self, tap: Tap) {
+        self.send_ticketed(self.ticket(), tap).await;
+    }
+
+    /// Queues `tap` in the place `ticket` holds, waiting as [`send`](Self::send) does.
+    pub async fn send_ticketed(&self, mut ticket: Ticket, tap: Tap) {
         let units = match &tap {
             Tap::Data { bytes, .. } => bytes.len().div_ceil(UNIT).clamp(1, CONNECTION_CAPACITY),
             Tap::End { .. } | Tap::Event { .. } => 1,
@@ -210,7 +270,8 @@ impl TapSender {
         let Ok(own) = self.own.clone().acquire_many_owned(units).await else { return };
         let Ok(global) = self.global.clone().acquire_many_owned(units).await else { return };
         let credit = Credit { _connection: own, _global: global };
-        let _ = self.tx.send(Msg::Tap { id: self.id, tap, credit });
+        ticket.tx = None;
+        let _ = self.tx.send(Msg::Tap { id: self.id, seq: ticket.seq, tap, credit });
     }
 
     /// Ends the recording: call once every pump has sent its last message.
@@ -226,8 +287,14 @@ struct Conn {
     /// Until the client's first bytes: why TLS is not decrypted here.
     tls_not_decrypted: Option<String>,
     done: Done,
-    /// Reads received and not yet applied, in order.
-    queue: VecDeque<(Tap, Credit)>,
+    /// Reads received and not yet applied, in order. A read that came
+    /// ahead of its place has released its credit (see [`State::place`]).
+    queue: VecDeque<(Tap, Option<Credit>)>,
+    /// The next place in the recorded order ([`Ticket`]).
+    next_seq: u64,
+    /// Reads that arrived before an earlier place was filled, by place
+    /// (`None`: a place left empty).
+    early: BTreeMap<u64, Option<Tap>>,
     /// Closed by its pumps: finalise once the queue is empty.
     closing: bool,
     /// Has decoded events not yet moved to the writer.
@@ -333,6 +400,8 @@ impl State {
                         tls_not_decrypted,
                         done,
                         queue,
+                        next_seq: 0,
+                        early: BTreeMap::new(),
                         closing: false,
                         touched: false,
                         dirty: true,
@@ -344,19 +413,54 @@ impl State {
                 }
             },
             // Unknown: the recording failed and was already reported.
-            Msg::Tap { id, tap, credit } => {
-                if let Some(conn) = self.conns.get_mut(&id) {
-                    if conn.queue.is_empty() {
+            Msg::Tap { id, seq, tap, credit } => self.place(id, seq, Some((tap, credit))),
+            Msg::Skip { id, seq } => self.place(id, seq, None),
+            Msg::Close { id } => {
+                let Some(conn) = self.conns.get_mut(&id) else { return };
+                // Every ticket is used or dropped before the pumps end, so
+                // nothing is early by now; if something is, keep it, in order.
+                if !conn.early.is_empty() {
+                    let was_empty = conn.queue.is_empty();
+                    conn.queue.extend(std::mem::take(&mut conn.early).into_values().flatten().map(|tap| (tap, None)));
+                    if was_empty && !conn.queue.is_empty() {
                         self.ready.push_back(id);
                     }
-                    conn.queue.push_back((tap, credit));
+                }
+                if conn.queue.is_empty() {
+                    self.close(id);
+                } else {
+                    conn.closing = true;
                 }
             }
-            Msg::Close { id } => match self.conns.get_mut(&id) {
-                Some(conn) if !conn.queue.is_empty() => conn.closing = true,
-                Some(_) => self.close(id),
-                None => {}
-            },
+        }
+    }
+
+    /// Puts a read (`None`: an empty place) at place `seq` of connection
+    /// `id`'s order: into the queue if it is the next place, with the early
+    /// reads it lets through, else aside until the places before it are
+    /// filled. A read put aside gives its credit back at once, so that the
+    /// read it waits for (which may itself be waiting for credit) can always
+    /// get some: at most the other pump's reads that were handed off first
+    /// wait aside, and they are bounded by the same credit.
+    fn place(&mut self, id: u64, seq: u64, item: Option<(Tap, Credit)>) {
+        let Some(conn) = self.conns.get_mut(&id) else { return };
+        if seq != conn.next_seq {
+            conn.early.insert(seq, item.map(|(tap, _credit)| tap));
+            return;
+        }
+        let was_empty = conn.queue.is_empty();
+        if let Some((tap, credit)) = item {
+            conn.queue.push_back((tap, Some(credit)));
+        }
+        conn.next_seq += 1;
+        while let Some(next) = conn.early.remove(&conn.next_seq) {
+            if let Some(tap) = next {
+                conn.queue.push_back((tap, None));
+            }
+            conn.next_seq += 1;
+        }
+        if was_empty && !conn.queue.is_empty() {
+            self.ready.push_back(id);
         }
     }
 
@@ -562,3 +666,7 @@ fn tee(capture: &mut Option<Capture>, tap: &Tap) {
         *capture = None;
     }
 }
+
+#[cfg(test)]
+#[path = "recorder_tests.rs"]
+mod tests;

@@ -2,7 +2,10 @@
 //!
 //! The relay is a byte pump. Each pump reads, writes the bytes to the other
 //! side *first*, and only then copies them to the recorder; nothing the
-//! recorder does can alter, reorder or delay bytes already read. The one
+//! recorder does can alter, reorder or delay bytes already read. Before
+//! forwarding, a read only takes its place in the recorded order (a
+//! [`Ticket`](super::recorder::Ticket): one atomic increment), so that the
+//! recording's order across the two directions is the order of the reads. The one
 //! exception is an explicit, recorded rule: the `Host` rewrite
 //! ([`super::host`]), which holds the client's request head until it is
 //! complete and forwards it changed.
@@ -164,21 +167,24 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                         }
                     };
                     let mut faults = Vec::new();
-                    let mut data = Some(Tap::Data { dir: self.dir, at, bytes });
+                    // Its place in the recorded order is taken now, before
+                    // forwarding: the peer's answer to these bytes is then
+                    // recorded after them however late this hand-off is.
+                    let mut data = Some((self.tap.ticket(), Tap::Data { dir: self.dir, at, bytes }));
                     let written = match (&forward, self.fault.as_mut()) {
                         (Some(out), None) => to.write_all(out).await.map(|()| Flow::On),
                         (Some(out), Some(f)) => {
                             // A rule may make forwarding wait (delay, slice):
                             // the read is recorded first, in time order.
-                            if let Some(read) = data.take() {
-                                self.tap.send(read).await;
+                            if let Some((ticket, read)) = data.take() {
+                                self.tap.send_ticketed(ticket, read).await;
                             }
                             f.forward(out, at, self.t0, &mut to, &mut faults).await
                         }
                         (None, _) => Ok(Flow::On),
                     };
-                    if let Some(read) = data {
-                        self.tap.send(read).await;
+                    if let Some((ticket, read)) = data {
+                        self.tap.send_ticketed(ticket, read).await;
                     }
                     if let Some(kind) = event {
                         self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
@@ -246,8 +252,10 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                 self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
             }
         }
+        // As for data: the end's place is taken before it is passed on.
+        let ticket = self.tap.ticket();
         let _ = to.shutdown().await;
-        self.tap.send(Tap::End { dir: self.dir, at, how: TcpEnd::Fin, error: None }).await;
+        self.tap.send_ticketed(ticket, Tap::End { dir: self.dir, at, how: TcpEnd::Fin, error: None }).await;
     }
 
     async fn tls_end(&self, at: u64, how: TlsClose, detail: Option<String>) {
