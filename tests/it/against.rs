@@ -5,13 +5,12 @@
 //! and servers that never answer, reset or send garbage get a clear
 //! verdict in bounded time.
 
+use crate::bad_servers;
 use crate::deflate::{have_websockets, py_server_from, script};
 use crate::util::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use wstap::session::Direction::ClientToServer as C2S;
 
 /// The longest a broken server may hold up a replay: the 5 s opening
@@ -124,32 +123,6 @@ async fn a_recorded_session_replays_against_python_websockets_and_diffs_clean_or
     assert!(diff.contains("server close code 1000 → 4001"), "{diff}");
 }
 
-/// A server that accepts TCP and then does `behave` with the socket.
-async fn raw_server<F, Fut>(behave: F) -> String
-where
-    F: FnOnce(tokio::net::TcpStream) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let listener = TcpListener::bind(loopback()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        if let Ok((stream, _)) = listener.accept().await {
-            behave(stream).await;
-        }
-    });
-    format!("ws://{addr}/")
-}
-
-/// Reads the upgrade request head.
-async fn read_head(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.is_ok_and(|n| n == 1) {
-        head.push(byte[0]);
-    }
-    head
-}
-
 /// A recording of a tungstenite echo session, made through the proxy.
 async fn tungstenite_recording() -> (PathBuf, tempfile::TempDir) {
     use futures_util::{SinkExt, StreamExt};
@@ -166,36 +139,12 @@ async fn tungstenite_recording() -> (PathBuf, tempfile::TempDir) {
 async fn servers_that_never_answer_reset_or_send_garbage_get_a_clear_verdict_in_bounded_time() {
     let (rec, _dir) = tungstenite_recording().await;
     let rec = rec.to_str().unwrap().to_owned();
-    let silent = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        // Hold the socket open, answering nothing, until the client leaves.
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    })
-    .await;
-    let reset = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        wstap::net::stream::Resetter::of(&s).reset();
-        drop(s);
-    })
-    .await;
-    let garbage = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        let _ = s.write_all(b"\x00\xffnot http at all\r\n\r\n").await;
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    })
-    .await;
-    let mute_after_101 = raw_server(|mut s| async move {
-        let head = String::from_utf8_lossy(&read_head(&mut s).await).into_owned();
-        let key = head.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap_or_default();
-        let reply = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Accept: {}\r\n\r\n",
-            wstap::wire::accept_key(key.trim())
-        );
-        let _ = s.write_all(reply.as_bytes()).await;
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    })
-    .await;
+    let (silent, reset, garbage, mute_after_101) = (
+        bad_servers::silent().await,
+        bad_servers::reset().await,
+        bad_servers::garbage().await,
+        bad_servers::mute_after_101().await,
+    );
     let runs = [
         (silent, "the server did not answer the upgrade within 5 s"),
         (reset, "reset"),

@@ -6,11 +6,12 @@
 //! the summary, the report and the JUnit file; the run ends within the
 //! case timers; nothing panics; the exit status is 1.
 
+use crate::bad_servers::{garbage, mute_after_101, raw_server, read_head, reset, silent, switching};
 use crate::util::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// The longest one run may take: two cases each bounded by the 5 s
 /// opening-handshake timer or the kill timer, run at once (`--jobs 2`),
@@ -19,45 +20,6 @@ const BOUND: Duration = Duration::from_secs(30);
 
 /// The cases each run plays: one echo case, one close case.
 const CASES: &str = "1.1.1,7.1.1";
-
-/// A server on loopback port 0 that does `behave` with every connection.
-async fn raw_server<F, Fut>(behave: F) -> String
-where
-    F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind(loopback()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(behave(stream));
-        }
-    });
-    format!("ws://{addr}/")
-}
-
-/// Reads the upgrade request head, byte by byte, up to its blank line.
-async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8];
-    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.is_ok_and(|n| n == 1) {
-        head.push(byte[0]);
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-/// A valid 101 for the request `head`.
-fn switching(head: &str) -> String {
-    let key = head
-        .lines()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-key")).map(|(_, v)| v))
-        .unwrap_or_default();
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        wstap::wire::accept_key(key.trim())
-    )
-}
 
 /// Runs `wstap fuzz URL --agent hostile --cases CASES` with a report and
 /// a JUnit file under `dir`; exit code, stdout, stderr and time taken.
@@ -104,30 +66,7 @@ fn verdicts(dir: &Path) -> Vec<(String, String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn servers_that_never_answer_reset_send_garbage_or_go_mute_fail_every_case_in_bounded_time() {
-    let silent = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        // Answer nothing; hold the socket until the client leaves.
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    })
-    .await;
-    let reset = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        wstap::net::stream::Resetter::of(&s).reset();
-        drop(s);
-    })
-    .await;
-    let garbage = raw_server(|mut s| async move {
-        let _ = read_head(&mut s).await;
-        let _ = s.write_all(b"\x00\xffnot http at all\r\n\r\n").await;
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    })
-    .await;
-    let mute = raw_server(|mut s| async move {
-        let head = read_head(&mut s).await;
-        let _ = s.write_all(switching(&head).as_bytes()).await;
-        let _ = s.read_to_end(&mut Vec::new()).await;
-    })
-    .await;
+    let (silent, reset, garbage, mute) = (silent().await, reset().await, garbage().await, mute_after_101().await);
     let bad_frame = raw_server(|mut s| async move {
         let head = read_head(&mut s).await;
         let _ = s.write_all(switching(&head).as_bytes()).await;

@@ -7,6 +7,7 @@
 mod util;
 
 mod against;
+mod bad_servers;
 mod cli;
 mod deflate;
 mod deflate_replay;
