@@ -5,8 +5,8 @@
 //! recorder does can alter, reorder or delay bytes already read. Before
 //! forwarding, a read only takes its place in the recorded order (a
 //! [`Ticket`](super::recorder::Ticket): one atomic increment), so that the
-//! recording's order across the two directions is the order of the reads. The one
-//! exception is an explicit, recorded rule: the `Host` rewrite
+//! recording's order across the two directions is the order of the reads.
+//! The one exception is an explicit, recorded rule: the `Host` rewrite
 //! ([`super::host`]), which holds the client's request head until it is
 //! complete and forwards it changed.
 //!
@@ -171,6 +171,8 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                     // forwarding: the peer's answer to these bytes is then
                     // recorded after them however late this hand-off is.
                     let mut data = Some((self.tap.ticket(), Tap::Data { dir: self.dir, at, bytes }));
+                    // The rewrite that changed them is recorded right after them.
+                    let event = event.map(|kind| (self.tap.ticket(), kind));
                     let written = match (&forward, self.fault.as_mut()) {
                         (Some(out), None) => to.write_all(out).await.map(|()| Flow::On),
                         (Some(out), Some(f)) => {
@@ -186,8 +188,8 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                     if let Some((ticket, read)) = data {
                         self.tap.send_ticketed(ticket, read).await;
                     }
-                    if let Some(kind) = event {
-                        self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
+                    if let Some((ticket, kind)) = event {
+                        self.tap.send_ticketed(ticket, Tap::Event { dir: self.dir, at, kind }).await;
                     }
                     for (at, kind) in faults {
                         self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
