@@ -137,15 +137,31 @@ impl FdLimit {
         assert!(status.success(), "prlimit --nofile={soft}:");
     }
 
-    /// Lowers the limit to the lowest free descriptor number: from now on
-    /// every socket(), accept() and open() in the process fails with EMFILE.
-    fn exhaust(&self) {
+    /// The lowest descriptor number the process has free.
+    fn lowest_free(&self) -> u64 {
         let used: std::collections::BTreeSet<u64> = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
             .unwrap()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .collect();
-        let lowest_free = (0..).find(|n| !used.contains(n)).unwrap();
-        self.set_soft(lowest_free);
+        (0..).find(|n| !used.contains(n)).unwrap()
+    }
+
+    /// Lowers the limit to the lowest free descriptor number: from now on
+    /// every socket(), accept() and open() in the process fails with EMFILE.
+    /// A descriptor the process closes just after (the last session's
+    /// sockets, closed by their tasks a moment later) would free a number
+    /// below the limit, so the limit is lowered again until none does for
+    /// 200 ms.
+    fn exhaust(&self) {
+        for _ in 0..25 {
+            let limit = self.lowest_free();
+            self.set_soft(limit);
+            std::thread::sleep(Duration::from_millis(200));
+            if self.lowest_free() >= limit {
+                return;
+            }
+        }
+        panic!("the process kept closing descriptors; cannot exhaust them");
     }
 
     fn restore(&self) {
