@@ -117,7 +117,7 @@ fn close_behavior(text: &str) -> Option<CloseBehavior> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{render_index_json, write_report_dir};
+    use crate::report::write_report_dir;
 
     fn report(agent: &str, id: &str, behavior: Behavior) -> CaseReport {
         let mut r = CaseReport::new(agent);
@@ -183,6 +183,5 @@ mod tests {
             assert_eq!(kept[0].description, "", "{name} was opened");
             assert_eq!(kept[0].behavior, Behavior::Ok);
         }
-        assert!(!render_index_json(&[]).is_empty());
     }
 }
