@@ -107,7 +107,11 @@ const FULL_JOBS: usize = 4;
 
 /// A client that plays one case and exits, for `wstap replay --client`.
 fn per_case_client(peer: &str) -> Option<&'static str> {
-    (peer == "python").then_some("python3 tests/python/echo_client.py {url}")
+    match peer {
+        "python" => Some("python3 tests/python/echo_client.py {url}"),
+        "node" => Some("node tests/peers/node/echo_client.js {url}"),
+        _ => None,
+    }
 }
 
 /// The whole catalogue once more, `wstap replay --jobs FULL_JOBS` with one

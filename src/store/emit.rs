@@ -64,19 +64,58 @@ fn field_str(out: &mut Vec<u8>, indent: &str, key: &str, value: &str) {
     out.push(b'\n');
 }
 
-/// `value` in decimal, as `Display` writes it.
+/// `value` in decimal, as `Display` writes it: two digits at a time from
+/// a table (about six numbers per event).
 fn push_u64(out: &mut Vec<u8>, mut value: u64) {
+    const PAIRS: [[u8; 2]; 100] = {
+        let mut table = [[0u8; 2]; 100];
+        let mut i = 0;
+        while i < 100 {
+            table[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+            i += 1;
+        }
+        table
+    };
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while value >= 100 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[(value % 100) as usize]);
+        value /= 100;
+    }
+    if value >= 10 {
+        at -= 2;
+        digits[at..at + 2].copy_from_slice(&PAIRS[value as usize]);
+    } else {
         at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
+        digits[at] = b'0' + value as u8;
     }
     out.extend_from_slice(&digits[at..]);
+}
+
+/// A field whose value is usually lowercase hex (payloads, masks, digests):
+/// written as [`scalar`] would, without its scans. Hex that starts with a
+/// letter is plain (no YAML word or number is all hex digits and starts
+/// with one), other hex is quoted with nothing to escape; anything else
+/// (a recording's string need not be hex) goes through [`scalar`].
+fn field_hex(out: &mut Vec<u8>, indent: &str, key: &str, value: &str) {
+    let b = value.as_bytes();
+    // No early exit, so that the check vectorises.
+    let hex = b.len() <= 4096 && b.iter().fold(true, |ok, &c| ok & matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    if !hex {
+        return field_str(out, indent, key, value);
+    }
+    out.extend_from_slice(indent.as_bytes());
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b": ");
+    if b.first().is_some_and(u8::is_ascii_alphabetic) {
+        out.extend_from_slice(b);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(b);
+        out.push(b'"');
+    }
+    out.push(b'\n');
 }
 
 // The two writers below destructure their structs exhaustively, so a field
@@ -93,7 +132,7 @@ fn write_frame(out: &mut Vec<u8>, event: &Event, f: &Frame) -> bool {
     field_u64(out, "rsv", (*rsv).into());
     field_u64(out, "opcode", (*opcode).into());
     if let Some(mask) = mask {
-        field_str(out, "  ", "mask", mask);
+        field_hex(out, "  ", "mask", mask);
     }
     field_u64(out, "len", *len);
     if let Some(bits) = len_bits {
@@ -132,9 +171,9 @@ fn write_data(out: &mut Vec<u8>, data: &Data) -> bool {
     match data {
         Data::Text(s) if !s.contains('\n') => field_str(out, "  ", "text", s),
         Data::Text(_) | Data::TextCrlf(_) => return false,
-        Data::Hex(s) => field_str(out, "  ", "hex", s),
+        Data::Hex(s) => field_hex(out, "  ", "hex", s),
         Data::Base64(s) => field_str(out, "  ", "base64", s),
-        Data::Sha256(s) => field_str(out, "  ", "sha256", s),
+        Data::Sha256(s) => field_hex(out, "  ", "sha256", s),
         Data::Sidecar(side) => {
             out.extend_from_slice(b"  sidecar:\n");
             field_str(out, "    ", "file", &side.file);
@@ -143,7 +182,7 @@ fn write_data(out: &mut Vec<u8>, data: &Data) -> bool {
             out.extend_from_slice(b"\n    len: ");
             push_u64(out, side.len);
             out.push(b'\n');
-            field_str(out, "    ", "sha256", &side.sha256);
+            field_hex(out, "    ", "sha256", &side.sha256);
         }
     }
     true
@@ -214,6 +253,7 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::data::hex;
     use crate::session::{Direction, SidecarRef};
     use proptest::prelude::*;
 
@@ -298,7 +338,34 @@ mod tests {
         assert!(out.is_empty());
     }
 
+    #[test]
+    fn hex_fields_are_written_as_any_string_would_be() {
+        let cases = ["", "0", "00ff", "ab", "e5", "deadbeef", "1e10", "a1b2c3d4e5", "ABCD", "x1", "0x1f", "a b"];
+        for s in cases.into_iter().map(String::from).chain([hex(&[0xab; 64]), hex(&[0x12; 64]), "a".repeat(5000)]) {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            field_hex(&mut fast, "  ", "hex", &s);
+            field_str(&mut slow, "  ", "hex", &s);
+            assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_display_writes_them() {
+        for n in [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 99999, 100000, u64::MAX / 7, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn any_number_is_written_as_display_writes_it(n in any::<u64>()) {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+
         #[test]
         fn any_string_round_trips(s in any::<String>(), t in "[ -~\u{80}-\u{a0}\u{2028}\u{feff}]{0,12}") {
             let text = s.replace('\n', " ");
