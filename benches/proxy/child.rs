@@ -94,6 +94,11 @@ impl Child {
                 c.args(["record", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string(), "--out"])
                     .arg(d.path())
                     .args(extra);
+                // For experiments: wstap's runtime with this many workers
+                // (tokio reads TOKIO_WORKER_THREADS; the default is one per core).
+                if let Some(n) = std::env::var_os("WSTAP_BENCH_WSTAP_WORKERS") {
+                    c.env("TOKIO_WORKER_THREADS", n);
+                }
                 dir = Some(d);
                 c
             }
