@@ -12,9 +12,14 @@
 //! One pass over the events builds everything ([`View::new`]), so memory is
 //! proportional to the number of events and lines are bounded in length:
 //! long payloads are shown as a short preview plus length and digest.
+//!
+//! Digests are shown as BLAKE3 whatever the recording's format version, so
+//! that a version-1 recording (SHA-256) diffs cleanly against a new one: a
+//! version-1 sidecar range is hashed again from its bytes (streamed), and a
+//! version-1 digest-only message gets the BLAKE3 of its frames' bytes.
 
 use super::DiffOptions;
-use crate::session::data::{hex, sha256_hex};
+use crate::session::data::{Digest, Hasher, SidecarRef, hex};
 use crate::session::{Data, Event, EventKind, Frame, Message, Recording, Side, Summary};
 use crate::wire::handshake::parse_extensions;
 use crate::wire::{DeflateParams, Direction, Inflater, OpCode};
@@ -114,6 +119,9 @@ struct Builder<'a> {
     raw: Option<(Direction, String, Vec<u8>)>,
     compressed: [Vec<u8>; 2],
     inflaters: [Option<Inflater>; 2],
+    /// Version-1 recordings only: the BLAKE3 of the current message's frame
+    /// bytes so far, per direction (for a message recorded by SHA-256 alone).
+    message_digest: [Option<Hasher>; 2],
 }
 
 impl<'a> Builder<'a> {
@@ -127,6 +135,7 @@ impl<'a> Builder<'a> {
             raw: None,
             compressed: Default::default(),
             inflaters: [None, None],
+            message_digest: [None, None],
         }
     }
 
@@ -241,6 +250,7 @@ impl<'a> Builder<'a> {
         }
         text.push(' ');
         text.push_str(&self.frame_payload(e, f, compressed));
+        self.add_to_message_digest(e.dir, f);
         self.line(e.dir, text);
         self.note_control(e, f);
     }
@@ -289,9 +299,37 @@ impl<'a> Builder<'a> {
         self.sides[e.dir.index()].controls.push(Control { at: e.at, opcode: f.opcode, payload, phase });
     }
 
+    /// Version-1 recordings: feeds a data frame's bytes to its message's
+    /// BLAKE3 (see [`message_digest`](Builder::message_digest)).
+    fn add_to_message_digest(&mut self, dir: Direction, f: &Frame) {
+        let op = f.opcode();
+        if self.rec.wstap_recording != 1 || op.is_control() {
+            return;
+        }
+        if op != OpCode::CONTINUATION {
+            self.message_digest[dir.index()] = Some(Hasher::default());
+        }
+        let Some(hasher) = self.message_digest[dir.index()].as_mut() else { return };
+        let fed = match &f.payload {
+            Data::Sidecar(r) => {
+                let home = self.rec.dir.clone().unwrap_or_default();
+                crate::session::sidecar::scan(&home, r, |chunk| hasher.update(chunk)).is_ok()
+            }
+            data => data.inline_bytes().ok().flatten().map(|b| hasher.update(&b)).is_some(),
+        };
+        if !fed {
+            self.message_digest[dir.index()] = None;
+        }
+    }
+
     fn message(&mut self, e: &Event, m: &Message) {
         let op = OpCode::new(m.opcode).name();
-        let (payload, len) = if m.compressed { self.inflate(e.dir, m) } else { (self.show(&m.payload), m.len) };
+        let from_frames = self.message_digest[e.dir.index()].take();
+        let (payload, len) = match (&m.payload, from_frames) {
+            _ if m.compressed => self.inflate(e.dir, m),
+            (Data::Sha256(_), Some(h)) => (short_digest(&h.finish()), m.len),
+            _ => (self.show(&m.payload), m.len),
+        };
         let tag = if m.compressed { " compressed" } else { "" };
         self.line(e.dir, format!("message {op} frames={} len={len}{tag} {payload}", m.frames));
         let msg = Msg { at: e.at, opcode: m.opcode, payload, frames: m.frames };
@@ -335,11 +373,45 @@ impl<'a> Builder<'a> {
 
     fn show(&self, data: &Data) -> String {
         match data {
-            Data::Sidecar(r) => format!("len={} sha256={}", r.len, &r.sha256[..r.sha256.len().min(16)]),
-            Data::Sha256(d) => format!("sha256={}", &d[..d.len().min(16)]),
+            Data::Sidecar(r) => format!("len={} {}", r.len, short_digest(&self.blake3_of(r))),
+            Data::Blake3(d) => short_digest(&Digest::Blake3(d.clone())),
+            Data::Sha256(d) => short_digest(&Digest::Sha256(d.clone())),
             _ => show_bytes(&self.rec.data_bytes(data).unwrap_or_default()),
         }
     }
+
+    /// The BLAKE3 of a sidecar range: as recorded, or (version 1) hashed
+    /// from its bytes; the recorded SHA-256 if they cannot be read.
+    fn blake3_of(&self, r: &SidecarRef) -> Digest {
+        if let Some(d) = &r.blake3 {
+            return Digest::Blake3(d.clone());
+        }
+        let mut hasher = Hasher::default();
+        let home = self.rec.dir.clone().unwrap_or_default();
+        match crate::session::sidecar::scan(&home, r, |chunk| hasher.update(chunk)) {
+            Ok(()) => hasher.finish(),
+            Err(_) => r.digest().unwrap_or(Digest::Sha256(String::new())),
+        }
+    }
+}
+
+/// `blake3=<first 16 hex digits>` (or `sha256=…`). A recorded digest is
+/// untrusted text: anything but hex digits is shown quoted and escaped.
+fn short_digest(d: &Digest) -> String {
+    let shown: String = d.hex().chars().take(16).collect();
+    if shown.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{}={shown}", d.key())
+    } else {
+        format!("{}={}", d.key(), crate::escape::quoted(&shown))
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn a_recorded_digest_is_shown_as_data() {
+    assert_eq!(short_digest(&Digest::Blake3("00112233445566778899".into())), "blake3=0011223344556677");
+    let hostile = short_digest(&Digest::Sha256("\u{1b}[2Jééééééééééééééé".into()));
+    assert!(hostile.starts_with("sha256=\"") && !hostile.contains('\u{1b}'), "{hostile}");
 }
 
 /// A payload as one bounded token: quoted text, `0x…` hex, or preview + digest.
@@ -352,8 +424,7 @@ pub fn show_bytes(bytes: &[u8]) -> String {
         Err(e) => crate::escape::quoted(std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default()),
     };
     if !whole {
-        let digest = sha256_hex(bytes);
-        text.push_str(&format!("… len={} sha256={}", bytes.len(), &digest[..16]));
+        text.push_str(&format!("… len={} {}", bytes.len(), short_digest(&Digest::of(bytes))));
     }
     text
 }

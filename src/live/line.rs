@@ -223,7 +223,7 @@ fn first_bytes(data: &Data, max: usize) -> Option<Vec<u8>> {
             let take = chars.len().min(max.div_ceil(3) * 4);
             base64::engine::general_purpose::STANDARD.decode(&chars[..take]).ok()?
         }
-        Data::Sidecar(_) | Data::Sha256(_) => return None,
+        Data::Sidecar(_) | Data::Blake3(_) | Data::Sha256(_) => return None,
     };
     bytes.truncate(max);
     Some(bytes)

@@ -40,7 +40,7 @@ pub enum Step {
     /// Forward these bytes (the head as rewritten and what followed, or
     /// everything held unchanged); the rule is done. The event, if any,
     /// goes to the recording.
-    Forward(Vec<u8>, Option<EventKind>),
+    Forward(Vec<u8>, Option<Box<EventKind>>),
 }
 
 impl HostRewrite {
@@ -81,7 +81,7 @@ impl HostRewrite {
                     forwarded: Data::inline(&out),
                 };
                 out.extend_from_slice(&rest);
-                Step::Forward(out, Some(event))
+                Step::Forward(out, Some(Box::new(event)))
             }
             None => {
                 held.extend_from_slice(&rest);
@@ -102,7 +102,7 @@ impl HostRewrite {
 
     fn give_up(&mut self, detail: String) -> Step {
         let note = EventKind::Note { kind: "host_not_rewritten".into(), detail };
-        Step::Forward(std::mem::take(&mut self.held), Some(note))
+        Step::Forward(std::mem::take(&mut self.held), Some(Box::new(note)))
     }
 }
 
@@ -178,11 +178,8 @@ mod tests {
     fn the_head_is_held_until_complete_and_the_rest_follows_unchanged() {
         let mut rule = HostRewrite::new("h:1".into());
         assert!(matches!(rule.push(&HEAD[..10]), Step::Hold));
-        let Step::Forward(out, Some(EventKind::Rewrite { len, to, .. })) =
-            rule.push(&[&HEAD[10..], b"\x81\x00"].concat())
-        else {
-            panic!("not rewritten")
-        };
+        let Step::Forward(out, Some(event)) = rule.push(&[&HEAD[10..], b"\x81\x00"].concat()) else { panic!("held") };
+        let EventKind::Rewrite { len, to, .. } = *event else { panic!("not rewritten") };
         assert_eq!(len, HEAD.len() as u64);
         assert_eq!(to, "h:1");
         assert!(out.ends_with(b"\r\n\r\n\x81\x00"));
@@ -203,9 +200,10 @@ mod tests {
     #[test]
     fn anything_else_is_forwarded_as_it_came() {
         let tls = b"\x16\x03\x01\x00\xa5\x01";
-        let Step::Forward(out, Some(EventKind::Note { kind, .. })) = HostRewrite::new("h".into()).push(tls) else {
+        let Step::Forward(out, Some(event)) = HostRewrite::new("h".into()).push(tls) else {
             panic!("held a TLS hello")
         };
+        let EventKind::Note { kind, .. } = *event else { panic!("not a note") };
         assert_eq!((out.as_slice(), kind.as_str()), (&tls[..], "host_not_rewritten"));
         let mut rule = HostRewrite::new("h".into());
         assert!(matches!(rule.push(b"GET / HT"), Step::Hold));

@@ -160,10 +160,11 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                         Some(Step::Hold) => (None, None),
                         Some(Step::Forward(out, event)) => {
                             host = None;
-                            if let (Some(f), Some(EventKind::Rewrite { len, .. })) = (&mut self.fault, &event) {
+                            if let (Some(f), Some(EventKind::Rewrite { len, .. })) = (&mut self.fault, event.as_deref())
+                            {
                                 f.set_sent_head_len(*len);
                             }
-                            (Some(Bytes::from(out)), event)
+                            (Some(Bytes::from(out)), event.map(|e| *e))
                         }
                     };
                     let mut faults = Vec::new();
@@ -251,7 +252,7 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
         if let Some(Step::Forward(out, event)) = host.map(HostRewrite::finish) {
             let _ = to.write_all(&out).await;
             if let Some(kind) = event {
-                self.tap.send(Tap::Event { dir: self.dir, at, kind }).await;
+                self.tap.send(Tap::Event { dir: self.dir, at, kind: *kind }).await;
             }
         }
         // As for data: the end's place is taken before it is passed on.

@@ -83,5 +83,5 @@ fn a_sidecar_message_is_reported_without_reading_it_into_memory() {
     bytes[500_000] ^= 1;
     std::fs::write(&sidecar, bytes).unwrap();
     let err = from_recording(&on_disk, Side::Server).unwrap_err().to_string();
-    assert!(err.contains("SHA-256 mismatch"), "{err}");
+    assert!(err.contains("BLAKE3 mismatch"), "{err}");
 }

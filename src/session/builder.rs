@@ -5,13 +5,13 @@
 //! timestamped reads and TCP endings, runs the [`ConnectionDecoder`], and
 //! queues [`Event`]s for the caller to drain. Payloads larger than
 //! [`INLINE_MAX`] are streamed to the store piece by piece as they arrive
-//! and never held in memory; the event keeps their length and SHA-256.
+//! and never held in memory; the event keeps their length and digest (BLAKE3).
 //!
 //! Under permessage-deflate, compressed messages are also inflated here
 //! (see `session/inflate.rs`), on the recorder's side of the tap: the relay
 //! forwards the compressed bytes untouched and never waits for this.
 
-use super::data::{Data, Hasher, INLINE_MAX, SidecarRef, hex};
+use super::data::{Data, Digest, Hasher, INLINE_MAX, SidecarRef, hex};
 use super::inflate::Inflation;
 use super::{Event, EventKind, Frame, InflatedPayload, Message, TcpEnd};
 use crate::wire::{
@@ -315,15 +315,12 @@ impl<S: PayloadStore> Acc<S> {
             return Data::inline(bytes);
         }
         match self.store.append(dir, bytes) {
-            Ok(offset) => Data::Sidecar(SidecarRef {
-                file: self.store.file_name(dir),
-                offset,
-                len: bytes.len() as u64,
-                sha256: super::data::sha256_hex(bytes),
-            }),
+            Ok(offset) => {
+                Data::Sidecar(SidecarRef::new(self.store.file_name(dir), offset, bytes.len() as u64, Digest::of(bytes)))
+            }
             Err(e) => {
                 self.error.get_or_insert(e);
-                Data::Sha256(super::data::sha256_hex(bytes))
+                Digest::of(bytes).into_data()
             }
         }
     }
@@ -433,12 +430,9 @@ impl<S: PayloadStore> Acc<S> {
             msg.hasher = hasher.clone();
         }
         let payload = match acc.sidecar {
-            Some((start, hasher)) => Data::Sidecar(SidecarRef {
-                file: self.store.file_name(dir),
-                offset: start,
-                len: acc.received,
-                sha256: hasher.finish(),
-            }),
+            Some((start, hasher)) => {
+                Data::Sidecar(SidecarRef::new(self.store.file_name(dir), start, acc.received, hasher.finish()))
+            }
             None => Data::inline(&acc.inline),
         };
         if let Some(msg) = self.messages[dir.index()].as_mut().filter(|_| acc.in_message)
@@ -466,7 +460,7 @@ impl<S: PayloadStore> Acc<S> {
         match self.messages[dir.index()].take() {
             Some(MessageAcc { single: Some(data), .. }) => data,
             Some(MessageAcc { inline: Some(bytes), .. }) => Data::inline(&bytes),
-            Some(MessageAcc { hasher, .. }) => Data::Sha256(hasher.finish()),
+            Some(MessageAcc { hasher, .. }) => hasher.finish().into_data(),
             None => Data::Text(String::new()),
         }
     }

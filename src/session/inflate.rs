@@ -223,13 +223,13 @@ impl Output {
     }
 
     fn finish<S: PayloadStore>(self, dir: Direction, store: &S) -> Data {
-        let sha256 = self.hasher.finish();
+        let digest = self.hasher.finish();
         match (self.spilled, self.sidecar) {
             (false, _) => Data::inline(&self.inline),
             (true, Some(offset)) => {
-                Data::Sidecar(SidecarRef { file: store.inflated_file_name(dir), offset, len: self.len, sha256 })
+                Data::Sidecar(SidecarRef::new(store.inflated_file_name(dir), offset, self.len, digest))
             }
-            (true, None) => Data::Sha256(sha256),
+            (true, None) => digest.into_data(),
         }
     }
 }

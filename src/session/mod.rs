@@ -36,8 +36,11 @@ use crate::wire::{FrameHeader, LenForm, OpCode};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// The recording format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The recording format version this build writes. Version 2 records
+/// digests as BLAKE3 (`blake3`) where version 1 had SHA-256 (`sha256`);
+/// nothing else changed, and version-1 recordings are still read, their
+/// digests checked with SHA-256 (docs/recording-format.md).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The `note` kind recorded when the proxy itself ended a connection that
 /// was still open, because `wstap record` was stopped.
@@ -313,7 +316,7 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inflated: Option<InflatedPayload>,
     /// The payload as sent (compressed if `compressed`), inline when small,
-    /// otherwise only its SHA-256.
+    /// otherwise only its digest (BLAKE3; SHA-256 in version 1).
     #[serde(flatten)]
     pub payload: Data,
 }
@@ -328,7 +331,7 @@ pub struct InflatedPayload {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cut: bool,
     /// The inflated bytes: inline when small, otherwise in the inflated
-    /// sidecar, or only their SHA-256 if the store keeps none.
+    /// sidecar, or only their digest if the store keeps none.
     #[serde(flatten)]
     pub data: Data,
 }

@@ -8,7 +8,8 @@
 //!   a regular file in the same directory;
 //! - `offset + len` lies within the file's size, so a declared length never
 //!   decides an allocation (`len: 10^15` is an error, not an abort);
-//! - the bytes read must have the recorded SHA-256; a mismatch is an error.
+//! - the bytes read must have the recorded digest (BLAKE3, or SHA-256 in a
+//!   version-1 recording); a mismatch, or no digest, is an error.
 //!
 //! Nothing is read from a file that fails the first two checks, and no
 //! bytes leave [`read`] unless the digest matches. [`scan`] streams a range
@@ -54,8 +55,9 @@ pub fn scan(dir: &Path, r: &SidecarRef, mut visit: impl FnMut(&[u8])) -> Result<
         .checked_add(r.len)
         .filter(|end| *end <= size)
         .ok_or_else(|| format!("bytes {}..+{} lie beyond the end of the file ({size} bytes)", r.offset, r.len))?;
+    let recorded = r.digest().ok_or("no digest: expected `blake3` (`sha256` in a version-1 recording)")?;
     file.seek(SeekFrom::Start(r.offset)).map_err(|e| format!("cannot seek to {}: {e}", r.offset))?;
-    let mut hasher = Hasher::default();
+    let mut hasher = Hasher::like(&recorded);
     let mut buf = vec![0; SCAN_CHUNK.min(r.len as usize)];
     let mut left = r.len;
     while left > 0 {
@@ -69,8 +71,13 @@ pub fn scan(dir: &Path, r: &SidecarRef, mut visit: impl FnMut(&[u8])) -> Result<
         left -= n as u64;
     }
     let digest = hasher.finish();
-    if !digest.eq_ignore_ascii_case(r.sha256.trim()) {
-        return Err(format!("SHA-256 mismatch: the recording says {:?}, the bytes hash to {digest}", r.sha256));
+    if !digest.matches(&recorded) {
+        return Err(format!(
+            "{} mismatch: the recording says {:?}, the bytes hash to {}",
+            recorded.algorithm(),
+            recorded.hex(),
+            digest.hex()
+        ));
     }
     Ok(())
 }
@@ -100,10 +107,17 @@ fn resolve(dir: &Path, name: &str) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::data::sha256_hex;
+    use crate::session::data::Digest;
 
     fn reference(file: &str, offset: u64, len: u64, bytes: &[u8]) -> SidecarRef {
-        SidecarRef { file: file.into(), offset, len, sha256: sha256_hex(bytes) }
+        SidecarRef::new(file.into(), offset, len, Digest::of(bytes))
+    }
+
+    /// A version-1 reference: SHA-256.
+    fn reference_v1(file: &str, offset: u64, len: u64, bytes: &[u8]) -> SidecarRef {
+        let mut h = Hasher::like(&Digest::Sha256(String::new()));
+        h.update(bytes);
+        SidecarRef::new(file.into(), offset, len, h.finish())
     }
 
     #[test]
@@ -112,8 +126,11 @@ mod tests {
         std::fs::write(dir.path().join("r.c2s.bin"), b"0123456789").unwrap();
         assert_eq!(read(dir.path(), &reference("r.c2s.bin", 2, 3, b"234")).unwrap(), b"234");
         let mut upper = reference("r.c2s.bin", 2, 3, b"234");
-        upper.sha256 = upper.sha256.to_uppercase();
+        upper.blake3 = upper.blake3.map(|d| d.to_uppercase());
         assert_eq!(read(dir.path(), &upper).unwrap(), b"234", "digests compare in either case");
+        let v1 = reference_v1("r.c2s.bin", 2, 3, b"234");
+        assert!(v1.blake3.is_none() && v1.sha256.is_some());
+        assert_eq!(read(dir.path(), &v1).unwrap(), b"234", "a version-1 reference is checked with SHA-256");
         std::os::unix::fs::symlink("r.c2s.bin", dir.path().join("alias.bin")).unwrap();
         assert_eq!(read(dir.path(), &reference("alias.bin", 0, 2, b"01")).unwrap(), b"01", "a link beside it");
     }
@@ -145,7 +162,11 @@ mod tests {
             (reference("r.bin", 0, 1_000_000_000_000_000, s), "beyond the end of the file (10 bytes)"),
             (reference("r.bin", u64::MAX, 2, s), "beyond the end"),
             (reference("r.bin", 8, 3, s), "beyond the end"),
-            (SidecarRef { sha256: "00".into(), ..reference("r.bin", 0, 2, b"01") }, "SHA-256 mismatch"),
+            (SidecarRef { blake3: Some("00".into()), ..reference("r.bin", 0, 2, b"01") }, "BLAKE3 mismatch"),
+            (SidecarRef { sha256: Some("00".into()), ..reference_v1("r.bin", 0, 2, b"01") }, "SHA-256 mismatch"),
+            (SidecarRef { blake3: None, ..reference("r.bin", 0, 2, b"01") }, "no digest"),
+            // Both given: BLAKE3 decides, and it does not match.
+            (SidecarRef { blake3: Some("00".into()), ..reference_v1("r.bin", 0, 2, b"01") }, "BLAKE3 mismatch"),
         ] {
             let err = read(&dir, &r).unwrap_err();
             assert!(err.contains(want), "{r:?}: {err}");

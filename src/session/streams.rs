@@ -50,7 +50,7 @@ fn event_prefix(event: Option<usize>) -> String {
 impl Recording {
     /// The exact bytes of `data`, reading sidecars relative to the recording
     /// after checking them ([`super::sidecar`]: a plain name beside the
-    /// recording, a range within the file, the recorded SHA-256).
+    /// recording, a range within the file, the recorded digest).
     pub fn data_bytes(&self, data: &Data) -> Result<Vec<u8>, RebuildError> {
         let corrupt = |message: String| RebuildError::Corrupt { index: self.event_holding(data), message };
         if let Some(bytes) = data.inline_bytes().map_err(corrupt)? {

@@ -112,7 +112,8 @@ fn large_payloads_go_to_the_store_with_a_digest() {
     let (_, f) = rec.frames().next().unwrap();
     let Data::Sidecar(r) = &f.payload else { panic!("expected a sidecar, got {:?}", f.payload) };
     assert_eq!((r.offset, r.len), (0, big.len() as u64));
-    assert_eq!(r.sha256, data::sha256_hex(&big));
+    assert_eq!(r.digest(), Some(data::Digest::of(&big)));
+    assert!(r.sha256.is_none(), "version 2 records BLAKE3 only");
     assert_eq!(store.bytes[0], big);
 }
 

@@ -173,6 +173,7 @@ fn write_data(out: &mut Vec<u8>, data: &Data) -> bool {
         Data::Text(_) | Data::TextCrlf(_) => return false,
         Data::Hex(s) => field_hex(out, "  ", "hex", s),
         Data::Base64(s) => field_str(out, "  ", "base64", s),
+        Data::Blake3(s) => field_hex(out, "  ", "blake3", s),
         Data::Sha256(s) => field_hex(out, "  ", "sha256", s),
         Data::Sidecar(side) => {
             out.extend_from_slice(b"  sidecar:\n");
@@ -182,7 +183,12 @@ fn write_data(out: &mut Vec<u8>, data: &Data) -> bool {
             out.extend_from_slice(b"\n    len: ");
             push_u64(out, side.len);
             out.push(b'\n');
-            field_hex(out, "    ", "sha256", &side.sha256);
+            if let Some(d) = &side.blake3 {
+                field_hex(out, "    ", "blake3", d);
+            }
+            if let Some(d) = &side.sha256 {
+                field_hex(out, "    ", "sha256", d);
+            }
         }
     }
     true
@@ -253,7 +259,7 @@ fn needs_escape(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::data::hex;
+    use crate::session::data::{Digest, hex};
     use crate::session::{Direction, SidecarRef};
     use proptest::prelude::*;
 
@@ -310,7 +316,7 @@ mod tests {
             },
             frame(Data::Hex("00ff".into()), Some("abcdef0a".into()), None),
             frame(
-                Data::Sidecar(SidecarRef { file: "x.c2s.bin".into(), offset: 0, len: 3, sha256: "ab12".into() }),
+                Data::Sidecar(SidecarRef::new("x.c2s.bin".into(), 0, 3, Digest::Blake3("ab12".into()))),
                 None,
                 Some("bye now".into()),
             ),

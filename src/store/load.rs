@@ -67,20 +67,31 @@ fn located(e: &serde_yaml::Error) -> (Option<usize>, String) {
     (e.location().map(|l| l.line()), message)
 }
 
+/// The format versions this build reads: version 1 spells digests
+/// `sha256`, version 2 `blake3` (docs/recording-format.md).
+const READS: [u32; 2] = [1, FORMAT_VERSION];
+
 fn check_version(text: &str) -> Result<(), (Option<usize>, String)> {
     let found = text.lines().enumerate().find(|(_, l)| !l.starts_with('#') && !l.trim().is_empty());
     let Some((index, line)) = found else {
-        return Err((Some(1), "empty file: expected `wstap_recording: 1` at the top".into()));
+        return Err((Some(1), format!("empty file: expected `wstap_recording: {FORMAT_VERSION}` at the top")));
     };
     let Some(value) = line.strip_prefix("wstap_recording:") else {
         let msg = format!("not a wstap recording: expected `wstap_recording: {FORMAT_VERSION}` first, found {line:?}");
         return Err((Some(index + 1), msg));
     };
     match value.trim().parse::<u32>() {
-        Ok(FORMAT_VERSION) => Ok(()),
+        Ok(v) if READS.contains(&v) => Ok(()),
+        Ok(v) if v > FORMAT_VERSION => Err((
+            Some(index + 1),
+            format!(
+                "recording format version {v} is not supported; this wstap reads versions 1 to {FORMAT_VERSION} \
+                 (a newer wstap wrote it: upgrade wstap)"
+            ),
+        )),
         Ok(v) => Err((
             Some(index + 1),
-            format!("recording format version {v} is not supported; this wstap reads version {FORMAT_VERSION}"),
+            format!("recording format version {v} is not supported; this wstap reads versions 1 to {FORMAT_VERSION}"),
         )),
         Err(_) => {
             Err((Some(index + 1), format!("expected a version number after `wstap_recording:`, found {value:?}")))
@@ -128,6 +139,13 @@ mod tests {
         let (line, msg) = parse(&wrong_version).unwrap_err();
         assert_eq!(line, Some(1));
         assert!(msg.contains("version 7 is not supported"), "{msg}");
+        assert!(msg.contains("reads versions 1 to 2") && msg.contains("upgrade wstap"), "{msg}");
+        let (_, msg) = parse(&GOOD.replace("wstap_recording: 1", "wstap_recording: 0")).unwrap_err();
+        assert!(msg.contains("version 0 is not supported") && !msg.contains("upgrade"), "{msg}");
+        for v in [1, FORMAT_VERSION] {
+            let rec = parse(&GOOD.replace("wstap_recording: 1", &format!("wstap_recording: {v}"))).unwrap();
+            assert_eq!(rec.wstap_recording, v, "version {v} is read");
+        }
 
         let (line, msg) = parse("hello: world\n").unwrap_err();
         assert_eq!(line, Some(1));

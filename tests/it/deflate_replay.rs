@@ -249,7 +249,7 @@ fn server_frames(rec: &Recording) -> Vec<String> {
         .filter(|(e, _)| e.dir == S2C)
         .map(|(_, f)| {
             let payload = rec.data_bytes(&f.payload).unwrap();
-            format!("fin={} rsv={} op={} len={} {}", f.fin, f.rsv, f.opcode, payload.len(), sha256(&payload))
+            format!("fin={} rsv={} op={} len={} {}", f.fin, f.rsv, f.opcode, payload.len(), digest(&payload))
         })
         .collect()
 }

@@ -38,7 +38,7 @@ fn sidecar_name(line: &str) -> Option<&str> {
 }
 
 /// The recording with its server sidecar block changed by `edit`, which
-/// gets the lines `file`, `offset`, `len`, `sha256` of that block.
+/// gets the lines `file`, `offset`, `len`, `blake3` of that block.
 fn tamper(yaml: &Path, s2c: &str, out: &Path, edit: impl Fn(&mut [String; 4])) {
     let text = std::fs::read_to_string(yaml).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -109,7 +109,7 @@ async fn a_sidecar_never_names_another_file() {
     std::os::unix::fs::symlink("../secret.bin", dir.join("out.bin")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.join("zero.bin")).unwrap();
     std::os::unix::fs::symlink(&s2c, dir.join("alias.bin")).unwrap();
-    let digest = sha256(&secret());
+    let digest = digest(&secret());
     let absolute = root.path().join("secret.bin").display().to_string();
     // The attacker knows the secret's digest: only the name check stops these.
     type Edit<'a> = Box<dyn Fn(&mut [String; 4]) + 'a>;
@@ -126,13 +126,13 @@ async fn a_sidecar_never_names_another_file() {
             "leading out of the recording's directory",
         ),
         ("huge len", Box::new(|b| set(b, "len", "1000000000000000")), "beyond the end of the file"),
-        ("bad digest", Box::new(|b| set(b, "sha256", "00")), "SHA-256 mismatch"),
+        ("bad digest", Box::new(|b| set(b, "blake3", "00")), "BLAKE3 mismatch"),
     ];
     for (name, edit, problem) in attacks {
         let rec = dir.join(format!("attack-{}.yaml", name.replace(' ', "-")));
         let digest = digest.clone();
         tamper(&yaml, &s2c, &rec, |b| {
-            set(b, "sha256", &digest);
+            set(b, "blake3", &digest);
             edit(b)
         });
         let scratch = tempfile::tempdir().unwrap();

@@ -12,6 +12,7 @@ mod cli;
 mod deflate;
 mod deflate_replay;
 mod faults;
+mod format_v1;
 mod forward_proxy;
 mod fuzz_regressions;
 mod fuzz_servers;

@@ -135,7 +135,7 @@ fn frame_dump(rec: &Recording) -> Vec<String> {
         .map(|(e, f)| {
             let bytes = rec.data_bytes(&f.payload).unwrap();
             let (dir, off, fin, rsv, op, len) = (e.dir.short(), f.offset, f.fin, f.rsv, f.opcode, f.len);
-            format!("{dir} @{off} fin={fin} rsv={rsv} op={op} mask={:?} len={len} {}", f.mask, sha256(&bytes))
+            format!("{dir} @{off} fin={fin} rsv={rsv} op={op} mask={:?} len={len} {}", f.mask, digest(&bytes))
         })
         .collect()
 }

@@ -26,7 +26,7 @@ async fn tungstenite_session_is_recorded_field_by_field() {
     assert_eq!(recorded.len(), 1);
     let rec = wstap::store::load(&recorded[0].path).unwrap();
     assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
-    assert_eq!(rec.wstap_recording, 1);
+    assert_eq!(rec.wstap_recording, wstap::session::FORMAT_VERSION);
     assert_eq!(rec.server, server.to_string());
 
     let c2s = frames_in(&rec, Direction::ClientToServer);
@@ -38,7 +38,7 @@ async fn tungstenite_session_is_recorded_field_by_field() {
     assert_eq!((c2s[2].fin, c2s[3].fin), (false, true));
     assert_eq!(c2s[5].len, big.len() as u64);
     let Data::Sidecar(side) = &c2s[5].payload else { panic!("1 MiB payload should be in a sidecar") };
-    assert_eq!(side.sha256, sha256(&big));
+    assert_eq!(side.blake3.as_deref(), Some(digest(&big).as_str()));
     assert_eq!(rec.data_bytes(&c2s[5].payload).unwrap(), big);
     assert_eq!((c2s[6].close_code, c2s[6].close_reason.as_deref()), (Some(1001), Some("bye now")));
 
@@ -104,8 +104,8 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
     let mut got = Vec::new();
     within("client read", client.read_to_end(&mut got)).await.unwrap();
     let at_server = within("server read", received).await.unwrap();
-    assert_eq!(sha256(&at_server), sha256(&sent), "server got exactly what the client sent");
-    assert_eq!(sha256(&got), sha256(&reply), "client got exactly what the server sent");
+    assert_eq!(digest(&at_server), digest(&sent), "server got exactly what the client sent");
+    assert_eq!(digest(&got), digest(&reply), "client got exactly what the server sent");
     wait_for_summaries(proxy.dir.path(), 1).await;
 
     let (recorded, _dir) = proxy.finish().await;

@@ -131,8 +131,10 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-pub fn sha256(bytes: &[u8]) -> String {
-    wstap::session::data::sha256_hex(bytes)
+/// The digest recordings carry (BLAKE3, lowercase hex): for comparing bytes
+/// and for checking recorded digests.
+pub fn digest(bytes: &[u8]) -> String {
+    wstap::session::data::Digest::of(bytes).hex().to_string()
 }
 
 /// Path of the real binary.

@@ -33,13 +33,14 @@ pub fn tls_events(rec: &Recording) -> (Vec<TlsInfo>, Vec<TlsEnd>) {
     (infos, ends)
 }
 
-/// Payloads of the messages sent in `dir`, as SHA-256.
+/// Payloads of the messages sent in `dir`, as BLAKE3 (a digest-only
+/// message's recorded digest, which format 2 spells in BLAKE3).
 pub fn message_hashes(rec: &Recording, dir: Direction) -> Vec<String> {
     rec.events_in(dir)
         .filter_map(|e| match &e.kind {
             EventKind::Message(m) => Some(match &m.payload {
-                wstap::session::Data::Sha256(digest) => digest.clone(),
-                data => sha256(&rec.data_bytes(data).unwrap()),
+                wstap::session::Data::Blake3(digest) => digest.clone(),
+                data => digest(&rec.data_bytes(data).unwrap()),
             }),
             _ => None,
         })
@@ -57,7 +58,7 @@ pub async fn echo_three(mut ws: Ws) -> Vec<String> {
     }
     ws.close(None).await.unwrap();
     while let Some(Ok(_)) = within("close reply", ws.next()).await {}
-    sent.iter().map(|m| sha256(&m.clone().into_data())).collect()
+    sent.iter().map(|m| digest(&m.clone().into_data())).collect()
 }
 
 #[tokio::test]

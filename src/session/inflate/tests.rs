@@ -138,7 +138,7 @@ fn cap_and_corruption_are_violations_and_recording_goes_on() {
     let Data::Sidecar(r) = &inflated.data else { panic!("{inflated:?}") };
     assert_eq!((r.file.as_str(), r.offset, r.len), ("memory.s2c.inflated.bin", 0, cap));
     assert_eq!(store.inflated[1], vec![b'a'; cap as usize]);
-    assert_eq!(r.sha256, data::sha256_hex(&store.inflated[1]));
+    assert_eq!(r.digest(), Some(data::Digest::of(&store.inflated[1])));
     assert!(m[1].inflated.as_ref().unwrap().cut);
     assert_eq!(m[2].shown_payload(), &Data::Text("after".into()));
     assert!(store.bytes[1].is_empty(), "wire payloads stayed inline");
