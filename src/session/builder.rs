@@ -84,8 +84,10 @@ struct FrameAcc {
 
 struct MessageAcc {
     inline: Option<Vec<u8>>,
-    /// Fed only once `inline` is given up (see [`MessageAcc::add`]).
-    hasher: Hasher,
+    /// Made and fed only once `inline` is given up (see
+    /// [`MessageAcc::add`]): a BLAKE3 state is ~2 KiB, too much to set up
+    /// for every small message.
+    hasher: Option<Hasher>,
     /// The message so far is one sidecar frame, whose own hasher stands in
     /// for `hasher` until the frame ends: each byte is hashed once.
     deferred: bool,
@@ -385,7 +387,7 @@ impl<S: PayloadStore> Acc<S> {
             let deferred = acc.sidecar.is_some();
             let single = (header.fin && !deferred).then(|| Data::Text(String::new()));
             let inline = (!deferred && single.is_none()).then(Vec::new);
-            self.messages[dir.index()] = Some(MessageAcc { inline, hasher: Hasher::default(), deferred, single });
+            self.messages[dir.index()] = Some(MessageAcc { inline, hasher: None, deferred, single });
         }
         self.frames[dir.index()] = Some(acc);
     }
@@ -427,7 +429,7 @@ impl<S: PayloadStore> Acc<S> {
             && acc.in_message
             && std::mem::take(&mut msg.deferred)
         {
-            msg.hasher = hasher.clone();
+            msg.hasher = Some(hasher.clone());
         }
         let payload = match acc.sidecar {
             Some((start, hasher)) => {
@@ -460,7 +462,7 @@ impl<S: PayloadStore> Acc<S> {
         match self.messages[dir.index()].take() {
             Some(MessageAcc { single: Some(data), .. }) => data,
             Some(MessageAcc { inline: Some(bytes), .. }) => Data::inline(&bytes),
-            Some(MessageAcc { hasher, .. }) => hasher.finish().into_data(),
+            Some(MessageAcc { hasher, .. }) => hasher.unwrap_or_default().finish().into_data(),
             None => Data::Text(String::new()),
         }
     }
@@ -474,11 +476,12 @@ impl MessageAcc {
         match self.inline.as_mut() {
             Some(buf) if buf.len() + piece.len() <= INLINE_MAX => buf.extend_from_slice(piece),
             Some(buf) => {
-                self.hasher.update(buf);
-                self.hasher.update(piece);
+                let hasher = self.hasher.get_or_insert_with(Hasher::default);
+                hasher.update(buf);
+                hasher.update(piece);
                 self.inline = None;
             }
-            None => self.hasher.update(piece),
+            None => self.hasher.get_or_insert_with(Hasher::default).update(piece),
         }
     }
 }
