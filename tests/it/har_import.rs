@@ -143,7 +143,7 @@ fn chrome_har(port: u16) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chrome_style_har_imports_and_replays_to_node_ws() {
     let test = "chrome_style_har_imports_and_replays_to_node_ws";
-    if !have(Tool::Node, test) {
+    if !crate::oracle::tools::ready(test, &[crate::oracle::tools::node_ws()]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

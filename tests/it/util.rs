@@ -195,8 +195,6 @@ pub enum Tool {
     Tcpdump,
     /// Python `websockets`, an independent WebSocket implementation.
     PythonWebsockets,
-    /// Node.js (for the `ws` peers).
-    Node,
     /// Python `junitparser`, an independent reader of JUnit XML.
     PythonJunitparser,
     /// Python `haralyzer`, an independent reader of HAR.
@@ -210,7 +208,6 @@ impl Tool {
             Tool::Tshark => &["tshark", "--version"],
             Tool::Tcpdump => &["tcpdump", "--version"],
             Tool::PythonWebsockets => &["python3", "-c", "import websockets"],
-            Tool::Node => &["node", "--version"],
             Tool::PythonJunitparser => &["python3", "-c", "import junitparser"],
             Tool::PythonHaralyzer => &["python3", "-c", "import haralyzer"],
         }
@@ -221,7 +218,6 @@ impl Tool {
         match self {
             Tool::Tshark | Tool::Tcpdump => "apt-get install tshark tcpdump",
             Tool::PythonWebsockets => "python3 -m pip install 'websockets==17.4'",
-            Tool::Node => "apt-get install nodejs npm",
             Tool::PythonJunitparser => "python3 -m pip install 'junitparser==5.0.3'",
             Tool::PythonHaralyzer => "python3 -m pip install 'haralyzer==2.4.0'",
         }
