@@ -64,7 +64,9 @@ struct Output {
     spilled: bool,
     /// Sidecar start, once spilled, if the store keeps inflated bytes.
     sidecar: Option<u64>,
-    hasher: Hasher,
+    /// Made once spilled (an inline payload needs no digest, and a BLAKE3
+    /// state is ~2 KiB): hashes what was held, then every later chunk.
+    hasher: Option<Hasher>,
     len: u64,
     error: Option<io::Error>,
 }
@@ -195,7 +197,6 @@ impl Output {
         if let Some(v) = utf8.as_mut() {
             let _ = v.feed(chunk);
         }
-        self.hasher.update(chunk);
         self.len += chunk.len() as u64;
         if !self.spilled && self.inline.len() + chunk.len() <= INLINE_MAX {
             self.inline.extend_from_slice(chunk);
@@ -204,8 +205,10 @@ impl Output {
         if !self.spilled {
             self.spilled = true;
             let held = std::mem::take(&mut self.inline);
+            self.hasher.get_or_insert_with(Hasher::default).update(&held);
             self.sidecar = self.store(dir, &held, store);
         }
+        self.hasher.get_or_insert_with(Hasher::default).update(chunk);
         if self.sidecar.is_some() {
             self.store(dir, chunk, store);
         }
@@ -223,13 +226,13 @@ impl Output {
     }
 
     fn finish<S: PayloadStore>(self, dir: Direction, store: &S) -> Data {
-        let digest = self.hasher.finish();
-        match (self.spilled, self.sidecar) {
-            (false, _) => Data::inline(&self.inline),
-            (true, Some(offset)) => {
-                Data::Sidecar(SidecarRef::new(store.inflated_file_name(dir), offset, self.len, digest))
-            }
-            (true, None) => digest.into_data(),
+        if !self.spilled {
+            return Data::inline(&self.inline);
+        }
+        let digest = self.hasher.unwrap_or_default().finish();
+        match self.sidecar {
+            Some(offset) => Data::Sidecar(SidecarRef::new(store.inflated_file_name(dir), offset, self.len, digest)),
+            None => digest.into_data(),
         }
     }
 }
