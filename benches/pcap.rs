@@ -1,6 +1,6 @@
 //! Capture export throughput: items to pcap/pcapng bytes.
 //!
-//! The recorder's `--pcap` tee pushes each read (≤ 64 KiB) as one item to a
+//! The recorder's `--pcap` tee pushes each read (≤ 256 KiB) as one item to a
 //! [`Writer`]; here the output is a `BufWriter` over `io::sink()`, so the
 //! figure is packet synthesis and record framing only, no file system.
 //! `cargo bench --bench pcap`.

@@ -50,8 +50,10 @@ pub struct Spent {
     pub rss: u64,
 }
 
+/// The `wstap` binary under test: this build's, or `WSTAP_BENCH_BIN` (to
+/// compare a change against a saved binary of the commit before it).
 pub fn wstap_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_wstap"))
+    std::env::var_os("WSTAP_BENCH_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wstap")), PathBuf::from)
 }
 
 /// `wstap: recording into DIR; LISTEN -> UPSTREAM` → LISTEN.

@@ -590,8 +590,13 @@ fn main() {
 async fn run(s: Settings) {
     let echo = echo_server().await;
     let tls = Tls::start().await;
-    // For profiling: WSTAP_BENCH_ONLY / WSTAP_BENCH_WORKLOAD keep paths / workloads whose name contains them.
-    let keep = |var: &str, name: &str| std::env::var(var).map_or(true, |only| name.contains(only.as_str()));
+    // For profiling: WSTAP_BENCH_ONLY / WSTAP_BENCH_WORKLOAD keep paths / workloads whose name contains
+    // one of their comma-separated texts (`=text`: whose name is exactly that).
+    let keep = |var: &str, name: &str| {
+        std::env::var(var).map_or(true, |only| {
+            only.split(',').any(|t| t.strip_prefix('=').map_or(name.contains(t), |exact| name == exact))
+        })
+    };
     let workloads: Vec<Workload> = s.workloads().into_iter().filter(|w| keep("WSTAP_BENCH_WORKLOAD", w.name)).collect();
     let live: Vec<(&'static str, Via)> = PATHS.iter().filter(|(n, _)| keep("WSTAP_BENCH_ONLY", n)).copied().collect();
     println!(

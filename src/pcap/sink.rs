@@ -98,28 +98,36 @@ impl<W: Write> Sink<W> {
 
     /// Appends one packet.
     pub fn write(&mut self, packet: &Packet) -> Result<(), WriteError> {
-        self.write_frame(packet.ts, &packet.data)
+        self.write_frame(packet.ts, &packet.data, &[])
     }
 
-    /// Appends one frame seen at `ts` (since the UNIX epoch). The record
-    /// header goes straight into the writer, with no block built first.
-    pub fn write_frame(&mut self, ts: Duration, data: &[u8]) -> Result<(), WriteError> {
-        let len = data.len() as u32;
+    /// Appends one frame seen at `ts` (since the UNIX epoch): `head`
+    /// followed by `payload` (the two pieces [`Flow::emit`] hands over, so
+    /// a payload is copied from where it already is, not joined first).
+    /// The record header goes straight into the writer, with no block built
+    /// first.
+    ///
+    /// [`Flow::emit`]: super::synth::Flow::emit
+    pub fn write_frame(&mut self, ts: Duration, head: &[u8], payload: &[u8]) -> Result<(), WriteError> {
+        let size = head.len() + payload.len();
+        let len = size as u32;
         match &mut self.inner {
             Inner::Pcap { writer, nanos } => {
                 let frac = if *nanos { ts.subsec_nanos() } else { ts.subsec_micros() };
                 writer.write_all(&words::<16>(&[ts.as_secs() as u32, frac, len, len], u32::to_le_bytes))?;
-                writer.write_all(data)?;
+                writer.write_all(head)?;
+                writer.write_all(payload)?;
             }
             Inner::Ng { writer, big_endian } => {
                 let to_bytes = if *big_endian { u32::to_be_bytes } else { u32::to_le_bytes };
-                let pad = data.len().next_multiple_of(4) - data.len();
-                let total = (EPB_OVERHEAD + data.len() + pad) as u32;
+                let pad = size.next_multiple_of(4) - size;
+                let total = (EPB_OVERHEAD + size + pad) as u32;
                 let nanos = ts.as_nanos() as u64;
                 let (high, low) = ((nanos >> 32) as u32, nanos as u32);
                 // Block type, total length, interface 0, timestamp, captured and original length.
                 writer.write_all(&words::<28>(&[EPB_TYPE, total, 0, high, low, len, len], to_bytes))?;
-                writer.write_all(data)?;
+                writer.write_all(head)?;
+                writer.write_all(payload)?;
                 writer.write_all(&[0; 3][..pad])?;
                 writer.write_all(&to_bytes(total))?;
             }
@@ -179,7 +187,9 @@ mod tests {
         for len in [0, 1, 2, 3, 4, 54, 1514] {
             let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let mut ours = Sink::new(Vec::new(), Format::PcapNg).unwrap();
-            ours.write_frame(ts, &data).unwrap();
+            // Split as a frame's headers and payload are.
+            let (head, payload) = data.split_at(len.min(54));
+            ours.write_frame(ts, head, payload).unwrap();
             let mut theirs = PcapNgWriter::new(Vec::new()).unwrap();
             let mut idb = InterfaceDescriptionBlock::new(DataLink::ETHERNET, SNAPLEN);
             idb.options.push(InterfaceDescriptionOption::IfTsResol(9));

@@ -9,11 +9,12 @@
 //!   sequence number without a packet, so the hole stays visible;
 //! - IP and TCP checksums are valid.
 //!
-//! Packets are built by hand into one buffer owned by the flow and handed
-//! to the caller as a slice ([`Flow::emit`]), so the live `--pcap` path
-//! allocates nothing per packet: headers are written in place, the payload
-//! is copied once, and the TCP checksum is summed over the segment while
-//! it is still in cache. The byte layout is exactly what etherparse's
+//! Packets are built by hand and handed to the caller as two slices
+//! ([`Flow::emit`]): the link, IP and TCP headers, written into one buffer
+//! owned by the flow, and the segment's payload, a slice of the item's own
+//! bytes. So the live `--pcap` path allocates nothing per packet and never
+//! copies a payload to build a frame: the caller writes the two pieces one
+//! after the other (the TCP checksum covers both, summed in place). The byte layout is exactly what etherparse's
 //! `PacketBuilder` produced before (a unit test holds the two side by
 //! side): IPv4 with DF set and identification 0, TCP with a 24-byte header
 //! carrying the MSS option on SYNs and 20 bytes otherwise.
@@ -86,7 +87,7 @@ pub struct Flow {
     start_us: u64,
     last: Duration,
     reset: bool,
-    /// The frame being built; reused for every packet.
+    /// The headers of the frame being built; reused for every packet.
     buf: Vec<u8>,
 }
 
@@ -101,7 +102,7 @@ impl Flow {
             start_us,
             last: Duration::from_micros(start_us),
             reset: false,
-            buf: Vec::with_capacity(ETH_LEN + IPV6_LEN + TCP_LEN + MSS_OPTION_LEN + MSS_V4),
+            buf: Vec::with_capacity(ETH_LEN + IPV6_LEN + TCP_LEN + MSS_OPTION_LEN),
         }
     }
 
@@ -130,10 +131,11 @@ impl Flow {
     }
 
     /// Like [`handshake`](Self::handshake), handing each frame to `out`
-    /// instead of collecting them.
+    /// (as headers and payload, see [`emit`](Self::emit)) instead of
+    /// collecting them.
     pub fn emit_handshake<E, F>(&mut self, out: &mut F) -> Result<(), E>
     where
-        F: FnMut(Duration, &[u8]) -> Result<(), E>,
+        F: FnMut(Duration, &[u8], &[u8]) -> Result<(), E>,
     {
         let ts = self.stamp(0);
         let (c2s, s2c) = (Direction::ClientToServer, Direction::ServerToClient);
@@ -144,11 +146,14 @@ impl Flow {
         self.send(ts, c2s, ACK, &[], out)
     }
 
-    /// Like [`push`](Self::push), handing each frame to `out` (a slice of
-    /// the flow's buffer, valid for the call) instead of collecting them.
+    /// Like [`push`](Self::push), handing each frame to `out` instead of
+    /// collecting them, as `(time, headers, payload)`: the frame is the
+    /// headers (a slice of the flow's buffer, valid for the call) followed
+    /// by the payload (a slice of `item`'s bytes, empty for pure ACKs and
+    /// the like).
     pub fn emit<E, F>(&mut self, at_us: u64, dir: Direction, item: &Item, out: &mut F) -> Result<(), E>
     where
-        F: FnMut(Duration, &[u8]) -> Result<(), E>,
+        F: FnMut(Duration, &[u8], &[u8]) -> Result<(), E>,
     {
         let ts = self.stamp(at_us);
         match item {
@@ -171,7 +176,7 @@ impl Flow {
 
     fn data<E, F>(&mut self, ts: Duration, dir: Direction, bytes: &[u8], out: &mut F) -> Result<(), E>
     where
-        F: FnMut(Duration, &[u8]) -> Result<(), E>,
+        F: FnMut(Duration, &[u8], &[u8]) -> Result<(), E>,
     {
         let mut unacked = 0;
         let mut chunks = bytes.chunks(self.mss()).peekable();
@@ -192,7 +197,7 @@ impl Flow {
     /// far (none once the connection was reset).
     fn ack_unless_reset<E, F>(&mut self, ts: Duration, dir: Direction, out: &mut F) -> Result<(), E>
     where
-        F: FnMut(Duration, &[u8]) -> Result<(), E>,
+        F: FnMut(Duration, &[u8], &[u8]) -> Result<(), E>,
     {
         if self.reset {
             return Ok(());
@@ -204,12 +209,12 @@ impl Flow {
     /// sent when `flags` has ACK) and hands it to `out`.
     fn send<E, F>(&mut self, ts: Duration, dir: Direction, flags: u8, payload: &[u8], out: &mut F) -> Result<(), E>
     where
-        F: FnMut(Duration, &[u8]) -> Result<(), E>,
+        F: FnMut(Duration, &[u8], &[u8]) -> Result<(), E>,
     {
         let mss = (flags & SYN != 0).then_some(self.mss() as u16);
         let seg = Segment { flags, mss, payload };
         build(&mut self.buf, &self.ends[dir.index()], &self.ends[dir.reverse().index()], &seg);
-        out(ts, &self.buf)
+        out(ts, &self.buf, payload)
     }
 
     fn advance(&mut self, dir: Direction, by: u32) {
@@ -226,9 +231,9 @@ impl Flow {
 }
 
 /// A `Flow::emit` callback that collects owned packets.
-fn collect(out: &mut Vec<Packet>) -> impl FnMut(Duration, &[u8]) -> Result<(), Infallible> + '_ {
-    |ts, data| {
-        out.push(Packet { ts, data: data.to_vec() });
+fn collect(out: &mut Vec<Packet>) -> impl FnMut(Duration, &[u8], &[u8]) -> Result<(), Infallible> + '_ {
+    |ts, head, payload| {
+        out.push(Packet { ts, data: [head, payload].concat() });
         Ok(())
     }
 }
@@ -241,8 +246,10 @@ struct Segment<'a> {
     payload: &'a [u8],
 }
 
-/// Writes the Ethernet frame of `seg` from `src` to `dst` into `buf`.
-/// The acknowledgement number is `dst.next` when the ACK flag is set.
+/// Writes the headers of the Ethernet frame of `seg` from `src` to `dst`
+/// into `buf`; the frame is `buf` followed by `seg.payload`, which the
+/// checksum covers. The acknowledgement number is `dst.next` when the ACK
+/// flag is set.
 fn build(buf: &mut Vec<u8>, src: &End, dst: &End, seg: &Segment) {
     let options = if seg.mss.is_some() { MSS_OPTION_LEN } else { 0 };
     let tcp_len = TCP_LEN + options + seg.payload.len();
@@ -286,8 +293,9 @@ fn build(buf: &mut Vec<u8>, src: &End, dst: &End, seg: &Segment) {
         buf.extend_from_slice(&[2, 4]);
         buf.extend_from_slice(&mss.to_be_bytes());
     }
-    buf.extend_from_slice(seg.payload);
-    let check = !fold(pseudo + sum(&buf[tcp..]));
+    // The TCP header is 20 or 24 bytes, so the payload's words line up with
+    // the segment's and the two sums add up.
+    let check = !fold(pseudo + sum(&buf[tcp..]) + sum(seg.payload));
     buf[tcp + 16..tcp + 18].copy_from_slice(&check.to_ne_bytes());
 }
 
@@ -389,7 +397,8 @@ mod tests {
                     let mss = (flags & SYN != 0).then_some(MSS_V6 as u16);
                     let seg = Segment { flags, mss, payload: &payload[..len] };
                     build(&mut buf, &src, &dst, &seg);
-                    assert_eq!(buf, reference(&src, &dst, &seg), "{a} {next:#x} flags {flags:#x} len {len}");
+                    let frame = [&buf[..], seg.payload].concat();
+                    assert_eq!(frame, reference(&src, &dst, &seg), "{a} {next:#x} flags {flags:#x} len {len}");
                 }
             }
         }
@@ -404,8 +413,8 @@ mod tests {
         packets.extend(collected.push(10, Direction::ServerToClient, &item));
         let mut streamed = Flow::new(c, s, 5);
         let mut frames = Vec::new();
-        let mut keep = |ts, data: &[u8]| -> Result<(), ()> {
-            frames.push(Packet { ts, data: data.to_vec() });
+        let mut keep = |ts, head: &[u8], payload: &[u8]| -> Result<(), ()> {
+            frames.push(Packet { ts, data: [head, payload].concat() });
             Ok(())
         };
         streamed.emit_handshake(&mut keep).unwrap();

@@ -44,7 +44,7 @@ impl<W: Write> Writer<W> {
     ) -> Result<Self, WriteError> {
         let mut flow = Flow::new(client, server, start_us);
         let mut sink = Sink::new(writer, format)?;
-        flow.emit_handshake(&mut |ts, data| sink.write_frame(ts, data))?;
+        flow.emit_handshake(&mut |ts, head, payload| sink.write_frame(ts, head, payload))?;
         sink.flush()?;
         Ok(Writer { sink, flow })
     }
@@ -58,7 +58,7 @@ impl<W: Write> Writer<W> {
     /// Appends one item without flushing (for bulk export).
     pub fn push_unflushed(&mut self, at_us: u64, dir: Direction, item: &Item) -> Result<(), WriteError> {
         let sink = &mut self.sink;
-        self.flow.emit(at_us, dir, item, &mut |ts, data| sink.write_frame(ts, data))
+        self.flow.emit(at_us, dir, item, &mut |ts, head, payload| sink.write_frame(ts, head, payload))
     }
 
     /// Flushes what [`push_unflushed`](Self::push_unflushed) wrote.
