@@ -49,8 +49,8 @@
 
 use crate::pcap::{self, Item};
 use crate::session::{Direction, Recording, TcpEnd};
-use crate::store::LiveRecording;
 pub use crate::store::Recorded;
+use crate::store::{Growing, LiveRecording};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
@@ -627,7 +627,7 @@ const CAPTURE_BUFFER: usize = 256 * 1024;
 
 /// The capture being written beside a recording.
 struct Capture {
-    writer: pcap::Writer<BufWriter<File>>,
+    writer: pcap::Writer<BufWriter<Growing>>,
     path: PathBuf,
 }
 
@@ -637,7 +637,7 @@ impl Capture {
         let path = yaml.with_extension(ext);
         let made = File::create(&path).map_err(pcap::WriteError::from).and_then(|f| {
             pcap::Writer::new(
-                BufWriter::with_capacity(CAPTURE_BUFFER, f),
+                BufWriter::with_capacity(CAPTURE_BUFFER, Growing::new(f)),
                 out.format,
                 out.client,
                 out.server,

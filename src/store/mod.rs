@@ -11,10 +11,12 @@
 //! [`LiveRecording`] is how every producer writes one.
 
 mod emit;
+pub mod grow;
 pub mod live;
 pub mod load;
 pub mod writer;
 
+pub use grow::Growing;
 pub use live::{LiveRecording, Observer, Recorded};
 pub use load::{LoadError, load};
 pub use writer::{FileStore, RecordingWriter, recording_file_name};

@@ -1,5 +1,6 @@
 //! Writing a recording as it happens.
 
+use super::Growing;
 use crate::session::{Direction, Event, PayloadStore, Recording, Summary};
 use serde::Serialize;
 use std::fs::File;
@@ -20,8 +21,9 @@ pub fn recording_file_name(micros: u64, seq: u64) -> String {
 #[derive(Debug)]
 pub struct FileStore {
     stem: PathBuf,
-    /// Wire sidecars at [`Direction::index`], inflated ones at 2 + index.
-    files: [Option<(BufWriter<File>, u64)>; 4],
+    /// Wire sidecars at [`Direction::index`], inflated ones at 2 + index;
+    /// each reserves its blocks ahead ([`Growing`]).
+    files: [Option<(BufWriter<Growing>, u64)>; 4],
 }
 
 impl FileStore {
@@ -56,7 +58,8 @@ impl FileStore {
         let named = |e: io::Error| io::Error::new(e.kind(), format!("sidecar {}: {e}", path.display()));
         let file = &mut self.files[slot];
         if file.is_none() {
-            *file = Some((BufWriter::with_capacity(256 * 1024, File::create(&path).map_err(named)?), 0));
+            let created = Growing::new(File::create(&path).map_err(named)?);
+            *file = Some((BufWriter::with_capacity(256 * 1024, created), 0));
         }
         let (file, len) = file.as_mut().expect("just created");
         file.write_all(bytes).map_err(named)?;
