@@ -21,10 +21,11 @@
 //! `WSTAP_COST_KEEP=DIR` keeps each run's callgrind output in DIR, for
 //! `callgrind_annotate`.
 //!
-//! Callgrind emulates the CPU: valgrind 3.19 has no SHA extensions, so
-//! SHA-256 runs its portable code here (~3× the instructions of SHA-NI on
-//! the machines that have it), and per-MiB counts overstate hashing
-//! compared with a native run.
+//! Callgrind emulates the CPU and counts only user-space instructions:
+//! BLAKE3 (recording format 2) runs its AVX2 code here, and the kernel's
+//! copies into the page cache, the largest native cost of a large
+//! message, are not counted at all, so read per-MiB counts beside the
+//! native CPU columns of the timed benchmark.
 
 use super::child::{parse_wstap_ready, ready, wait_for_summaries, wstap_bin};
 use super::{Until, client, connect, echo_server, within};

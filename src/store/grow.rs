@@ -138,7 +138,9 @@ mod tests {
             assert_eq!(std::fs::metadata(&path).unwrap().len(), g.len(), "the size never runs ahead");
         }
         let reserved = blocks(g.get_ref());
-        // ext4, xfs, btrfs and tmpfs reserve; elsewhere nothing is to check.
+        // ext4, xfs, btrfs and tmpfs reserve; elsewhere there is nothing to
+        // check. CI runs on ext4, where not reserving is a defect.
+        assert!(g.reserving || std::env::var_os("CI").is_none(), "fallocate failed under CI");
         if g.reserving {
             assert!(reserved >= g.len() + MIN_STEP / 2, "blocks reserved ahead: {reserved} for {}", g.len());
         }
@@ -155,6 +157,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut g = Growing::new(File::create(dir.path().join("big.bin")).unwrap());
         g.reserve((MAX_STEP + 5) as usize);
+        assert!(g.reserving || std::env::var_os("CI").is_none(), "fallocate failed under CI");
         if g.reserving {
             assert_eq!(g.reserved, MAX_STEP + 5);
         }
