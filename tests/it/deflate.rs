@@ -387,10 +387,12 @@ async fn har_of_a_compressed_session_holds_the_inflated_text() {
 }
 
 /// tshark's `websocket.payload.text` values for `file`, in frame order.
-fn tshark_texts(file: &std::path::Path, decompress: bool) -> Vec<String> {
+fn tshark_texts(file: &std::path::Path, rec: &Recording, decompress: bool) -> Vec<String> {
     let pref = format!("websocket.decompress:{}", if decompress { "TRUE" } else { "FALSE" });
     let path = file.to_str().unwrap();
-    let args = ["-r", path, "-o", &pref, "-Y", "websocket", "-T", "fields", "-e", "websocket.payload.text"];
+    let mut args = vec!["-r", path, "-o", &pref, "-Y", "websocket", "-T", "fields", "-e", "websocket.payload.text"];
+    let rules = crate::pcap::decode_as_for_claimed_ports(rec);
+    args.extend(rules.iter().flat_map(|rule| ["-d", rule.as_str()]));
     let out = std::process::Command::new("tshark").args(args).output().expect("tshark runs");
     assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
     // One line per packet; several frames in one packet are comma-separated.
@@ -420,7 +422,14 @@ async fn exported_capture_of_compressed_session_inflates_in_tshark() {
 
     // Each message goes out and comes back: client text, then its echo.
     let want: Vec<String> = texts.iter().flat_map(|t| [t.to_string(), t.to_string()]).collect();
-    assert_eq!(tshark_texts(&exported, true), want, "tshark shows the inflated text of every message");
-    let raw = tshark_texts(&exported, false);
+    let got = tshark_texts(&exported, &rec, true);
+    if got != want {
+        // Say what tshark made of each packet, and where the ends were, so
+        // a failure explains itself.
+        let listing = std::process::Command::new("tshark").arg("-r").arg(&exported).output().unwrap();
+        let listing = String::from_utf8_lossy(&listing.stdout);
+        panic!("tshark shows {got:?}, not the inflated text of every message {want:?}\n{}:\n{listing}", rec.server);
+    }
+    let raw = tshark_texts(&exported, &rec, false);
     assert!(raw.iter().all(|t| !texts.contains(&t.as_str())), "without inflating, no plain text: {raw:?}");
 }
