@@ -11,7 +11,7 @@
 //! but that string (see [`is_plain_safe`]); otherwise double-quoted with every
 //! character YAML does not allow raw escaped.
 
-use crate::session::{Data, Event, EventKind, Frame, Message};
+use crate::session::{Data, Direction, Event, EventKind, Frame, Message};
 use std::io::Write;
 
 /// Appends `event` as one YAML list item to `out`, or returns false (leaving
@@ -20,8 +20,8 @@ pub(crate) fn write_event(out: &mut Vec<u8>, event: &Event) -> bool {
     let start = out.len();
     let written = match &event.kind {
         EventKind::Read { len } => {
-            head(out, event, "read");
-            field_u64(out, "len", *len);
+            head(out, event, b"  type: read\n");
+            field_u64(out, b"  len: ", *len);
             true
         }
         EventKind::Frame(frame) => write_frame(out, event, frame),
@@ -38,28 +38,33 @@ pub(crate) fn write_event(out: &mut Vec<u8>, event: &Event) -> bool {
 // without `write!` (whose formatting machinery was a third of the emitter's
 // instructions).
 
-fn head(out: &mut Vec<u8>, event: &Event, kind: &str) {
+/// `kind` is the event's type line, `b"  type: frame\n"`.
+#[inline(always)]
+fn head(out: &mut Vec<u8>, event: &Event, kind: &[u8]) {
     out.extend_from_slice(b"- at: ");
     push_u64(out, event.at);
-    out.extend_from_slice(b"\n  dir: ");
-    out.extend_from_slice(event.dir.short().as_bytes());
-    out.extend_from_slice(b"\n  type: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.push(b'\n');
+    out.extend_from_slice(match event.dir {
+        Direction::ClientToServer => b"\n  dir: c2s\n",
+        Direction::ServerToClient => b"\n  dir: s2c\n",
+    });
+    out.extend_from_slice(kind);
 }
 
-fn field_u64(out: &mut Vec<u8>, key: &str, value: u64) {
-    out.extend_from_slice(b"  ");
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b": ");
+/// `line` is the field's whole start, `b"  key: "`: one constant-length
+/// copy, which the compiler inlines, where three short copies of unknown
+/// length were three `memcpy` calls (a tenth of the proxy's instructions
+/// at 64-byte messages went to `memcpy`, most of it from here).
+#[inline(always)]
+fn field_u64(out: &mut Vec<u8>, line: &[u8], value: u64) {
+    out.extend_from_slice(line);
     push_u64(out, value);
     out.push(b'\n');
 }
 
-fn field_str(out: &mut Vec<u8>, indent: &str, key: &str, value: &str) {
-    out.extend_from_slice(indent.as_bytes());
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b": ");
+/// `line` as in [`field_u64`].
+#[inline(always)]
+fn field_str(out: &mut Vec<u8>, line: &[u8], value: &str) {
+    out.extend_from_slice(line);
     scalar(out, value);
     out.push(b'\n');
 }
@@ -76,21 +81,30 @@ fn push_u64(out: &mut Vec<u8>, mut value: u64) {
         }
         table
     };
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
+    if value < 10 {
+        // rsv, opcode, frames, most small counts.
+        out.push(b'0' + value as u8);
+        return;
+    }
+    // Room for any u64 as one constant-length store, digits written in
+    // place from the right, the rest cut off: no copy of unknown length
+    // (a `memcpy` call).
+    let n = value.ilog10() as usize + 1;
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 20]);
+    let digits = &mut out[start..start + n];
+    let mut at = n;
     while value >= 100 {
         at -= 2;
         digits[at..at + 2].copy_from_slice(&PAIRS[(value % 100) as usize]);
         value /= 100;
     }
     if value >= 10 {
-        at -= 2;
-        digits[at..at + 2].copy_from_slice(&PAIRS[value as usize]);
+        digits[..2].copy_from_slice(&PAIRS[value as usize]);
     } else {
-        at -= 1;
-        digits[at] = b'0' + value as u8;
+        digits[0] = b'0' + value as u8;
     }
-    out.extend_from_slice(&digits[at..]);
+    out.truncate(start + n);
 }
 
 /// A field whose value is usually lowercase hex (payloads, masks, digests):
@@ -98,16 +112,14 @@ fn push_u64(out: &mut Vec<u8>, mut value: u64) {
 /// letter is plain (no YAML word or number is all hex digits and starts
 /// with one), other hex is quoted with nothing to escape; anything else
 /// (a recording's string need not be hex) goes through [`scalar`].
-fn field_hex(out: &mut Vec<u8>, indent: &str, key: &str, value: &str) {
+fn field_hex(out: &mut Vec<u8>, line: &[u8], value: &str) {
     let b = value.as_bytes();
     // No early exit, so that the check vectorises.
     let hex = b.len() <= 4096 && b.iter().fold(true, |ok, &c| ok & matches!(c, b'0'..=b'9' | b'a'..=b'f'));
     if !hex {
-        return field_str(out, indent, key, value);
+        return field_str(out, line, value);
     }
-    out.extend_from_slice(indent.as_bytes());
-    out.extend_from_slice(key.as_bytes());
-    out.extend_from_slice(b": ");
+    out.extend_from_slice(line);
     if b.first().is_some_and(u8::is_ascii_alphabetic) {
         out.extend_from_slice(b);
     } else {
@@ -126,23 +138,23 @@ fn write_frame(out: &mut Vec<u8>, event: &Event, f: &Frame) -> bool {
     if close_reason.as_deref().is_some_and(|r| r.contains('\n')) {
         return false;
     }
-    head(out, event, "frame");
-    field_u64(out, "offset", *offset);
+    head(out, event, b"  type: frame\n");
+    field_u64(out, b"  offset: ", *offset);
     out.extend_from_slice(if *fin { b"  fin: true\n" } else { b"  fin: false\n" });
-    field_u64(out, "rsv", (*rsv).into());
-    field_u64(out, "opcode", (*opcode).into());
+    field_u64(out, b"  rsv: ", (*rsv).into());
+    field_u64(out, b"  opcode: ", (*opcode).into());
     if let Some(mask) = mask {
-        field_hex(out, "  ", "mask", mask);
+        field_hex(out, b"  mask: ", mask);
     }
-    field_u64(out, "len", *len);
+    field_u64(out, b"  len: ", *len);
     if let Some(bits) = len_bits {
-        field_u64(out, "len_bits", (*bits).into());
+        field_u64(out, b"  len_bits: ", (*bits).into());
     }
     if let Some(code) = close_code {
-        field_u64(out, "close_code", (*code).into());
+        field_u64(out, b"  close_code: ", (*code).into());
     }
     if let Some(reason) = close_reason {
-        field_str(out, "  ", "close_reason", reason);
+        field_str(out, b"  close_reason: ", reason);
     }
     if *cut {
         out.extend_from_slice(b"  cut: true\n");
@@ -155,11 +167,11 @@ fn write_message(out: &mut Vec<u8>, event: &Event, m: &Message) -> bool {
     if inflated.is_some() {
         return false; // rare enough to leave to serde_yaml
     }
-    head(out, event, "message");
-    field_u64(out, "offset", *offset);
-    field_u64(out, "opcode", (*opcode).into());
-    field_u64(out, "len", *len);
-    field_u64(out, "frames", (*frames).into());
+    head(out, event, b"  type: message\n");
+    field_u64(out, b"  offset: ", *offset);
+    field_u64(out, b"  opcode: ", (*opcode).into());
+    field_u64(out, b"  len: ", *len);
+    field_u64(out, b"  frames: ", (*frames).into());
     if *compressed {
         out.extend_from_slice(b"  compressed: true\n");
     }
@@ -169,25 +181,25 @@ fn write_message(out: &mut Vec<u8>, event: &Event, m: &Message) -> bool {
 /// The flattened payload fields; false for spellings left to serde_yaml.
 fn write_data(out: &mut Vec<u8>, data: &Data) -> bool {
     match data {
-        Data::Text(s) if !s.contains('\n') => field_str(out, "  ", "text", s),
+        Data::Text(s) if !s.contains('\n') => field_str(out, b"  text: ", s),
         Data::Text(_) | Data::TextCrlf(_) => return false,
-        Data::Hex(s) => field_hex(out, "  ", "hex", s),
-        Data::Base64(s) => field_str(out, "  ", "base64", s),
-        Data::Blake3(s) => field_hex(out, "  ", "blake3", s),
-        Data::Sha256(s) => field_hex(out, "  ", "sha256", s),
+        Data::Hex(s) => field_hex(out, b"  hex: ", s),
+        Data::Base64(s) => field_str(out, b"  base64: ", s),
+        Data::Blake3(s) => field_hex(out, b"  blake3: ", s),
+        Data::Sha256(s) => field_hex(out, b"  sha256: ", s),
         Data::Sidecar(side) => {
             out.extend_from_slice(b"  sidecar:\n");
-            field_str(out, "    ", "file", &side.file);
+            field_str(out, b"    file: ", &side.file);
             out.extend_from_slice(b"    offset: ");
             push_u64(out, side.offset);
             out.extend_from_slice(b"\n    len: ");
             push_u64(out, side.len);
             out.push(b'\n');
             if let Some(d) = &side.blake3 {
-                field_hex(out, "    ", "blake3", d);
+                field_hex(out, b"    blake3: ", d);
             }
             if let Some(d) = &side.sha256 {
-                field_hex(out, "    ", "sha256", d);
+                field_hex(out, b"    sha256: ", d);
             }
         }
     }
@@ -349,8 +361,8 @@ mod tests {
         let cases = ["", "0", "00ff", "ab", "e5", "deadbeef", "1e10", "a1b2c3d4e5", "ABCD", "x1", "0x1f", "a b"];
         for s in cases.into_iter().map(String::from).chain([hex(&[0xab; 64]), hex(&[0x12; 64]), "a".repeat(5000)]) {
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
-            field_hex(&mut fast, "  ", "hex", &s);
-            field_str(&mut slow, "  ", "hex", &s);
+            field_hex(&mut fast, b"  hex: ", &s);
+            field_str(&mut slow, b"  hex: ", &s);
             assert_eq!(String::from_utf8(fast).unwrap(), String::from_utf8(slow).unwrap(), "{s:?}");
         }
     }
