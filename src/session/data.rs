@@ -187,6 +187,7 @@ fn is_strict_crlf(s: &str) -> bool {
 }
 
 /// Lowercase hex of `bytes`.
+#[allow(clippy::slow_vector_initialization)] // deliberately not calloc, see below
 pub fn hex(bytes: &[u8]) -> String {
     // Not `vec![0; n]`: that is `calloc`, which glibc serves without its
     // per-thread cache (~290 instructions a call against ~30 for `malloc`),
