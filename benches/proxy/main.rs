@@ -222,8 +222,13 @@ fn ws_config() -> WebSocketConfig {
 const STEP: Duration = Duration::from_secs(120);
 
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, fut).await.unwrap_or_else(|_| panic!("timed out: {what}"))
+    let measuring = || MEASURING.lock().map(|m| m.clone()).unwrap_or_default();
+    tokio::time::timeout(STEP, fut).await.unwrap_or_else(|_| panic!("timed out: {what} (measuring {})", measuring()))
 }
+
+/// The workload, path and round being measured, for [`within`]'s message:
+/// a hang names what hung.
+static MEASURING: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 fn loopback() -> SocketAddr {
     ([127, 0, 0, 1], 0).into()
@@ -618,6 +623,11 @@ async fn run(s: Settings) {
                 let via = live[i].1;
                 let endpoint = Endpoint::start(via, echo, &tls).await;
                 let client_tls = matches!(via, Via::DirectWss | Via::WstapTls).then_some(&tls.client);
+                let measuring = format!("{} / {}: round {round}", w.name, live[i].0);
+                if std::env::var_os("WSTAP_BENCH_TRACE").is_some() {
+                    eprintln!("{measuring}");
+                }
+                *MEASURING.lock().unwrap() = measuring;
                 let (mut sample, msgs) = measure(endpoint.addr(), *w, s.window, client_tls).await;
                 if let Some(spent) = endpoint.stop(w.conns).await {
                     sample.spent(spent, msgs, w.size);
