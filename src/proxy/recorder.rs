@@ -504,7 +504,9 @@ impl State {
 
     /// Moves decoded events of touched connections into their writers.
     fn write_out(&mut self) {
-        for id in std::mem::take(&mut self.touched) {
+        // Taken and put back emptied, so it keeps its capacity.
+        let mut touched = std::mem::take(&mut self.touched);
+        for &id in &touched {
             let Some(conn) = self.conns.get_mut(&id) else { continue };
             conn.touched = false;
             conn.dirty = true;
@@ -512,6 +514,8 @@ impl State {
                 fail(&mut self.conns, id, e);
             }
         }
+        touched.clear();
+        self.touched = touched;
     }
 
     /// Finalises `id` (its decoded events are written by `close` itself).

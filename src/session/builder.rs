@@ -108,6 +108,9 @@ struct Acc<S> {
     inflation: [Option<Inflation>; 2],
     inflate_cap: u64,
     out: Vec<Event>,
+    /// Each direction's last frame payload buffer, emptied, for the next
+    /// frame: one allocation per direction instead of one per frame.
+    spare: [Vec<u8>; 2],
     error: Option<io::Error>,
 }
 
@@ -150,6 +153,7 @@ impl<S: PayloadStore> SessionBuilder<S> {
             inflation: [None, None],
             inflate_cap: DEFAULT_INFLATE_CAP,
             out: Vec::new(),
+            spare: [Vec::new(), Vec::new()],
             error: None,
         };
         SessionBuilder { decoder, acc, ended: [false; 2] }
@@ -232,6 +236,12 @@ impl<S: PayloadStore> SessionBuilder<S> {
     /// Takes the events produced so far.
     pub fn drain(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.acc.out)
+    }
+
+    /// Moves the events produced so far to the end of `events`; both keep
+    /// their capacity (the recorder reuses one vector per recording).
+    pub fn drain_into(&mut self, events: &mut Vec<Event>) {
+        events.append(&mut self.acc.out);
     }
 
     /// The payload store.
@@ -376,7 +386,8 @@ impl<S: PayloadStore> Acc<S> {
             let compressed = header.rsv & 0b100 != 0;
             inflation.frame(offset, header.opcode.starts_message(), compressed, header.opcode == OpCode::TEXT);
         }
-        let mut acc = FrameAcc { in_message: !header.opcode.is_control(), ..FrameAcc::default() };
+        let inline = std::mem::take(&mut self.spare[dir.index()]);
+        let mut acc = FrameAcc { in_message: !header.opcode.is_control(), inline, ..FrameAcc::default() };
         if header.len > INLINE_MAX as u64 {
             match self.store.append(dir, &[]) {
                 Ok(at) => acc.sidecar = Some((at, Hasher::default())),
@@ -437,6 +448,9 @@ impl<S: PayloadStore> Acc<S> {
             }
             None => Data::inline(&acc.inline),
         };
+        let mut spare = acc.inline;
+        spare.clear();
+        self.spare[dir.index()] = spare;
         if let Some(msg) = self.messages[dir.index()].as_mut().filter(|_| acc.in_message)
             && let Some(single) = msg.single.as_mut()
         {

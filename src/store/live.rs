@@ -29,6 +29,8 @@ pub struct LiveRecording {
     writer: RecordingWriter,
     summary: Summary,
     observer: Option<Box<dyn Observer>>,
+    /// The vector events are written out from, kept for its capacity.
+    batch: Vec<Event>,
 }
 
 /// Sees every event of a live recording as it is written out, then its
@@ -56,7 +58,7 @@ impl LiveRecording {
     ) -> io::Result<LiveRecording> {
         let writer = RecordingWriter::create(path, header)?;
         let builder = make(FileStore::new(path));
-        Ok(LiveRecording { builder, writer, summary: Summary::default(), observer: None })
+        Ok(LiveRecording { builder, writer, summary: Summary::default(), observer: None, batch: Vec::new() })
     }
 
     /// Shows every event written from now on, and the summary, to `observer`.
@@ -76,17 +78,20 @@ impl LiveRecording {
 
     /// Moves the events decoded so far into the writer's buffer (and the summary).
     pub fn write_out(&mut self) -> io::Result<()> {
-        let events = self.builder.drain();
+        let mut events = std::mem::take(&mut self.batch);
+        self.builder.drain_into(&mut events);
         events.iter().for_each(|e| self.summary.observe(e));
         if let Some(observer) = &mut self.observer {
             events.iter().for_each(|e| observer.event(e));
         }
-        if events.iter().any(points_into_sidecar) {
-            // The YAML buffer may reach the file before the next flush: the
-            // bytes an event points at must be there first.
-            self.builder.store_mut().flush()?;
-        }
-        self.writer.append(&events)
+        // The YAML buffer may reach the file before the next flush: the
+        // bytes an event points at must be there first.
+        let sidecars_first =
+            if events.iter().any(points_into_sidecar) { self.builder.store_mut().flush() } else { Ok(()) };
+        let written = sidecars_first.and_then(|()| self.writer.append(&events));
+        events.clear();
+        self.batch = events;
+        written
     }
 
     /// Pushes the sidecars, then the YAML, to the files.
