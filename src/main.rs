@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     tune_malloc();
     wstap::cli::log::init();
     let cli = wstap::cli::Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match wstap::cli::runtime(&cli) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wstap: error: cannot start the async runtime: {e}");

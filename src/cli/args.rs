@@ -26,6 +26,10 @@ pub enum Command {
     /// used as the upstream, and its URL through the proxy is printed.
     /// A recording that cannot be written is named on stderr while its
     /// connection keeps flowing, and the exit status is then 2.
+    ///
+    /// The relay runs on one worker thread fewer than there are cores (at
+    /// least one), as the recorder has a thread of its own;
+    /// TOKIO_WORKER_THREADS=N sets the number.
     Record(RecordArgs),
     /// Render a recording as an Autobahn-style report.
     ///

@@ -15,6 +15,35 @@ pub use args::Cli;
 use args::{Command, DemoArgs, PcapFormat, RecordArgs};
 use std::process::ExitCode;
 
+/// Builds the async runtime for a parsed command line.
+///
+/// `record` keeps a core for its recorder thread: its relay runs on one
+/// worker fewer than there are cores (at least one). On this project's
+/// 2-core benchmark machine, one worker instead of two cut the proxy's CPU
+/// per 64-byte echo by ~10 % and raised its rate against socat from
+/// 0.85–0.92× to 0.97–1.02× (docs/performance.md, change 12): the two
+/// pumps of a connection no longer wake each other across threads, and
+/// the recorder no longer competes with two workers for two cores.
+/// Every other command (and `record` with `TOKIO_WORKER_THREADS` set) gets
+/// tokio's default, one worker per core.
+pub fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if matches!(cli.command, Command::Record(_)) && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        builder.worker_threads(relay_workers());
+    }
+    if matches!(cli.command, Command::Record(_)) {
+        // Named, so a profile (or a test) tells the relay's threads apart.
+        builder.thread_name("wstap-relay");
+    }
+    builder.build()
+}
+
+/// Workers for `record`'s relay: one per core but the recorder's.
+fn relay_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {

@@ -195,3 +195,28 @@ fn completions_and_man_page_come_from_the_cli_definition() {
     assert!(page.contains(".TH wstap 1") && page.contains(".TH wstap-record 1"), "{page}");
     assert!(page.contains("9002"), "record's default port is documented");
 }
+
+/// The relay's worker threads of a running `wstap record` (named
+/// `wstap-relay`; no connection has come, so none is a blocking thread).
+fn relay_threads(env: Option<&str>) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(wstap_bin());
+    cmd.args(["record", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--out"]).arg(dir.path());
+    cmd.env_remove("TOKIO_WORKER_THREADS");
+    if let Some(n) = env {
+        cmd.env("TOKIO_WORKER_THREADS", n);
+    }
+    let child = WstapChild::spawn_cmd(cmd);
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.pid())).unwrap();
+    let names: Vec<String> =
+        tasks.map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap().trim().to_string()).collect();
+    assert!(names.iter().any(|n| n == "wstap-recorder"), "no recorder thread among {names:?}");
+    names.iter().filter(|n| *n == "wstap-relay").count()
+}
+
+#[test]
+fn record_leaves_a_core_to_its_recorder_unless_told_otherwise() {
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(relay_threads(None), (cores - 1).max(1), "relay workers on {cores} cores");
+    assert_eq!(relay_threads(Some("3")), 3, "TOKIO_WORKER_THREADS=3");
+}
