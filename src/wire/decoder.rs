@@ -15,7 +15,7 @@
 
 use super::{
     ClosePayload, CloseProblem, CodePolicy, Direction, FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode,
-    Utf8Validator, Violation, ViolationKind, unmask_into,
+    Utf8Validator, Violation, ViolationKind, unmask_to,
 };
 
 /// What the decoder saw, in stream order.
@@ -270,8 +270,13 @@ impl FrameDecoder {
         let n = remaining.min(data.len() as u64) as usize;
         let piece = match cur.header.mask {
             Some(key) => {
-                unmask_into(&mut self.scratch, &data[..n], key, (cur.received % 4) as usize);
-                &self.scratch[..]
+                // The scratch only grows (to the longest piece so far, at
+                // most one read): no clearing or zeroing per piece.
+                if self.scratch.len() < n {
+                    self.scratch.resize(n, 0);
+                }
+                unmask_to(&mut self.scratch[..n], &data[..n], key, (cur.received % 4) as usize);
+                &self.scratch[..n]
             }
             None => &data[..n],
         };

@@ -22,8 +22,30 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], phase: usize) {
 /// Copies `src` into `dst` (cleared first) with the mask applied.
 pub fn unmask_into(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], phase: usize) {
     dst.clear();
-    dst.extend_from_slice(src);
-    apply_mask(dst, key, phase);
+    dst.resize(src.len(), 0);
+    unmask_to(dst, src, key, phase);
+}
+
+/// Writes `src` with the mask applied into `dst`, which is as long.
+///
+/// One pass that reads each byte once and writes it once: copying first
+/// and masking in place read the payload twice (a profile of the recorder
+/// at 1 MiB messages put that copy at a fifth of its instructions).
+pub fn unmask_to(dst: &mut [u8], src: &[u8], key: [u8; 4], phase: usize) {
+    assert_eq!(dst.len(), src.len(), "unmask_to: buffers of different lengths");
+    let rotated = rotate(key, phase);
+    let word = u64::from_ne_bytes([
+        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2], rotated[3],
+    ]);
+    let mut out = dst.chunks_exact_mut(8);
+    let mut from = src.chunks_exact(8);
+    for (o, s) in (&mut out).zip(&mut from) {
+        let value = u64::from_ne_bytes(s.try_into().expect("8-byte chunk")) ^ word;
+        o.copy_from_slice(&value.to_ne_bytes());
+    }
+    for (i, (o, s)) in out.into_remainder().iter_mut().zip(from.remainder()).enumerate() {
+        *o = s ^ rotated[i % 4];
+    }
 }
 
 /// Masks a client's outgoing byte stream frame by frame, for a fuzzer
@@ -139,6 +161,25 @@ mod tests {
         let (out, _) = masker.push(&long, &mut keys);
         assert_eq!((&out[..8], out.len()), (&b"\x02\xfe\x00\x7e\x37\xfa\x21\x3d"[..], 4 + 4 + 126));
         assert_eq!(&out[8..12], &key, "zeros masked are the key");
+    }
+
+    #[test]
+    fn unmask_to_matches_masking_in_place_at_every_length_and_phase() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let src: Vec<u8> = (0..67u8).map(|i| i.wrapping_mul(151)).collect();
+        for len in 0..src.len() {
+            for phase in 0..8 {
+                let mut want = src[..len].to_vec();
+                apply_mask(&mut want, key, phase);
+                let mut got = vec![0xee; len];
+                unmask_to(&mut got, &src[..len], key, phase);
+                assert_eq!(got, want, "len {len}, phase {phase}");
+                // Masking is its own inverse.
+                let mut back = vec![0; len];
+                unmask_to(&mut back, &got, key, phase);
+                assert_eq!(back, &src[..len], "len {len}, phase {phase}");
+            }
+        }
     }
 
     #[test]
