@@ -207,11 +207,21 @@ fn relay_threads(env: Option<&str>) -> usize {
         cmd.env("TOKIO_WORKER_THREADS", n);
     }
     let child = WstapChild::spawn_cmd(cmd);
-    let tasks = std::fs::read_dir(format!("/proc/{}/task", child.pid())).unwrap();
-    let names: Vec<String> =
-        tasks.map(|t| std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap().trim().to_string()).collect();
-    assert!(names.iter().any(|n| n == "wstap-recorder"), "no recorder thread among {names:?}");
-    names.iter().filter(|n| *n == "wstap-relay").count()
+    // The recorder thread may start just after the address is printed:
+    // read the threads again until it is there (bounded).
+    let deadline = std::time::Instant::now() + STEP;
+    loop {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", child.pid())).unwrap();
+        let names: Vec<String> = tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|n| n.trim().to_string())
+            .collect();
+        if names.iter().any(|n| n == "wstap-recorder") {
+            return names.iter().filter(|n| *n == "wstap-relay").count();
+        }
+        assert!(std::time::Instant::now() < deadline, "no recorder thread among {names:?}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 #[test]
