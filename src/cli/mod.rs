@@ -29,12 +29,12 @@ use std::process::ExitCode;
 pub fn runtime(cli: &Cli) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
-    if matches!(cli.command, Command::Record(_)) && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        builder.worker_threads(relay_workers());
-    }
     if matches!(cli.command, Command::Record(_)) {
         // Named, so a profile (or a test) tells the relay's threads apart.
         builder.thread_name("wstap-relay");
+        if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+            builder.worker_threads(relay_workers());
+        }
     }
     builder.build()
 }

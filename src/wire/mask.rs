@@ -19,13 +19,6 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], phase: usize) {
     }
 }
 
-/// Copies `src` into `dst` (cleared first) with the mask applied.
-pub fn unmask_into(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], phase: usize) {
-    dst.clear();
-    dst.resize(src.len(), 0);
-    unmask_to(dst, src, key, phase);
-}
-
 /// Writes `src` with the mask applied into `dst`, which is as long.
 ///
 /// One pass that reads each byte once and writes it once: copying first
@@ -185,8 +178,8 @@ mod tests {
     #[test]
     fn rfc6455_hello_example() {
         // RFC 6455 §5.7: masked "Hello" with key 37 fa 21 3d.
-        let mut out = Vec::new();
-        unmask_into(&mut out, &[0x7f, 0x9f, 0x4d, 0x51, 0x58], [0x37, 0xfa, 0x21, 0x3d], 0);
-        assert_eq!(out, b"Hello");
+        let mut out = [0; 5];
+        unmask_to(&mut out, &[0x7f, 0x9f, 0x4d, 0x51, 0x58], [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(&out, b"Hello");
     }
 }

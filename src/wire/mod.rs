@@ -35,7 +35,7 @@ pub use decoder::{Event, FrameDecoder};
 pub use deflate::{DEFAULT_INFLATE_CAP, DeflateParams, Deflater, InflateStop, Inflated, Inflater};
 pub use frame::{FrameHeader, LenForm, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use handshake::{Extension, Head, MAX_HEAD_LEN, Negotiated, accept_key, find_head_end};
-pub use mask::{OutboundMasker, apply_mask, unmask_into, unmask_to};
+pub use mask::{OutboundMasker, apply_mask, unmask_to};
 pub use opcode::OpCode;
 pub use utf8::Utf8Validator;
 pub use violation::{Violation, ViolationKind};
