@@ -26,6 +26,16 @@ pub enum Kind {
     Relay,
     /// `wstap record` with extra arguments.
     Wstap(&'static [&'static str]),
+    /// `wstap record --tls --upstream wss://localhost:PORT`: TLS on both
+    /// legs, certificates from the CA that [`Child::start`] is given.
+    WstapTls,
+}
+
+/// The CA the wss paths trust: `wstap record --tls` finds it in `dir`
+/// (`WSTAP_CONFIG_DIR`) and trusts `cert` upstream (`--upstream-ca`).
+pub struct TestCa<'a> {
+    pub dir: &'a Path,
+    pub cert: &'a Path,
 }
 
 /// A running proxy process.
@@ -74,8 +84,9 @@ fn parse_relay_ready(line: &str) -> Option<SocketAddr> {
 }
 
 impl Child {
-    /// Starts `kind` in front of `upstream` and waits until it listens.
-    pub async fn start(kind: Kind, upstream: SocketAddr) -> Child {
+    /// Starts `kind` in front of `upstream` and waits until it listens
+    /// (`ca` is needed by, and only by, [`Kind::WstapTls`]).
+    pub async fn start(kind: Kind, upstream: SocketAddr, ca: Option<TestCa<'_>>) -> Child {
         let mut dir = None;
         let mut command = match kind {
             Kind::Socat => {
@@ -90,12 +101,18 @@ impl Child {
                 c.arg(format!("{RELAY_CHILD}{upstream}"));
                 c
             }
-            Kind::Wstap(extra) => {
+            Kind::Wstap(_) | Kind::WstapTls => {
                 let d = tempfile::tempdir().unwrap();
                 let mut c = tokio::process::Command::new(wstap_bin());
-                c.args(["record", "--listen", "127.0.0.1:0", "--upstream", &upstream.to_string(), "--out"])
-                    .arg(d.path())
-                    .args(extra);
+                c.args(["record", "--listen", "127.0.0.1:0", "--out"]).arg(d.path());
+                if let Kind::Wstap(extra) = kind {
+                    c.args(["--upstream", &upstream.to_string()]).args(extra);
+                } else {
+                    let ca = ca.expect("the wss path's CA");
+                    c.args(["--tls", "--upstream", &format!("wss://localhost:{}", upstream.port()), "--upstream-ca"])
+                        .arg(ca.cert)
+                        .env("WSTAP_CONFIG_DIR", ca.dir);
+                }
                 // For experiments: wstap's runtime with this many workers
                 // (tokio reads TOKIO_WORKER_THREADS; the default is one per core).
                 if let Some(n) = std::env::var_os("WSTAP_BENCH_WSTAP_WORKERS") {
@@ -115,7 +132,7 @@ impl Child {
         let parse = match kind {
             Kind::Socat => parse_socat_ready,
             Kind::Relay => parse_relay_ready,
-            Kind::Wstap(_) => parse_wstap_ready,
+            Kind::Wstap(_) | Kind::WstapTls => parse_wstap_ready,
         };
         let listen = ready(&mut child, parse).await;
         let pid = child.id().expect("child running");
@@ -134,7 +151,8 @@ impl Child {
             None => {}
         }
         let process = cpu_of(pid, true).unwrap_or_default().saturating_sub(self.cpu_at_start);
-        let recorder = matches!(self.kind, Kind::Wstap(_)).then(|| thread_cpu(pid, "wstap-recorder")).flatten();
+        let recorder =
+            matches!(self.kind, Kind::Wstap(_) | Kind::WstapTls).then(|| thread_cpu(pid, "wstap-recorder")).flatten();
         let rss = vm_hwm(pid).unwrap_or_default();
         let _ = self.child.kill().await;
         Spent { process, recorder, rss }

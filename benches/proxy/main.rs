@@ -25,8 +25,9 @@
 //! echo behind tokio-rustls), `wstap --tls, wss upstream` is the client
 //! speaking TLS to the recording proxy (`--tls`, a certificate from a
 //! temporary wstap CA), which speaks TLS to that server. Their ratios are
-//! against `direct wss`, measured in the same run. That proxy runs
-//! in-process (no CPU or RSS figure).
+//! against `direct wss`, measured in the same run. That proxy is the real
+//! binary too (`wstap record --tls --upstream wss://...`), so its runtime
+//! is the one a user gets.
 
 mod child;
 mod cost;
@@ -39,7 +40,6 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use wstap::proxy::{Proxy, ProxyConfig};
 
 /// How a client reaches the echo server.
 #[derive(Clone, Copy)]
@@ -50,8 +50,6 @@ enum Via {
     Child(Kind),
     /// TLS straight to the wss echo server.
     DirectWss,
-    /// TLS to the in-process recording proxy (`--tls`), which speaks TLS to the wss echo server.
-    WstapTls,
 }
 
 /// The rows, in order.
@@ -64,7 +62,7 @@ const PATHS: &[(&str, Via)] = &[
     (WSTAP_LIVE, Via::Child(Kind::Wstap(&["--live"]))),
     (WSTAP_FAULTS, Via::Child(Kind::Wstap(&["--fault", IDLE_C2S, "--fault", IDLE_S2C]))),
     ("direct wss", Via::DirectWss),
-    ("wstap --tls, wss up", Via::WstapTls),
+    ("wstap --tls, wss up", Via::Child(Kind::WstapTls)),
 ];
 
 const SOCAT: &str = "socat -b 262144";
@@ -83,9 +81,8 @@ const IDLE_S2C: &str = "s2c frame=4000000000 drop";
 /// TLS for the wss paths: a temporary wstap CA, a wss echo server with a
 /// certificate from it, and client settings that trust it.
 struct Tls {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     ca_file: PathBuf,
-    server: wstap::tls::ServerTls,
     client: std::sync::Arc<rustls::ClientConfig>,
     echo: SocketAddr,
 }
@@ -103,8 +100,8 @@ impl Tls {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let echo = wss_echo_server(server.clone()).await;
-        Tls { ca_file: ca.cert_path.clone(), _dir: dir, server, client: std::sync::Arc::new(client), echo }
+        let echo = wss_echo_server(server).await;
+        Tls { ca_file: ca.cert_path.clone(), dir, client: std::sync::Arc::new(client), echo }
     }
 }
 
@@ -258,12 +255,6 @@ async fn echo_server() -> SocketAddr {
 /// A running path: where clients connect, and what to tear down after.
 enum Endpoint {
     Direct(SocketAddr),
-    Proxy {
-        addr: SocketAddr,
-        stop: tokio::sync::oneshot::Sender<()>,
-        task: tokio::task::JoinHandle<Vec<wstap::proxy::recorder::Recorded>>,
-        _dir: tempfile::TempDir,
-    },
     Child(Box<Child>),
 }
 
@@ -272,45 +263,27 @@ impl Endpoint {
         match via {
             Via::Direct => Endpoint::Direct(echo),
             Via::DirectWss => Endpoint::Direct(tls.echo),
-            Via::Child(kind) => Endpoint::Child(Box::new(Child::start(kind, echo).await)),
-            Via::WstapTls => {
-                let dir = tempfile::tempdir().unwrap();
-                let target = wstap::net::Target::parse(&format!("wss://localhost:{}", tls.echo.port())).unwrap();
-                let mut config = ProxyConfig::new(target, dir.path(), "bench");
-                let options =
-                    wstap::tls::UpstreamOptions { extra_roots: vec![tls.ca_file.clone()], ..Default::default() };
-                config.upstream_tls = Some(wstap::tls::UpstreamTls::new(&options).unwrap());
-                config.client_tls = Some(tls.server.clone());
-                let proxy = Proxy::bind(loopback(), config).await.unwrap();
-                let addr = proxy.local_addr().unwrap();
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let task = tokio::spawn(proxy.run(async {
-                    let _ = stopped.await;
-                }));
-                Endpoint::Proxy { addr, stop, task, _dir: dir }
+            Via::Child(Kind::WstapTls) => {
+                let ca = child::TestCa { dir: tls.dir.path(), cert: &tls.ca_file };
+                Endpoint::Child(Box::new(Child::start(Kind::WstapTls, tls.echo, Some(ca)).await))
             }
+            Via::Child(kind) => Endpoint::Child(Box::new(Child::start(kind, echo, None).await)),
         }
     }
 
     fn addr(&self) -> SocketAddr {
         match self {
-            Endpoint::Direct(a) | Endpoint::Proxy { addr: a, .. } => *a,
+            Endpoint::Direct(a) => *a,
             Endpoint::Child(c) => c.listen,
         }
     }
 
     /// Tears down; for proxies, waits until every recording is final (so a
     /// recorder's backlog never spills into the next measurement, and its
-    /// CPU time is all counted) and returns what a proxy process spent.
+    /// CPU time is all counted) and returns what the proxy process spent.
     async fn stop(self, conns: usize) -> Option<Spent> {
         match self {
             Endpoint::Direct(_) => None,
-            Endpoint::Proxy { stop, task, .. } => {
-                let _ = stop.send(());
-                let recorded = within("proxy shutdown", task).await.unwrap();
-                assert_eq!(recorded.len(), conns, "every connection recorded");
-                None
-            }
             Endpoint::Child(child) => Some(child.finish(conns).await),
         }
     }
@@ -622,7 +595,7 @@ async fn run(s: Settings) {
                 let i = (k + round) % live.len();
                 let via = live[i].1;
                 let endpoint = Endpoint::start(via, echo, &tls).await;
-                let client_tls = matches!(via, Via::DirectWss | Via::WstapTls).then_some(&tls.client);
+                let client_tls = matches!(via, Via::DirectWss | Via::Child(Kind::WstapTls)).then_some(&tls.client);
                 let measuring = format!("{} / {}: round {round}", w.name, live[i].0);
                 if std::env::var_os("WSTAP_BENCH_TRACE").is_some() {
                     eprintln!("{measuring}");
