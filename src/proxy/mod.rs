@@ -19,6 +19,7 @@
 //! and connected (or has failed), so that its `server` is the address
 //! actually reached.
 
+mod block;
 pub mod fault;
 pub mod forward;
 pub mod host;

@@ -26,6 +26,7 @@
 //! event after the read it concerns. Connections without rules have none
 //! and are relayed as above.
 
+use super::block::ReadBlocks;
 use super::fault::{FaultSide, Flow};
 use super::host::{HostRewrite, Step};
 use super::recorder::{Tap, TapSender};
@@ -38,16 +39,11 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
-/// Bytes read per call at most; also the largest chunk handed to the
-/// recorder. 256 KiB, as `socat -b 262144`: a 1 MiB message is four reads
-/// and four tap hand-offs instead of sixteen.
+/// Bytes read per call at most, into the largest read block
+/// ([`super::block`]); also the largest chunk handed to the recorder.
+/// 256 KiB, as `socat -b 262144`: a 1 MiB message is four reads and four
+/// tap hand-offs instead of sixteen.
 pub const READ_BUFFER: usize = 256 * 1024;
-
-/// A pump reads into the free tail of its current [`READ_BUFFER`] block and
-/// hands the bytes read to the recorder without copying; a new block is
-/// taken (or the old one reclaimed, once the recorder has dropped every
-/// piece of it) when less than this is left.
-const MIN_READ: usize = 64 * 1024;
 
 /// Relays between `client` and `server` until both directions have ended or
 /// `stop` turns true, tapping every read into `tap`. With `host`, the
@@ -123,13 +119,10 @@ struct Pump<F: Duplex, T: Duplex> {
 
 impl<F: Duplex, T: Duplex> Pump<F, T> {
     async fn run(mut self, mut from: F::Read, mut to: T::Write, mut host: Option<HostRewrite>) {
-        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        let mut blocks = ReadBlocks::default();
         loop {
-            if buf.capacity() < MIN_READ {
-                buf.reserve(READ_BUFFER);
-            }
             let read = tokio::select! {
-                r = read_into(&mut from, &mut buf) => r,
+                r = read_into(&mut from, blocks.room()) => r,
                 _ = self.abort.notified() => {
                     // The other side was reset: no FIN from us, the socket's
                     // zero-linger close sends the reset.
@@ -153,8 +146,8 @@ impl<F: Duplex, T: Duplex> Pump<F, T> {
                     self.tap.send(end).await;
                     return self.held(to).await;
                 }
-                Ok(_) => {
-                    let bytes = buf.split().freeze();
+                Ok(n) => {
+                    let bytes = blocks.take(n);
                     let (forward, event) = match host.as_mut().map(|h| h.push(&bytes)) {
                         None => (Some(bytes.clone()), None),
                         Some(Step::Hold) => (None, None),
