@@ -122,12 +122,31 @@ struct SummaryOut<'a> {
 }
 
 /// Appends a recording to a YAML file, event by event.
+///
+/// Events are spelled straight into one buffer, which grows as it needs to
+/// and is written out once it holds [`WRITE_AT`] bytes and on every
+/// [`flush`](RecordingWriter::flush). An idle connection's buffer stays
+/// the size of what it wrote between two flushes (a fixed 64 KiB
+/// `BufWriter` per open recording was most of wstap's memory per
+/// connection), and no event is copied a second time.
 #[derive(Debug)]
 pub struct RecordingWriter {
-    out: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
     path: PathBuf,
     events: u64,
-    scratch: Vec<u8>,
+}
+
+/// Buffered YAML is written out once there is this much of it.
+const WRITE_AT: usize = 64 * 1024;
+
+impl Drop for RecordingWriter {
+    /// A writer dropped without [`RecordingWriter::finish`] (a recording
+    /// abandoned on an error) still writes what it was given, as the
+    /// `BufWriter` before it did.
+    fn drop(&mut self) {
+        let _ = self.write_out();
+    }
 }
 
 fn to_io(e: serde_yaml::Error) -> io::Error {
@@ -138,7 +157,7 @@ impl RecordingWriter {
     /// Creates the file and writes the header from `header` (its events and
     /// summary are ignored).
     pub fn create(path: &Path, header: &Recording) -> io::Result<RecordingWriter> {
-        let mut out = BufWriter::with_capacity(64 * 1024, File::create(path)?);
+        let file = File::create(path)?;
         let head = HeaderOut {
             wstap_recording: header.wstap_recording,
             started: &header.started,
@@ -148,10 +167,10 @@ impl RecordingWriter {
             source: header.source.as_deref(),
             notes: &header.notes,
         };
-        writeln!(out, "# wstap recording; the format is described in docs/recording-format.md")?;
-        out.write_all(serde_yaml::to_string(&head).map_err(to_io)?.as_bytes())?;
-        out.write_all(b"events:\n")?;
-        Ok(RecordingWriter { out, path: path.to_path_buf(), events: 0, scratch: Vec::new() })
+        let mut buf = b"# wstap recording; the format is described in docs/recording-format.md\n".to_vec();
+        buf.extend_from_slice(serde_yaml::to_string(&head).map_err(to_io)?.as_bytes());
+        buf.extend_from_slice(b"events:\n");
+        Ok(RecordingWriter { file, buf, path: path.to_path_buf(), events: 0 })
     }
 
     /// The file being written.
@@ -164,19 +183,21 @@ impl RecordingWriter {
         self.events
     }
 
-    /// Appends events. They reach the file when [`flush`](Self::flush) is called.
+    /// Appends events. They reach the file when [`flush`](Self::flush) is
+    /// called (or earlier, [`WRITE_AT`] bytes at a time).
     ///
     /// Reads, frames and messages are spelled by the `emit` module, which
     /// is an order of magnitude cheaper than serde_yaml; the rest go through
     /// serde_yaml one by one.
     pub fn append(&mut self, events: &[Event]) -> io::Result<()> {
         for event in events {
-            self.scratch.clear();
-            if !super::emit::write_event(&mut self.scratch, event) {
+            if !super::emit::write_event(&mut self.buf, event) {
                 let item = serde_yaml::to_string(std::slice::from_ref(event)).map_err(to_io)?;
-                self.scratch.extend_from_slice(item.as_bytes());
+                self.buf.extend_from_slice(item.as_bytes());
             }
-            self.out.write_all(&self.scratch)?;
+            if self.buf.len() >= WRITE_AT {
+                self.write_out()?;
+            }
         }
         self.events += events.len() as u64;
         Ok(())
@@ -184,13 +205,30 @@ impl RecordingWriter {
 
     /// Pushes everything appended so far to the file.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.write_out()
     }
 
     /// Writes the summary and closes the file.
     pub fn finish(mut self, summary: &Summary) -> io::Result<()> {
-        self.out.write_all(serde_yaml::to_string(&SummaryOut { summary }).map_err(to_io)?.as_bytes())?;
-        self.out.flush()?;
-        self.out.get_ref().sync_data()
+        self.buf.extend_from_slice(serde_yaml::to_string(&SummaryOut { summary }).map_err(to_io)?.as_bytes());
+        self.write_out()?;
+        self.file.sync_data()
+    }
+
+    /// Writes the buffer to the file. What was written leaves the buffer
+    /// even when a later write fails, so nothing is written twice.
+    fn write_out(&mut self) -> io::Result<()> {
+        let mut done = 0;
+        let result = loop {
+            match self.buf.get(done..).filter(|rest| !rest.is_empty()).map(|rest| self.file.write(rest)) {
+                None => break Ok(()),
+                Some(Ok(0)) => break Err(io::ErrorKind::WriteZero.into()),
+                Some(Ok(n)) => done += n,
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Some(Err(e)) => break Err(e),
+            }
+        };
+        self.buf.drain(..done);
+        result
     }
 }
