@@ -232,3 +232,61 @@ impl RecordingWriter {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::EventKind;
+
+    fn reads(n: u64) -> Vec<Event> {
+        (0..n).map(|i| Event { at: i, dir: Direction::ClientToServer, kind: EventKind::Read { len: i } }).collect()
+    }
+
+    fn writer(dir: &Path) -> (RecordingWriter, PathBuf) {
+        let path = dir.join("r.yaml");
+        let header = Recording { wstap_recording: crate::session::FORMAT_VERSION, ..Recording::default() };
+        (RecordingWriter::create(&path, &header).unwrap(), path)
+    }
+
+    #[test]
+    fn appended_events_wait_for_a_flush_until_there_are_write_at_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, path) = writer(dir.path());
+        w.append(&reads(10)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "ten events are held until a flush");
+        w.flush().unwrap();
+        let flushed = std::fs::read_to_string(&path).unwrap();
+        assert!(flushed.starts_with("# wstap recording") && flushed.ends_with("  len: 9\n"), "{flushed}");
+        // Enough for more than WRITE_AT: written without a flush, whole events only.
+        w.append(&reads(5_000)).unwrap();
+        let early = std::fs::read(&path).unwrap();
+        assert!(early.len() >= WRITE_AT, "{} bytes on disk before the flush", early.len());
+        assert!(early.ends_with(b"\n"));
+        w.flush().unwrap();
+        let all = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(all.matches("type: read").count(), 5_010);
+        assert!(all.ends_with("  len: 4999\n"));
+    }
+
+    #[test]
+    fn a_writer_dropped_without_finish_still_writes_what_it_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, path) = writer(dir.path());
+        w.append(&reads(3)).unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches("type: read").count(), 3, "{text}");
+        assert!(!text.contains("summary:"));
+    }
+
+    #[test]
+    fn a_finished_recording_loads_with_every_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut w, path) = writer(dir.path());
+        let events = reads(2_000);
+        w.append(&events).unwrap();
+        w.finish(&Summary::default()).unwrap();
+        let loaded = crate::store::load(&path).unwrap();
+        assert_eq!(loaded.events, events);
+    }
+}
