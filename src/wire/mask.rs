@@ -5,10 +5,7 @@
 
 /// XORs `data` in place with `key`, starting at payload position `phase`.
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], phase: usize) {
-    let rotated = rotate(key, phase);
-    let word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2], rotated[3],
-    ]);
+    let (rotated, word) = mask_word(key, phase);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         let value = u64::from_ne_bytes(chunk.try_into().expect("8-byte chunk")) ^ word;
@@ -26,10 +23,7 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], phase: usize) {
 /// at 1 MiB messages put that copy at a fifth of its instructions).
 pub fn unmask_to(dst: &mut [u8], src: &[u8], key: [u8; 4], phase: usize) {
     assert_eq!(dst.len(), src.len(), "unmask_to: buffers of different lengths");
-    let rotated = rotate(key, phase);
-    let word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2], rotated[3],
-    ]);
+    let (rotated, word) = mask_word(key, phase);
     let mut out = dst.chunks_exact_mut(8);
     let mut from = src.chunks_exact(8);
     for (o, s) in (&mut out).zip(&mut from) {
@@ -111,6 +105,12 @@ impl OutboundMasker {
 fn rotate(key: [u8; 4], phase: usize) -> [u8; 4] {
     let s = phase % 4;
     [key[s], key[(s + 1) % 4], key[(s + 2) % 4], key[(s + 3) % 4]]
+}
+
+/// The key rotated to `phase`, and twice over as a word for 8 bytes at a time.
+fn mask_word(key: [u8; 4], phase: usize) -> ([u8; 4], u64) {
+    let r = rotate(key, phase);
+    (r, u64::from_ne_bytes([r[0], r[1], r[2], r[3], r[0], r[1], r[2], r[3]]))
 }
 
 #[cfg(test)]
