@@ -50,7 +50,8 @@ struct Counts {
 
 const RECORDER_FUNCTIONS: [&str; 2] = ["wstap::proxy::recorder::recorder_thread", "wstap::proxy::recorder::finalise"];
 
-/// Runs every case with and without `--pcap` and prints the table.
+/// Runs every case plain, with `--pcap` and with `--live` (its lines into
+/// a pipe this benchmark drains), and prints the table.
 pub async fn run(quick: bool) {
     let version = std::process::Command::new("valgrind").arg("--version").output();
     if !version.as_ref().is_ok_and(|o| o.status.success()) {
@@ -72,7 +73,7 @@ pub async fn run(quick: bool) {
         "  {:<22} {:<16} {:>14} {:>14} {:>16} {:>16}",
         "args", "workload", "messages", "frames", "recorder", "process"
     );
-    for extra in [&[][..], &["--pcap"][..]] {
+    for extra in [&[][..], &["--pcap"][..], &["--live"][..]] {
         let idle = measure(echo, extra, 64, 1).await;
         for case in &cases {
             let counts = measure(echo, extra, case.size, case.count).await;
