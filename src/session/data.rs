@@ -225,13 +225,28 @@ pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
     if !t.len().is_multiple_of(2) {
         return Err(format!("hex has an odd number of digits ({})", t.len()));
     }
-    let digit = |i: usize| {
-        char::from(t[i]).to_digit(16).ok_or_else(|| {
-            let shown = String::from_utf8_lossy(&t[i..]).chars().next().unwrap_or('?');
-            format!("invalid hex digit {shown:?} at byte {i}")
-        })
-    };
-    (0..t.len()).step_by(2).map(|i| Ok((digit(i)? * 16 + digit(i + 1)?) as u8)).collect()
+    let mut out = Vec::with_capacity(t.len() / 2);
+    for (k, pair) in t.chunks_exact(2).enumerate() {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(high), Some(low)) => out.push(high << 4 | low),
+            (high, _) => {
+                let i = 2 * k + usize::from(high.is_some());
+                let shown = String::from_utf8_lossy(&t[i..]).chars().next().unwrap_or('?');
+                return Err(format!("invalid hex digit {shown:?} at byte {i}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The value of one hex digit (either case).
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// Incremental digest for payloads that arrive in pieces: BLAKE3 by
@@ -317,6 +332,7 @@ mod tests {
         let spelled = hex(&all);
         let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(spelled, expected);
+        assert_eq!(unhex(&spelled.to_uppercase()), Ok(all.clone()));
         assert_eq!(unhex(&spelled), Ok(all));
         assert_eq!(hex(&[]), "");
     }
@@ -327,6 +343,7 @@ mod tests {
         assert!(unhex("aéb").unwrap_err().contains("invalid hex digit 'é' at byte 1"), "{:?}", unhex("aéb"));
         assert!(unhex("éé").unwrap_err().contains("at byte 0"));
         assert!(unhex("0g").unwrap_err().contains("'g' at byte 1"));
+        assert!(unhex("00g0").unwrap_err().contains("'g' at byte 2"));
         assert!(unhex("abc").unwrap_err().contains("odd number"));
     }
 
