@@ -220,12 +220,14 @@ impl RecordingWriter {
     fn write_out(&mut self) -> io::Result<()> {
         let mut done = 0;
         let result = loop {
-            match self.buf.get(done..).filter(|rest| !rest.is_empty()).map(|rest| self.file.write(rest)) {
-                None => break Ok(()),
-                Some(Ok(0)) => break Err(io::ErrorKind::WriteZero.into()),
-                Some(Ok(n)) => done += n,
-                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Some(Err(e)) => break Err(e),
+            if done == self.buf.len() {
+                break Ok(());
+            }
+            match self.file.write(&self.buf[done..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
             }
         };
         self.buf.drain(..done);
